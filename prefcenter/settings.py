@@ -1,0 +1,287 @@
+"""prefcenter settings, read from the environment (a `.env` file is read if present).
+
+Every value has one typed helper that fails loudly on a value it cannot read, so a typo in
+production stops the process at start instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+VAR_DIR = Path(os.environ.get("PREFCENTER_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if default is None:
+            raise ImproperlyConfigured(f"The environment variable {name} must be set.")
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true or false).")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+
+# Development values exist only when DEBUG is on; production must set its own.
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105 (DEBUG only)
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else None)
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+_site = urlparse(SITE_URL)
+if _site.scheme not in {"http", "https"} or not _site.netloc:
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an absolute http(s) URL.")
+if _site.hostname and _site.hostname not in ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_site.hostname)
+CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
+
+# HTTPS-only settings follow the scheme of SITE_URL.
+_HTTPS = _site.scheme == "https"
+SESSION_COOKIE_SECURE = _HTTPS
+CSRF_COOKIE_SECURE = _HTTPS
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _HTTPS else None
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "anymail",
+    "subscriptions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "prefcenter.urls"
+WSGI_APPLICATION = "prefcenter.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "subscriptions.context_processors.branding",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'prefcenter.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "prefcenter",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("da", _("Danish"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Email: two streams, each with its own transport and sender -------------------------------
+OUTBOX_DIR = VAR_DIR / "outbox"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "subscriptions.outbox.OutboxBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+MARKETING_EMAIL_BACKEND = env_str("MARKETING_EMAIL_BACKEND", EMAIL_BACKEND)
+TRANSACTIONAL_EMAIL_BACKEND = env_str("TRANSACTIONAL_EMAIL_BACKEND", EMAIL_BACKEND)
+MARKETING_FROM_EMAIL = env_str("MARKETING_FROM_EMAIL", "Example News <news@example.com>")
+TRANSACTIONAL_FROM_EMAIL = env_str("TRANSACTIONAL_FROM_EMAIL", "Example <no-reply@example.com>")
+DEFAULT_FROM_EMAIL = TRANSACTIONAL_FROM_EMAIL
+SERVER_EMAIL = TRANSACTIONAL_FROM_EMAIL
+# Required by CAN-SPAM and the mailbox providers: printed in every marketing footer.
+POSTAL_ADDRESS = env_str(
+    "POSTAL_ADDRESS", "Example Inc., 1 Example Street, 1000 Example City" if DEBUG else None
+)
+ORGANIZATION_NAME = env_str("ORGANIZATION_NAME", "Example Inc.")
+# Optional mailto: target added after the https one in List-Unsubscribe.
+LIST_UNSUBSCRIBE_MAILTO = env_str("LIST_UNSUBSCRIBE_MAILTO", "")
+LIST_ID_DOMAIN = env_str("LIST_ID_DOMAIN", _site.hostname or "prefcenter.local")
+
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in os.environ.items()
+    if key.startswith("ANYMAIL_") and value
+}
+if "WEBHOOK_SECRET" not in ANYMAIL and DEBUG:
+    ANYMAIL["WEBHOOK_SECRET"] = "dev:webhook-secret"  # noqa: S105 (DEBUG only)
+
+# --- Consent policy ---------------------------------------------------------------------------
+# The keyed hash of suppressed addresses must survive SECRET_KEY rotation, so it has its own key.
+SUPPRESSION_HASH_KEY = env_str(
+    "SUPPRESSION_HASH_KEY", "dev-only-suppression-hash-key" if DEBUG else None
+)
+MINIMUM_AGE = env_int("MINIMUM_AGE", 16)
+# Per-country overrides of the minimum age (GDPR art. 8 lets states choose 13-16): "DK:13,DE:16".
+MINIMUM_AGE_BY_COUNTRY = {
+    code.strip().upper(): int(age)
+    for code, _sep, age in (item.partition(":") for item in env_list("MINIMUM_AGE_BY_COUNTRY", []))
+}
+POLICY_VERSION = env_str("POLICY_VERSION", "1")
+CONFIRMATION_MAX_AGE_HOURS = env_int("CONFIRMATION_MAX_AGE_HOURS", 72)
+# A preference link older than this may have been forwarded: joining a topic from it is
+# confirmed by email first.
+PREFERENCE_LINK_JOIN_MAX_AGE_DAYS = env_int("PREFERENCE_LINK_JOIN_MAX_AGE_DAYS", 30)
+SUBSCRIBE_RATE_LIMIT = env_str("SUBSCRIBE_RATE_LIMIT", "10/h")
+PREFERENCE_LINK_RATE_LIMIT_IP = env_str("PREFERENCE_LINK_RATE_LIMIT_IP", "10/h")
+PREFERENCE_LINK_RATE_LIMIT_EMAIL = env_str("PREFERENCE_LINK_RATE_LIMIT_EMAIL", "3/h")
+
+# --- Sending ----------------------------------------------------------------------------------
+SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 500)
+# Messages per second per backend, across all workers (0: unlimited).
+MARKETING_SEND_RATE = env_float("MARKETING_SEND_RATE", 0)
+
+# --- API --------------------------------------------------------------------------------------
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 6000)
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "prefcenter API",
+    "DESCRIPTION": "Read and change contacts' communication preferences, consent and campaigns.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+_CELERY_FS = VAR_DIR / "celery"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("queue", "processed"):
+        (_CELERY_FS / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_CELERY_FS / "queue"),
+        "data_folder_out": str(_CELERY_FS / "queue"),
+        "processed_folder": str(_CELERY_FS / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "marketing"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,396 @@
+"""Consent services: the only code that changes a Subscription.
+
+Every function here runs in one transaction with the ConsentEvent it writes, locks the rows it
+changes, writes one ledger row per actual change (none for a no-op), and is called alike by the
+pages, the API, the admin, webhooks, imports and commands.
+
+Rule 5 lives in `subscription_subscribe`: an unsubscribe or a suppression is turned back into a
+subscription only by the person's own new consent given where their mailbox is proven (a
+confirmed double opt-in, or their own preference page).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .addresses import address_hash, address_key, normalize_email
+from .ledger import Actor, record
+from .models import Contact, Subscription, Suppression, Topic
+from .models.choices import (
+    Action,
+    ImpliedBy,
+    LegalBasis,
+    Source,
+    SubscriptionStatus,
+    SuppressionReason,
+    SuppressionScope,
+)
+from .suppression import suppression_add
+
+# Where a new consent proves control of the mailbox, so it may lift the person's own opt-outs.
+PERSON_PROVEN_SOURCES = frozenset({Source.CONFIRMATION, Source.PREFERENCE_PAGE})
+# Suppressions the person caused themselves, and so may lift by a new proven consent.
+PERSON_LIFTABLE_REASONS = (
+    SuppressionReason.UNSUBSCRIBED_ALL,
+    SuppressionReason.COMPLAINT,
+    SuppressionReason.ERASED,
+)
+
+
+class ConsentError(Exception):
+    code = "consent_error"
+
+
+class ResubscribeRequiresConfirmation(ConsentError):
+    """The contact opted out or is suppressed; only their own confirmed consent can undo it."""
+
+    code = "resubscribe_requires_confirmation"
+
+
+class AddressSuppressedForAllMail(ConsentError):
+    """Nothing, not even a confirmation, can be sent to this address."""
+
+    code = "suppressed"
+
+
+# --- contacts --------------------------------------------------------------------------------
+
+
+def contact_get_or_create(
+    *,
+    email: str,
+    external_id: str | None = None,
+    locale: str | None = None,
+    attributes: dict | None = None,
+) -> tuple[Contact, bool]:
+    """The active contact with this address (matched case-insensitively), created if new.
+
+    Raises InvalidAddress. Given fields update an existing contact; attributes are merged.
+    """
+    normalized = normalize_email(email)
+    key = address_key(normalized)
+    for _attempt in range(2):
+        contact = Contact.objects.active().filter(email_key=key).first()
+        if contact is not None:
+            changed = []
+            if external_id is not None and contact.external_id != external_id:
+                contact.external_id = external_id
+                changed.append("external_id")
+            if locale and contact.locale != locale:
+                contact.locale = locale
+                changed.append("locale")
+            if attributes:
+                contact.attributes = {**contact.attributes, **attributes}
+                changed.append("attributes")
+            if changed:
+                contact.save(update_fields=[*changed, "updated_at"])
+            return contact, False
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(
+                    email=normalized,
+                    email_key=key,
+                    address_hash=address_hash(normalized),
+                    external_id=external_id,
+                    locale=locale or "en",
+                    attributes=attributes or {},
+                )
+            return contact, True
+        except IntegrityError:
+            continue  # created concurrently: read it back
+    raise IntegrityError(f"could not create or find contact for {key!r}")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _locked_subscription(contact: Contact, topic: Topic) -> Subscription | None:
+    return Subscription.objects.select_for_update().filter(contact=contact, topic=topic).first()
+
+
+def _opted_out(contact: Contact, subscription: Subscription | None) -> bool:
+    if subscription is not None and subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        return True
+    return Suppression.objects.for_hash(contact.address_hash).exists()
+
+
+def _lift_person_suppressions(contact: Contact, by: Actor) -> None:
+    lifted = Suppression.objects.for_hash(contact.address_hash).filter(
+        reason__in=PERSON_LIFTABLE_REASONS
+    )
+    reasons = sorted(lifted.values_list("reason", flat=True))
+    if reasons:
+        lifted.delete()
+        record(
+            contact=contact,
+            action=Action.UNSUPPRESSED,
+            by=by,
+            old_status=",".join(reasons),
+            new_status="",
+        )
+
+
+# --- subscribing -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_subscribe(
+    *,
+    contact: Contact,
+    topic: Topic,
+    by: Actor,
+    legal_basis: str = LegalBasis.CONSENT,
+    implied_by: str = ImpliedBy.NONE,
+    frequency: str | None = None,
+) -> Subscription:
+    """Make `contact` subscribed to `topic` now.
+
+    Refuses with ResubscribeRequiresConfirmation when the contact unsubscribed from the topic or
+    the address is suppressed, unless the consent comes from a source that proves the mailbox
+    (PERSON_PROVEN_SOURCES); such a consent also lifts the person's own suppressions.
+    """
+    subscription = _locked_subscription(contact, topic)
+    if _opted_out(contact, subscription):
+        if by.source not in PERSON_PROVEN_SOURCES:
+            raise ResubscribeRequiresConfirmation(
+                "This person opted out; only their own confirmed consent can subscribe them again."
+            )
+        _lift_person_suppressions(contact, by)
+    if subscription is None:
+        subscription = Subscription(contact=contact, topic=topic)
+        old_status = ""
+    else:
+        old_status = subscription.status
+    if old_status == SubscriptionStatus.SUBSCRIBED:
+        return subscription
+    now = timezone.now()
+    subscription.status = SubscriptionStatus.SUBSCRIBED
+    subscription.legal_basis = legal_basis
+    subscription.implied_by = implied_by if legal_basis == LegalBasis.SOFT_OPT_IN else ""
+    subscription.implied_at = now if subscription.implied_by else None
+    subscription.frequency = frequency or subscription.frequency or topic.default_frequency
+    if frequency is None and subscription.frequency not in topic.offered_frequencies:
+        subscription.frequency = topic.default_frequency
+    subscription.paused_until = None
+    subscription.consented_at = now
+    subscription.save()
+    record(
+        contact=contact,
+        topic=topic,
+        action=Action.CONFIRMED if by.source == Source.CONFIRMATION else Action.SUBSCRIBED,
+        by=by,
+        old_status=old_status,
+        new_status=SubscriptionStatus.SUBSCRIBED,
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_request(*, contact: Contact, topics: Iterable[Topic], by: Actor) -> list[Topic]:
+    """Start a double opt-in: topics not yet subscribed become pending, one confirmation is sent.
+
+    Returns the topics awaiting confirmation (empty when there is nothing to confirm or the
+    address cannot receive mail at all). Callers show the same answer either way, so the
+    result never reveals whether an address is known.
+    """
+    from .suppression import blocks_all_mail
+
+    if blocks_all_mail(contact.address_hash):
+        return []
+    awaiting: list[Topic] = []
+    for topic in topics:
+        subscription = _locked_subscription(contact, topic)
+        if subscription is not None and subscription.status == SubscriptionStatus.SUBSCRIBED:
+            continue
+        awaiting.append(topic)
+        if subscription is not None and subscription.status == SubscriptionStatus.PENDING:
+            continue  # asked again: send the confirmation again, record nothing new
+        old_status = ""
+        if subscription is None:
+            subscription = Subscription(
+                contact=contact, topic=topic, frequency=topic.default_frequency
+            )
+        else:
+            # An unsubscribed row stays unsubscribed until the person confirms.
+            old_status = subscription.status
+        if subscription.pk is None:
+            subscription.status = SubscriptionStatus.PENDING
+            subscription.save()
+        record(
+            contact=contact,
+            topic=topic,
+            action=Action.SUBSCRIBE_REQUESTED,
+            by=by,
+            old_status=old_status,
+            new_status=subscription.status,
+        )
+    if awaiting:
+        from .notifications import send_confirmation_request
+
+        send_confirmation_request(contact=contact, topics=awaiting)
+    return awaiting
+
+
+def subscription_confirm(*, contact: Contact, topics: Iterable[Topic], by: Actor) -> list[Topic]:
+    """The person confirmed a double opt-in: subscribe them to each topic (rule 5's proof)."""
+    confirmed_by = Actor(**{**by.__dict__, "source": Source.CONFIRMATION})
+    with transaction.atomic():
+        for topic in topics:
+            subscription_subscribe(contact=contact, topic=topic, by=confirmed_by)
+    return list(topics)
+
+
+# --- leaving ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_unsubscribe(*, contact: Contact, topic: Topic, by: Actor) -> bool:
+    """Unsubscribe `contact` from `topic`. Idempotent; returns whether anything changed.
+
+    With no subscription row at all, an unsubscribed one is written, so that the opt-out is on
+    record before any later import or API call could subscribe the person.
+    """
+    subscription = _locked_subscription(contact, topic)
+    if subscription is not None and subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        return False
+    old_status = subscription.status if subscription else ""
+    if subscription is None:
+        subscription = Subscription(contact=contact, topic=topic, frequency=topic.default_frequency)
+    subscription.status = SubscriptionStatus.UNSUBSCRIBED
+    subscription.paused_until = None
+    subscription.save()
+    record(
+        contact=contact,
+        topic=topic,
+        action=Action.UNSUBSCRIBED,
+        by=by,
+        old_status=old_status,
+        new_status=SubscriptionStatus.UNSUBSCRIBED,
+    )
+    return True
+
+
+@transaction.atomic
+def contact_unsubscribe_all(*, contact: Contact, by: Actor, note: str = "") -> int:
+    """Unsubscribe from every topic and add a marketing-scope suppression.
+
+    Writes one row per subscription that changed and one for the unsubscribe-all itself (unless
+    it was already in force). Returns how many subscriptions changed.
+    """
+    changed = 0
+    subscriptions = Subscription.objects.select_for_update().filter(contact=contact)
+    for subscription in subscriptions.exclude(status=SubscriptionStatus.UNSUBSCRIBED):
+        old_status = subscription.status
+        subscription.status = SubscriptionStatus.UNSUBSCRIBED
+        subscription.paused_until = None
+        subscription.save(update_fields=["status", "paused_until", "updated_at"])
+        record(
+            contact=contact,
+            topic=subscription.topic,
+            action=Action.UNSUBSCRIBED,
+            by=by,
+            old_status=old_status,
+            new_status=SubscriptionStatus.UNSUBSCRIBED,
+        )
+        changed += 1
+    already = Suppression.objects.for_hash(contact.address_hash).filter(
+        reason=SuppressionReason.UNSUBSCRIBED_ALL
+    )
+    if not already.exists():
+        suppression_add(
+            hashed=contact.address_hash,
+            reason=SuppressionReason.UNSUBSCRIBED_ALL,
+            scope=SuppressionScope.MARKETING,
+            source=by.source,
+            note=note,
+            created_by=by.staff_user,
+        )
+        record(contact=contact, action=Action.UNSUBSCRIBED_ALL, by=by, new_status="suppressed")
+    return changed
+
+
+# --- pausing and frequency -------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_pause(
+    *, contact: Contact, until: datetime.datetime, by: Actor, topic: Topic | None = None
+) -> int:
+    """Pause every subscribed topic (or one) until `until`. Returns how many changed."""
+    subscriptions = Subscription.objects.select_for_update().filter(
+        contact=contact, status=SubscriptionStatus.SUBSCRIBED
+    )
+    if topic is not None:
+        subscriptions = subscriptions.filter(topic=topic)
+    changed = 0
+    for subscription in subscriptions.select_related("topic"):
+        if subscription.paused_until == until:
+            continue
+        subscription.paused_until = until
+        subscription.save(update_fields=["paused_until", "updated_at"])
+        record(
+            contact=contact,
+            topic=subscription.topic,
+            action=Action.PAUSED,
+            by=by,
+            old_status=subscription.status,
+            new_status=f"paused until {until.date().isoformat()}",
+        )
+        changed += 1
+    return changed
+
+
+@transaction.atomic
+def subscription_resume(*, contact: Contact, by: Actor, topic: Topic | None = None) -> int:
+    """End any pause now. Returns how many subscriptions changed."""
+    subscriptions = Subscription.objects.select_for_update().filter(
+        contact=contact, paused_until__gt=timezone.now()
+    )
+    if topic is not None:
+        subscriptions = subscriptions.filter(topic=topic)
+    changed = 0
+    for subscription in subscriptions.select_related("topic"):
+        subscription.paused_until = None
+        subscription.save(update_fields=["paused_until", "updated_at"])
+        record(
+            contact=contact,
+            topic=subscription.topic,
+            action=Action.RESUMED,
+            by=by,
+            old_status="paused",
+            new_status=subscription.status,
+        )
+        changed += 1
+    return changed
+
+
+class UnknownFrequency(ConsentError):
+    code = "unknown_frequency"
+
+
+@transaction.atomic
+def subscription_set_frequency(
+    *, contact: Contact, topic: Topic, frequency: str, by: Actor
+) -> bool:
+    """Change how often the contact hears about `topic`. Returns whether anything changed."""
+    if frequency not in topic.offered_frequencies:
+        raise UnknownFrequency(f"{topic.slug} does not offer {frequency!r}.")
+    subscription = _locked_subscription(contact, topic)
+    if subscription is None or subscription.frequency == frequency:
+        return False
+    old = subscription.frequency
+    subscription.frequency = frequency
+    subscription.save(update_fields=["frequency", "updated_at"])
+    record(
+        contact=contact,
+        topic=topic,
+        action=Action.FREQUENCY_CHANGED,
+        by=by,
+        old_status=old,
+        new_status=frequency,
+    )
+    return True

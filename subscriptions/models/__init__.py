@@ -1,0 +1,16 @@
+from .campaigns import Campaign, Delivery
+from .contacts import Contact, Subscription, Topic
+from .ledger import ConsentEvent
+from .suppression import Suppression
+from .transactional import TransactionalMessage
+
+__all__ = [
+    "Campaign",
+    "ConsentEvent",
+    "Contact",
+    "Delivery",
+    "Subscription",
+    "Suppression",
+    "Topic",
+    "TransactionalMessage",
+]

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .contacts import Contact, Topic
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    CLAIMED = "claimed", _("Claimed")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="campaigns")
+    subject = models.CharField(_("subject"), max_length=300)
+    html_body = models.TextField(_("HTML body"), blank=True)
+    text_body = models.TextField(_("text body"), blank=True)
+    from_email = models.CharField(_("from"), max_length=254, blank=True)
+    status = models.CharField(max_length=20, choices=CampaignStatus, default=CampaignStatus.DRAFT)
+    scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Delivery(models.Model):
+    """One campaign to one contact: the progress record and the idempotency key."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=20, choices=DeliveryStatus, default=DeliveryStatus.PENDING)
+    # Why a delivery was skipped or failed (e.g. "unsubscribed", "suppressed", "outcome_unknown").
+    reason = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    esp_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "contact"], name="one_delivery_per_contact"
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.contact_id}: {self.status}"

@@ -1,0 +1,80 @@
+"""The vocabularies shared by models, services, API and admin."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class Frequency(models.TextChoices):
+    IMMEDIATE = "immediate", _("As it happens")
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+
+
+class SubscriptionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending confirmation")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+
+class LegalBasis(models.TextChoices):
+    CONSENT = "consent", _("Consent")
+    SOFT_OPT_IN = "soft_opt_in", _("Soft opt-in (existing customer)")
+
+
+class ImpliedBy(models.TextChoices):
+    """What gave rise to a soft opt-in; each lapses after its own period."""
+
+    NONE = "", _("Not implied")
+    PURCHASE = "purchase", _("Purchase")
+    INQUIRY = "inquiry", _("Inquiry")
+
+
+class Source(models.TextChoices):
+    PREFERENCE_PAGE = "preference_page", _("Preference page")
+    SUBSCRIBE_FORM = "subscribe_form", _("Subscribe form")
+    CONFIRMATION = "confirmation", _("Double opt-in confirmation")
+    UNSUBSCRIBE_LINK = "unsubscribe_link", _("Unsubscribe link")
+    ONE_CLICK = "one_click", _("One-click unsubscribe")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    ESP_WEBHOOK = "esp_webhook", _("ESP webhook")
+    ADMIN = "admin", _("Admin")
+    RETENTION = "retention", _("Retention")
+
+
+class Action(models.TextChoices):
+    SUBSCRIBE_REQUESTED = "subscribe_requested", _("Subscription requested")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    CONFIRMED = "confirmed", _("Confirmed")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    UNSUBSCRIBED_ALL = "unsubscribed_all", _("Unsubscribed from all")
+    PAUSED = "paused", _("Paused")
+    RESUMED = "resumed", _("Resumed")
+    FREQUENCY_CHANGED = "frequency_changed", _("Frequency changed")
+    LAPSED = "lapsed", _("Implied consent lapsed")
+    SUPPRESSED = "suppressed", _("Suppressed")
+    UNSUPPRESSED = "unsuppressed", _("Suppression removed")
+    ERASED = "erased", _("Erased")
+    EXPORTED = "exported", _("Data exported")
+    ADDRESS_CHANGED = "address_changed", _("Address changed")
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED_ALL = "unsubscribed_all", _("Unsubscribed from all")
+    HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    SOFT_BOUNCE_LIMIT = "soft_bounce_limit", _("Too many soft bounces")
+    COMPLAINT = "complaint", _("Spam complaint")
+    INVALID = "invalid", _("Invalid address")
+    MANUAL = "manual", _("Added by staff")
+    ERASED = "erased", _("Erased on request")
+
+
+class SuppressionScope(models.TextChoices):
+    MARKETING = "marketing", _("Marketing mail")
+    ALL = "all", _("All mail, transactional too")

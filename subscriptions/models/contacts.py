@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ..querysets import ContactQuerySet, SubscriptionQuerySet
+from .choices import Channel, Frequency, ImpliedBy, LegalBasis, SubscriptionStatus
+
+
+class Contact(models.Model):
+    """One person. Personal fields are blanked on erasure; the row stays for the ledger."""
+
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    # Lowercased normalized address: the case-insensitive matching key (NULL once erased).
+    email_key = models.CharField(max_length=254, unique=True, null=True, editable=False)
+    # Keyed hash of the address, joined against Suppression in set-based audience queries.
+    address_hash = models.CharField(max_length=64, db_index=True, blank=True, editable=False)
+    # The random subject of every signed token: opaque, unguessable, rotated on erasure.
+    token_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(
+        _("external id"), max_length=255, null=True, blank=True, unique=True
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contact",
+    )
+    locale = models.CharField(_("locale"), max_length=10, default="en")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    attributes = models.JSONField(_("merge attributes"), default=dict, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    age_confirmed = models.BooleanField(_("age confirmed"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.email or f"erased contact #{self.pk}"
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+
+class Topic(models.Model):
+    """What people subscribe to."""
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel, default=Channel.EMAIL)
+    # The frequencies this topic offers, a subset of Frequency; the first is the default.
+    frequencies = models.JSONField(_("frequencies offered"), default=list, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def offered_frequencies(self) -> list[str]:
+        valid = [f for f in self.frequencies if f in Frequency.values]
+        return valid or [Frequency.IMMEDIATE]
+
+    @property
+    def default_frequency(self) -> str:
+        return self.offered_frequencies[0]
+
+
+class Subscription(models.Model):
+    """A contact's standing on one topic. Changed only through subscriptions.consent."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="subscriptions")
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=20, choices=SubscriptionStatus)
+    legal_basis = models.CharField(max_length=20, choices=LegalBasis, default=LegalBasis.CONSENT)
+    implied_by = models.CharField(
+        max_length=20, choices=ImpliedBy, default=ImpliedBy.NONE, blank=True
+    )
+    # Last purchase or inquiry that renewed an implied (soft opt-in) consent.
+    implied_at = models.DateTimeField(null=True, blank=True)
+    frequency = models.CharField(max_length=20, choices=Frequency, default=Frequency.IMMEDIATE)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "topic"], name="one_subscription_per_topic"),
+        ]
+        indexes = [models.Index(fields=["topic", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact} · {self.topic.slug}: {self.status}"

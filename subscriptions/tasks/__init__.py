@@ -1,0 +1,1 @@
+from . import transactional  # noqa: F401  (registers the tasks with Celery)

@@ -1,0 +1,124 @@
+"""Signed tokens, one salt per purpose, and the absolute URLs built from them.
+
+Tokens carry the contact's random `token_key`, never an address or a sequential id. They are
+signed with Django's signing framework, so they keep verifying after a SECRET_KEY rotation as
+long as the old key is listed in SECRET_KEY_FALLBACKS. Unsubscribe and preference tokens never
+expire (a years-old email must still unsubscribe); tokens that can opt someone in do.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+import uuid
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from .models import Contact, Topic
+
+UNSUBSCRIBE = "prefcenter.unsubscribe"
+PREFERENCES = "prefcenter.preferences"
+CONFIRM = "prefcenter.confirm"
+
+
+class BadToken(Exception):
+    """The token is forged, truncated, expired or names something that no longer exists."""
+
+
+def _sign(payload: dict, salt: str) -> str:
+    return signing.dumps(payload, salt=salt, compress=True)
+
+
+def _load(token: str, salt: str, max_age: datetime.timedelta | None = None) -> dict:
+    if not isinstance(token, str) or len(token) > 1000:
+        raise BadToken("malformed")
+    try:
+        payload = signing.loads(token, salt=salt, max_age=max_age)
+    except signing.SignatureExpired:
+        raise BadToken("expired") from None
+    except (signing.BadSignature, ValueError, UnicodeError, OverflowError):
+        raise BadToken("bad signature") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("c"), str):
+        raise BadToken("malformed payload")
+    return payload
+
+
+def _contact(payload: dict) -> Contact:
+    try:
+        key = uuid.UUID(payload["c"])
+    except ValueError:
+        raise BadToken("malformed payload") from None
+    contact = Contact.objects.active().filter(token_key=key).first()
+    if contact is None:
+        raise BadToken("unknown contact")
+    return contact
+
+
+def absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+# --- unsubscribe: contact x topic, never expires ------------------------------------------------
+
+
+def unsubscribe_token(contact: Contact, topic: Topic) -> str:
+    return _sign({"c": contact.token_key.hex, "t": topic.slug}, UNSUBSCRIBE)
+
+
+def read_unsubscribe_token(token: str) -> tuple[Contact, Topic]:
+    payload = _load(token, UNSUBSCRIBE)
+    topic = Topic.objects.filter(slug=payload.get("t") or "").first()
+    if topic is None:
+        raise BadToken("unknown topic")
+    return _contact(payload), topic
+
+
+def unsubscribe_url(contact: Contact, topic: Topic) -> str:
+    return absolute(reverse("unsubscribe", args=[unsubscribe_token(contact, topic)]))
+
+
+# --- preferences: never expires, but remembers when it was issued -------------------------------
+
+
+def preferences_token(contact: Contact) -> str:
+    return _sign({"c": contact.token_key.hex, "i": int(time.time())}, PREFERENCES)
+
+
+def read_preferences_token(token: str) -> tuple[Contact, datetime.datetime]:
+    """The contact and when the link was issued (joining topics from old links is confirmed)."""
+    payload = _load(token, PREFERENCES)
+    issued = payload.get("i")
+    if not isinstance(issued, int):
+        raise BadToken("malformed payload")
+    issued_at = datetime.datetime.fromtimestamp(issued, tz=datetime.UTC)
+    return _contact(payload), issued_at
+
+
+def preferences_url(contact: Contact) -> str:
+    return absolute(reverse("preferences", args=[preferences_token(contact)]))
+
+
+# --- confirm: double opt-in, short-lived -------------------------------------------------------
+
+
+def confirm_token(contact: Contact, topics: list[Topic]) -> str:
+    return _sign({"c": contact.token_key.hex, "t": [t.slug for t in topics]}, CONFIRM)
+
+
+def read_confirm_token(token: str) -> tuple[Contact, list[Topic]]:
+    payload = _load(
+        token, CONFIRM, max_age=datetime.timedelta(hours=settings.CONFIRMATION_MAX_AGE_HOURS)
+    )
+    slugs = payload.get("t")
+    if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+        raise BadToken("malformed payload")
+    topics = list(Topic.objects.filter(slug__in=slugs))
+    if not topics:
+        raise BadToken("unknown topic")
+    return _contact(payload), topics
+
+
+def confirm_url(contact: Contact, topics: list[Topic]) -> str:
+    return absolute(reverse("confirm", args=[confirm_token(contact, topics)]))

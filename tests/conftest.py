@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from subscriptions.ledger import Actor
+from subscriptions.models import TransactionalMessage
+from subscriptions.transactional import deliver
+
+from .factories import ContactFactory, SubscriptionFactory, TopicFactory
+
+
+@pytest.fixture
+def topic(db):
+    return TopicFactory(slug="product-news", name="Product news")
+
+
+@pytest.fixture
+def other_topic(db):
+    return TopicFactory(slug="weekly-digest", name="Weekly digest")
+
+
+@pytest.fixture
+def alice(db):
+    return ContactFactory(email="alice@example.com")
+
+
+@pytest.fixture
+def subscribed_alice(alice, topic):
+    SubscriptionFactory(contact=alice, topic=topic)
+    return alice
+
+
+@pytest.fixture
+def actor():
+    return Actor(source="api", actor="api:test")
+
+
+@pytest.fixture
+def send_queued_transactional(db):
+    """Do what the transactional worker does: send every queued message, return the outbox."""
+
+    def run():
+        for pk in TransactionalMessage.objects.filter(status="queued").values_list("pk", flat=True):
+            deliver(pk)
+        return mail.outbox
+
+    return run
