@@ -285,3 +285,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- admin ---
+# HSTS preloading is a commitment the operator makes by submitting the domain to the browsers'
+# preload list (hstspreload.org); it stays off unless SECURE_HSTS_PRELOAD=true, so Django's
+# reminder about it (security.W021) is silenced instead of answered by a default nobody chose.
+SILENCED_SYSTEM_CHECKS = env_list(
+    "SILENCED_SYSTEM_CHECKS", [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+)
