@@ -66,7 +66,7 @@ def test_it_refuses_to_resubscribe_someone_who_opted_out(admin_client, unsubscri
         follow=True,
     )
     assert response.status_code == 200
-    assert "cannot subscribe them again" in response.content.decode()
+    assert "cannot subscribe alice@example.com to Product news again" in response.content.decode()
     assert Subscription.objects.get(contact=unsubscribed_alice).status == "unsubscribed"
     assert not staff_events(unsubscribed_alice).exists()
 
@@ -268,3 +268,18 @@ def test_it_renders_every_admin_list_and_add_page(admin_client, subscribed_alice
         assert response.status_code == 200, name
     for name in ["topic", "suppression"]:
         assert admin_client.get(reverse(f"admin:subscriptions_{name}_add")).status_code == 200
+
+
+def test_it_finds_a_contact_by_part_of_an_address(admin_client, alice):
+    ContactFactory(email="bob@example.com")
+    url = reverse("admin:subscriptions_contact_changelist")
+    assert admin_client.get(url, {"q": "ALICE@"}).context["cl"].result_count == 1
+
+
+def test_it_links_to_the_contacts_full_ledger(admin_client, unsubscribed_alice):
+    ContactFactory(email="bob@example.com")
+    page = admin_client.get(change_url(unsubscribed_alice)).content.decode()
+    link = f"?contact__id__exact={unsubscribed_alice.pk}"
+    assert link in page
+    url = reverse("admin:subscriptions_consentevent_changelist") + link
+    assert admin_client.get(url).context["cl"].result_count == 1
