@@ -7,7 +7,13 @@ from django.urls import reverse
 
 from subscriptions.addresses import address_hash
 from subscriptions.consent import subscription_unsubscribe
-from subscriptions.models import ConsentEvent, Subscription, Suppression, TransactionalMessage
+from subscriptions.models import (
+    ConsentEvent,
+    Subscription,
+    Suppression,
+    Topic,
+    TransactionalMessage,
+)
 from subscriptions.suppression import suppression_add
 
 from .factories import ContactFactory
@@ -283,3 +289,21 @@ def test_it_links_to_the_contacts_full_ledger(admin_client, unsubscribed_alice):
     assert link in page
     url = reverse("admin:subscriptions_consentevent_changelist") + link
     assert admin_client.get(url).context["cl"].result_count == 1
+
+
+def test_it_adds_a_topic_with_the_frequencies_it_offers(admin_client, db):
+    response = admin_client.post(
+        reverse("admin:subscriptions_topic_add"),
+        {
+            "name": "Weekly digest",
+            "slug": "weekly-digest",
+            "channel": "email",
+            "frequencies": ["monthly", "weekly"],
+            "is_active": "on",
+            "position": "0",
+        },
+    )
+    assert response.status_code == 302
+    topic = Topic.objects.get(slug="weekly-digest")
+    assert topic.frequencies == ["weekly", "monthly"]
+    assert topic.default_frequency == "weekly"

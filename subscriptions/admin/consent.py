@@ -40,7 +40,7 @@ from ..models import (
     Topic,
     TransactionalMessage,
 )
-from ..models.choices import LegalBasis, Source, SuppressionReason, SuppressionScope
+from ..models.choices import Frequency, LegalBasis, Source, SuppressionReason, SuppressionScope
 from ..staff import suppression_add_by_staff
 
 
@@ -76,8 +76,27 @@ class ReadOnlyAdminMixin:
 # --- topics ---------------------------------------------------------------------------------
 
 
+class TopicForm(forms.ModelForm):
+    frequencies = forms.MultipleChoiceField(
+        choices=Frequency.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=_("Frequencies offered"),
+        help_text=_("The first one ticked is the default. None ticked: as it happens."),
+    )
+
+    class Meta:
+        model = Topic
+        fields = ["name", "slug", "description", "channel", "frequencies", "is_active", "position"]
+
+    def clean_frequencies(self) -> list[str]:
+        chosen = set(self.cleaned_data["frequencies"])
+        return [value for value in Frequency.values if value in chosen]
+
+
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
+    form = TopicForm
     list_display = ["name", "slug", "channel", "is_active", "position", "subscriber_count"]
     list_editable = ["position"]
     list_filter = ["channel", "is_active"]
