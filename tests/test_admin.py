@@ -269,7 +269,15 @@ def test_it_shows_transactional_messages_read_only(admin_client, db):
 
 
 def test_it_renders_every_admin_list_and_add_page(admin_client, subscribed_alice):
-    for name in ["contact", "topic", "suppression", "consentevent", "transactionalmessage"]:
+    names = [
+        "contact",
+        "topic",
+        "subscription",
+        "suppression",
+        "consentevent",
+        "transactionalmessage",
+    ]
+    for name in names:
         response = admin_client.get(reverse(f"admin:subscriptions_{name}_changelist"))
         assert response.status_code == 200, name
     for name in ["topic", "suppression"]:
@@ -307,3 +315,34 @@ def test_it_adds_a_topic_with_the_frequencies_it_offers(admin_client, db):
     topic = Topic.objects.get(slug="weekly-digest")
     assert topic.frequencies == ["weekly", "monthly"]
     assert topic.default_frequency == "weekly"
+
+
+def test_it_unsubscribes_selected_subscriptions_through_the_service(
+    admin_client, admin_user, subscribed_alice
+):
+    subscription = Subscription.objects.get(contact=subscribed_alice)
+    admin_client.post(
+        reverse("admin:subscriptions_subscription_changelist"),
+        {"action": "unsubscribe_selected", "_selected_action": [subscription.pk]},
+    )
+    subscription.refresh_from_db()
+    assert subscription.status == "unsubscribed"
+    assert staff_events(subscribed_alice).get().staff_user == admin_user
+
+
+def test_it_refuses_subscription_actions_to_view_only_staff(
+    client, django_user_model, subscribed_alice
+):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("vera", password="pw-vera-123", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_subscription"))
+    client.force_login(viewer)
+    subscription = Subscription.objects.get(contact=subscribed_alice)
+    response = client.post(
+        reverse("admin:subscriptions_subscription_changelist"),
+        {"action": "unsubscribe_selected", "_selected_action": [subscription.pk]},
+    )
+    assert response.status_code == 403
+    subscription.refresh_from_db()
+    assert subscription.status == "subscribed"

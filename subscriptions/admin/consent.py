@@ -385,6 +385,67 @@ class ContactAdmin(admin.ModelAdmin):
         return _("%(n)d subscriptions resumed.") % {"n": changed}
 
 
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Subscriptions are listed here; the actions change them through the consent services."""
+
+    list_display = [
+        "contact",
+        "topic",
+        "status",
+        "legal_basis",
+        "frequency",
+        "paused_until",
+        "updated_at",
+    ]
+    list_filter = ["status", "topic", "legal_basis", "frequency", "updated_at"]
+    list_select_related = ["contact", "topic"]
+    search_fields = ["=contact__external_id"]
+    search_help_text = _("A contact's email address (or part of one), or an exact external id.")
+    actions = ["unsubscribe_selected", "pause_selected", "resume_selected"]
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        matches, dupes = super().get_search_results(request, queryset, term)
+        return matches | queryset.filter(**email_key_lookup(term, "contact__email_key")), dupes
+
+    def _require_change(self, request: HttpRequest) -> Actor:
+        if not request.user.has_perm("subscriptions.change_subscription"):
+            raise PermissionDenied
+        return staff_actor(request)
+
+    @admin.action(description=_("Unsubscribe the selected subscriptions"))
+    def unsubscribe_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        by = self._require_change(request)
+        changed = sum(
+            subscription_unsubscribe(contact=s.contact, topic=s.topic, by=by)
+            for s in queryset.filter(contact__erased_at__isnull=True)
+        )
+        self.message_user(request, _("%(n)d subscriptions unsubscribed.") % {"n": changed})
+
+    @admin.action(description=_("Pause the selected subscriptions for 30 days"))
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        by = self._require_change(request)
+        until = timezone.now() + datetime.timedelta(days=30)
+        changed = sum(
+            subscription_pause(contact=s.contact, topic=s.topic, until=until, by=by)
+            for s in queryset.filter(contact__erased_at__isnull=True)
+        )
+        self.message_user(request, _("%(n)d subscriptions paused for 30 days.") % {"n": changed})
+
+    @admin.action(description=_("Resume the selected subscriptions"))
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        by = self._require_change(request)
+        changed = sum(
+            subscription_resume(contact=s.contact, topic=s.topic, by=by)
+            for s in queryset.filter(contact__erased_at__isnull=True)
+        )
+        self.message_user(request, _("%(n)d subscriptions resumed.") % {"n": changed})
+
+
 # --- suppressions ---------------------------------------------------------------------------
 
 
