@@ -346,3 +346,12 @@ def test_it_refuses_subscription_actions_to_view_only_staff(
     assert response.status_code == 403
     subscription.refresh_from_db()
     assert subscription.status == "subscribed"
+
+
+def test_it_leaves_erasure_suppressions_to_the_erasure_service(admin_client, db):
+    response = admin_client.post(
+        reverse("admin:subscriptions_suppression_add"),
+        {"email": "alice@example.com", "reason": "erased", "scope_choice": ""},
+    )
+    assert response.status_code == 200
+    assert not Suppression.objects.exists()

@@ -465,9 +465,19 @@ class SuppressionAddForm(forms.ModelForm):
         model = Suppression
         fields = ["email", "reason", "note"]
 
+    # Reasons staff may give by hand; unsubscribe-all and erasure come from their own services.
+    STAFF_REASONS = (
+        SuppressionReason.MANUAL,
+        SuppressionReason.HARD_BOUNCE,
+        SuppressionReason.COMPLAINT,
+        SuppressionReason.INVALID,
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reason"].initial = SuppressionReason.MANUAL
+        reason = self.fields["reason"]
+        reason.choices = [(r.value, r.label) for r in self.STAFF_REASONS]
+        reason.initial = SuppressionReason.MANUAL
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
