@@ -285,3 +285,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- pages ---
+# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
+SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
