@@ -293,3 +293,7 @@ LOGGING = {
 SILENCED_SYSTEM_CHECKS = env_list(
     "SILENCED_SYSTEM_CHECKS", [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 )
+
+# --- pages ---
+# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
+SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
