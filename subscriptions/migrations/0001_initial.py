@@ -112,8 +112,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('action', models.CharField(choices=[('subscribe_requested', 'Subscription requested'), ('subscribed', 'Subscribed'), ('confirmed', 'Confirmed'), ('unsubscribed', 'Unsubscribed'), ('unsubscribed_all', 'Unsubscribed from all'), ('paused', 'Paused'), ('resumed', 'Resumed'), ('frequency_changed', 'Frequency changed'), ('lapsed', 'Implied consent lapsed'), ('suppressed', 'Suppressed'), ('unsuppressed', 'Suppression removed'), ('erased', 'Erased'), ('exported', 'Data exported'), ('address_changed', 'Address changed')], max_length=30)),
-                ('old_status', models.CharField(blank=True, max_length=20)),
-                ('new_status', models.CharField(blank=True, max_length=20)),
+                ('old_status', models.CharField(blank=True, max_length=40)),
+                ('new_status', models.CharField(blank=True, max_length=40)),
                 ('source', models.CharField(choices=[('preference_page', 'Preference page'), ('subscribe_form', 'Subscribe form'), ('confirmation', 'Double opt-in confirmation'), ('unsubscribe_link', 'Unsubscribe link'), ('one_click', 'One-click unsubscribe'), ('api', 'API'), ('import', 'Import'), ('esp_webhook', 'ESP webhook'), ('admin', 'Admin'), ('retention', 'Retention')], max_length=30)),
                 ('policy_version', models.CharField(blank=True, max_length=40)),
                 ('wording', models.TextField(blank=True)),

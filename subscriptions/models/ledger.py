@@ -25,8 +25,8 @@ class ConsentEvent(models.Model):
         Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="consent_events"
     )
     action = models.CharField(max_length=30, choices=Action)
-    old_status = models.CharField(max_length=20, blank=True)
-    new_status = models.CharField(max_length=20, blank=True)
+    old_status = models.CharField(max_length=40, blank=True)
+    new_status = models.CharField(max_length=40, blank=True)
     source = models.CharField(max_length=30, choices=Source)
     policy_version = models.CharField(max_length=40, blank=True)
     # The consent wording shown to the person when they acted.

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from subscriptions import tokens
+from subscriptions.tokens import BadToken
+
+
+def test_it_round_trips_an_unsubscribe_token(alice, topic):
+    token = tokens.unsubscribe_token(alice, topic)
+    assert tokens.read_unsubscribe_token(token) == (alice, topic)
+
+
+def test_it_keeps_tokens_opaque(alice, topic):
+    for token in (tokens.unsubscribe_token(alice, topic), tokens.preferences_token(alice)):
+        assert "alice" not in token and "example" not in token
+        assert str(alice.pk) not in token.split(":")[0] or len(token) > 40
+
+
+def test_it_uses_a_salt_per_purpose(alice, topic):
+    with pytest.raises(BadToken):
+        tokens.read_unsubscribe_token(tokens.preferences_token(alice))
+    with pytest.raises(BadToken):
+        tokens.read_preferences_token(tokens.confirm_token(alice, [topic]))
+
+
+@pytest.mark.parametrize(
+    "mangle", [lambda t: t[:-3], lambda t: t + "x", lambda t: "x" + t[1:], lambda t: ""]
+)
+def test_it_refuses_forged_or_truncated_tokens(alice, topic, mangle):
+    with pytest.raises(BadToken):
+        tokens.read_unsubscribe_token(mangle(tokens.unsubscribe_token(alice, topic)))
+
+
+def test_it_verifies_after_a_secret_key_rotation(alice, topic, settings):
+    token = tokens.unsubscribe_token(alice, topic)
+    old = settings.SECRET_KEY
+    with override_settings(
+        SECRET_KEY="a-brand-new-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        SECRET_KEY_FALLBACKS=[old],
+    ):
+        assert tokens.read_unsubscribe_token(token) == (alice, topic)
+    with (
+        override_settings(
+            SECRET_KEY="a-brand-new-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            SECRET_KEY_FALLBACKS=[],
+        ),
+        pytest.raises(BadToken),
+    ):
+        tokens.read_unsubscribe_token(token)
+
+
+def test_it_expires_confirmation_tokens(alice, topic, settings):
+    token = tokens.confirm_token(alice, [topic])
+    settings.CONFIRMATION_MAX_AGE_HOURS = -1
+    with pytest.raises(BadToken):
+        tokens.read_confirm_token(token)
