@@ -355,3 +355,13 @@ def test_it_leaves_erasure_suppressions_to_the_erasure_service(admin_client, db)
     )
     assert response.status_code == 200
     assert not Suppression.objects.exists()
+
+
+def test_it_shows_link_opens_on_the_contact_page(admin_client, subscribed_alice, topic):
+    from subscriptions.models import LinkHit
+
+    LinkHit.objects.create(
+        contact=subscribed_alice, topic=topic, kind="unsubscribe", user_agent="LinkScanner/1.0"
+    )
+    page = admin_client.get(change_url(subscribed_alice)).content.decode()
+    assert "LinkScanner/1.0" in page

@@ -35,6 +35,7 @@ from ..ledger import Actor
 from ..models import (
     ConsentEvent,
     Contact,
+    LinkHit,
     Subscription,
     Suppression,
     Topic,
@@ -171,6 +172,20 @@ class ConsentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("topic")
 
 
+class LinkHitInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Opens of email links: mail scanners show up here, and never change consent."""
+
+    model = LinkHit
+    fields = ["created_at", "kind", "topic", "user_agent"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("link opens (GET only, never a change of consent)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("topic")
+
+
 class ErasedFilter(admin.SimpleListFilter):
     title = _("erased")
     parameter_name = "erased"
@@ -259,7 +274,7 @@ class ContactAdmin(admin.ModelAdmin):
         "erased_at",
     ]
     raw_id_fields = ["user"]
-    inlines = [SubscriptionInline, ConsentEventInline]
+    inlines = [SubscriptionInline, ConsentEventInline, LinkHitInline]
     actions = ["unsubscribe_all_selected"]
     list_per_page = 50
     # A million contacts: skip the second COUNT(*) of the whole table on every filtered list.
