@@ -16,9 +16,10 @@ from subscriptions.models import (
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def fresh_rate_limits():
-    # Rate-limit windows live in this test run's own cache database.
+    # Rate-limit windows live in this test run's own cache database. Not autouse: a plugin's
+    # autouse fixture would run for every test of the suite.
     cache.clear()
     yield
     cache.clear()
@@ -28,6 +29,12 @@ def fresh_rate_limits():
 def bare_client():
     """A client like a mailbox provider's one-click POST: no cookie, no CSRF token."""
     return Client(enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def db_snapshot():
+    """A function returning everything the pages could change, to compare before and after."""
+    return db_state
 
 
 def db_state() -> tuple:

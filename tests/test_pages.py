@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.core import mail, signing
+from django.core import signing
 from django.test import override_settings
 from django.urls import reverse
 
@@ -16,7 +16,9 @@ from subscriptions.tokens import (
 )
 
 from .factories import ContactFactory, SubscriptionFactory
-from .pages_fixtures import bare_client, db_state, fresh_rate_limits  # noqa: F401
+
+pytest_plugins = ["tests.pages_fixtures"]
+pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
 
 
 def unsubscribe_path(contact, topic) -> str:
@@ -117,32 +119,34 @@ def test_it_never_rate_limits_one_click(bare_client, topic):
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_it_refuses_forged_and_truncated_unsubscribe_tokens(client, subscribed_alice, topic, method):
+def test_it_refuses_forged_and_truncated_unsubscribe_tokens(
+    db_snapshot, client, subscribed_alice, topic, method
+):
     good = unsubscribe_token(subscribed_alice, topic)
-    before = db_state()
+    before = db_snapshot()
     for token in [good[:-3], good[:10], "garbage", good + "x", preferences_token(subscribed_alice)]:
         response = getattr(client, method)(reverse("unsubscribe", args=[token]))
         assert response.status_code == 404
         assert b"This link does not work" in response.content
-    assert db_state() == before
+    assert db_snapshot() == before
 
 
-def test_it_refuses_a_token_for_an_unknown_topic(client, subscribed_alice):
+def test_it_refuses_a_token_for_an_unknown_topic(db_snapshot, client, subscribed_alice):
     from subscriptions.tokens import UNSUBSCRIBE
 
     token = signing.dumps(
         {"c": subscribed_alice.token_key.hex, "t": "no-such-topic"}, salt=UNSUBSCRIBE, compress=True
     )
-    before = db_state()
+    before = db_snapshot()
     assert client.post(reverse("unsubscribe", args=[token])).status_code == 404
-    assert db_state() == before
+    assert db_snapshot() == before
 
 
 def test_it_shows_the_unsubscribe_page_in_danish(client, subscribed_alice, topic):
     subscribed_alice.locale = "da"
     subscribed_alice.save()
     response = client.get(unsubscribe_path(subscribed_alice, topic))
-    assert "Afmeld".encode() in response.content
+    assert b"Afmeld" in response.content
     assert b'lang="da"' in response.content
 
 
@@ -213,7 +217,10 @@ def test_it_rate_limits_the_subscribe_form_per_ip(client, topic):
     assert subscribe(client, "c@example.com", topic).status_code == 429
     assert Contact.objects.count() == 2
     # Another address of origin has its own window.
-    assert subscribe(client, "d@example.com", topic, meta={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+    assert (
+        subscribe(client, "d@example.com", topic, meta={"REMOTE_ADDR": "10.0.0.9"}).status_code
+        == 200
+    )
 
 
 def test_it_confirms_on_post_only(client, topic, send_queued_transactional):
@@ -235,7 +242,9 @@ def test_it_confirms_on_post_only(client, topic, send_queued_transactional):
 
 
 def test_it_refuses_an_expired_confirmation(client, alice, topic):
-    token = signing.dumps({"c": alice.token_key.hex, "t": [topic.slug]}, salt=CONFIRM, compress=True)
+    token = signing.dumps(
+        {"c": alice.token_key.hex, "t": [topic.slug]}, salt=CONFIRM, compress=True
+    )
     later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=30)
     from unittest import mock
 
