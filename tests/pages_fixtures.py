@@ -32,7 +32,7 @@ def bare_client():
 
 
 @pytest.fixture
-def db_snapshot():
+def db_snapshot(db):
     """A function returning everything the pages could change, to compare before and after."""
     return db_state
 
