@@ -306,3 +306,21 @@ def test_it_renders_emails_in_the_contacts_language(alice, send_queued_transacti
     assert "præferencer" in message.subject.lower()
     html = message.alternatives[0][0]
     assert "/preferences/" in html
+
+
+def test_it_shows_the_subscribe_form_in_the_visitors_language(client, topic):
+    response = client.get(reverse("subscribe"), HTTP_ACCEPT_LANGUAGE="da")
+    assert b"Tilmeld dig e-mails" in response.content
+
+
+def test_it_has_a_complete_danish_translation():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    po = Path(settings.BASE_DIR, "locale/da/LC_MESSAGES/django.po").read_text(encoding="utf-8")
+    entries = po.split("\n\n")[1:]
+    untranslated = [e for e in entries if 'msgstr ""' in e and 'msgstr ""\n"' not in e]
+    assert not untranslated
+    assert "#, fuzzy" not in po
+    assert Path(settings.BASE_DIR, "locale/da/LC_MESSAGES/django.mo").stat().st_size > 1000
