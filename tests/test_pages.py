@@ -324,3 +324,26 @@ def test_it_has_a_complete_danish_translation():
     assert not untranslated
     assert "#, fuzzy" not in po
     assert Path(settings.BASE_DIR, "locale/da/LC_MESSAGES/django.mo").stat().st_size > 1000
+
+
+def test_it_pre_ticks_topics_named_in_the_link(client, topic, other_topic):
+    body = client.get(reverse("subscribe") + "?topic=weekly-digest&topic=nope").content.decode()
+    assert f'value="{other_topic.pk}" id="id_topics_1" checked>' in body
+    assert f'value="{topic.pk}" id="id_topics_0">' in body
+
+
+def test_it_shows_a_styled_page_for_a_token_with_a_slash(client, db):
+    response = client.post("/unsubscribe/abc/def/", {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 404
+    assert b"This link does not work" in response.content
+
+
+def test_it_shows_a_styled_page_when_the_csrf_check_fails(subscribed_alice, bare_client):
+    from subscriptions.tokens import preferences_token
+
+    path = reverse("preferences", args=[preferences_token(subscribed_alice)])
+    before = ConsentEvent.objects.count()
+    response = bare_client.post(path, {"action": "unsubscribe_all"})
+    assert response.status_code == 403
+    assert b"This form has expired" in response.content
+    assert ConsentEvent.objects.count() == before

@@ -32,7 +32,7 @@ from ..consent import (
     subscription_unsubscribe,
 )
 from ..ledger import Actor
-from ..models import Contact, LinkHit
+from ..models import Contact, LinkHit, Topic
 from ..models.choices import Source, SubscriptionStatus
 from ..notifications import send_preference_link
 from ..page_forms import (
@@ -105,7 +105,12 @@ def _post_data(request):
 @require_http_methods(["GET", "POST"])
 def subscribe(request):
     if request.method == "GET":
-        form = SubscribeForm(initial={"topics": request.GET.getlist("topic")})
+        # /subscribe/?topic=<slug> pre-ticks topics, so a site can link to one list.
+        slugs = request.GET.getlist("topic")
+        chosen = list(
+            Topic.objects.filter(is_active=True, slug__in=slugs).values_list("pk", flat=True)
+        )
+        form = SubscribeForm(initial={"topics": chosen})
         return render(request, "subscriptions/subscribe.html", {"form": form})
     if ratelimit.hit(
         scope="subscribe", key=ratelimit.client_ip(request), rate=settings.SUBSCRIBE_RATE_LIMIT
@@ -374,3 +379,13 @@ def preferences_request(request):
     if contact is not None and not over:
         send_preference_link(contact=contact)
     return render(request, "subscriptions/preferences_request_done.html")
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a styled page instead of Django's bare 403 (nothing was changed)."""
+    return _error(
+        request,
+        status=403,
+        title=_("This form has expired"),
+        message=_("Nothing was changed. Reload the page and try again."),
+    )
