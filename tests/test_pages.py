@@ -347,3 +347,14 @@ def test_it_shows_a_styled_page_when_the_csrf_check_fails(subscribed_alice, bare
     assert response.status_code == 403
     assert b"This form has expired" in response.content
     assert ConsentEvent.objects.count() == before
+
+
+def test_it_keeps_a_new_contacts_language_and_age_but_not_a_strangers_change(client, alice, topic):
+    subscribe(
+        client, "ny@example.dk", topic, age_confirmed="on", meta={"HTTP_ACCEPT_LANGUAGE": "da"}
+    )
+    new = Contact.objects.get(email="ny@example.dk")
+    assert (new.locale, new.age_confirmed) == ("da", True)
+    subscribe(client, alice.email, topic, meta={"HTTP_ACCEPT_LANGUAGE": "da"})
+    alice.refresh_from_db()
+    assert alice.locale == "en"

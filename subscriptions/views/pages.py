@@ -27,7 +27,6 @@ from ..consent import (
     contact_unsubscribe_all,
     subscription_confirm,
     subscription_pause,
-    subscription_request,
     subscription_resume,
     subscription_unsubscribe,
 )
@@ -43,6 +42,7 @@ from ..page_forms import (
     subscribe_wording,
 )
 from ..preferences import preferences_apply, preferences_topics
+from ..signup import signup_request
 from ..tokens import (
     BadToken,
     preferences_url,
@@ -123,18 +123,13 @@ def subscribe(request):
     if data["website"]:
         # A bot filled the honeypot: answer as if it worked, do nothing.
         return render(request, "subscriptions/subscribe_done.html")
-    contact, created = contact_get_or_create(email=data["email"])
-    changed = []
-    if created and get_language() and contact.locale != get_language():
-        contact.locale = get_language()
-        changed.append("locale")
-    if data["age_confirmed"] and not contact.age_confirmed:
-        contact.age_confirmed = True
-        changed.append("age_confirmed")
-    if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
-    by = Actor.from_request(request, Source.SUBSCRIBE_FORM, wording=subscribe_wording())
-    subscription_request(contact=contact, topics=list(data["topics"]), by=by)
+    signup_request(
+        email=data["email"],
+        topics=data["topics"],
+        by=Actor.from_request(request, Source.SUBSCRIBE_FORM, wording=subscribe_wording()),
+        locale=get_language(),
+        age_confirmed=data["age_confirmed"],
+    )
     # The same answer whether the address was new, known, subscribed or suppressed.
     return render(request, "subscriptions/subscribe_done.html")
 
