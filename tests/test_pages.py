@@ -358,3 +358,25 @@ def test_it_keeps_a_new_contacts_language_and_age_but_not_a_strangers_change(cli
     subscribe(client, alice.email, topic, meta={"HTTP_ACCEPT_LANGUAGE": "da"})
     alice.refresh_from_db()
     assert alice.locale == "en"
+
+
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+@override_settings(CACHES=DEAD_REDIS, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+def test_it_unsubscribes_with_redis_down(bare_client, subscribed_alice, topic):
+    response = bare_client.post(
+        unsubscribe_path(subscribed_alice, topic), data={"List-Unsubscribe": "One-Click"}
+    )
+    assert response.status_code == 200
+    assert status_of(subscribed_alice, topic) == "unsubscribed"
+
+
+@override_settings(CACHES=DEAD_REDIS)
+def test_it_still_serves_the_subscribe_form_with_the_cache_down(client, topic):
+    assert subscribe(client, "a@example.com", topic).status_code == 200
