@@ -296,3 +296,9 @@ def test_it_uses_the_contact_already_linked(client, topic):
     client.post(reverse("account_preferences"), {"action": "save", "on-product-news": "on"})
     assert status_of(contact, topic) == "subscribed"
     assert Contact.objects.count() == 1
+
+
+def test_it_tells_a_person_who_unsubscribed_from_all(client, subscribed_alice):
+    contact_unsubscribe_all(contact=subscribed_alice, by=Actor(source="one_click"))
+    response = client.get(page_path(subscribed_alice))
+    assert b"You are unsubscribed from all marketing emails." in response.content

@@ -31,8 +31,8 @@ from ..consent import (
     subscription_unsubscribe,
 )
 from ..ledger import Actor
-from ..models import Contact, LinkHit, Topic
-from ..models.choices import Source, SubscriptionStatus
+from ..models import Contact, LinkHit, Suppression, Topic
+from ..models.choices import Source, SubscriptionStatus, SuppressionReason
 from ..notifications import send_preference_link
 from ..page_forms import (
     AddressForm,
@@ -304,6 +304,9 @@ def _preferences_render(request, contact, topics, form, status: int = 200):
         "any_paused": any(r["paused_until"] for r in rows),
         "any_subscribed": any(r["status"] == SubscriptionStatus.SUBSCRIBED for r in rows),
         "notice": _notices().get(request.GET.get("notice", "")),
+        "unsubscribed_all": Suppression.objects.for_hash(contact.address_hash)
+        .filter(reason=SuppressionReason.UNSUBSCRIBED_ALL)
+        .exists(),
         "wording": preferences_wording(),
     }
     return render(request, "subscriptions/preferences.html", context, status=status)
