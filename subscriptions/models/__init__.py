@@ -1,6 +1,7 @@
 from .campaigns import Campaign, Delivery
 from .contacts import Contact, Subscription, Topic
 from .ledger import ConsentEvent
+from .pages import LinkHit
 from .suppression import Suppression
 from .transactional import TransactionalMessage
 
@@ -9,6 +10,7 @@ __all__ = [
     "ConsentEvent",
     "Contact",
     "Delivery",
+    "LinkHit",
     "Subscription",
     "Suppression",
     "Topic",
