@@ -297,3 +297,5 @@ SILENCED_SYSTEM_CHECKS = env_list(
 # --- pages ---
 # Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
 SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
+# A styled page, in the visitor's language, when a form's CSRF check fails.
+CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"

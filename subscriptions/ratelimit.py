@@ -7,9 +7,12 @@ the request goes on to succeed, so the answer never depends on whether an addres
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+
+log = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -26,19 +29,23 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def hit(*, scope: str, key: str, rate: str) -> bool:
-    """Count one hit for `key` in `scope`; True when it is over the limit."""
+    """Count one hit for `key` in `scope`; True when it is over the limit (fails open)."""
     limit, seconds = parse_rate(rate)
     if limit <= 0:
         return False
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     cache_key = f"rl:{scope}:{digest}"
-    # add() creates the window with its expiry; incr() then counts atomically within it.
-    if cache.add(cache_key, 1, timeout=seconds):
-        return False
     try:
-        count = cache.incr(cache_key)
-    except ValueError:  # the window expired between add() and incr()
-        cache.add(cache_key, 1, timeout=seconds)
+        # add() creates the window with its expiry; incr() then counts atomically within it.
+        if cache.add(cache_key, 1, timeout=seconds):
+            return False
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # the window expired between add() and incr()
+            cache.add(cache_key, 1, timeout=seconds)
+            return False
+    except Exception:  # the cache is down: serve the page rather than fail it
+        log.exception("rate limit %s not counted", scope)
         return False
     return count > limit
 

@@ -27,13 +27,12 @@ from ..consent import (
     contact_unsubscribe_all,
     subscription_confirm,
     subscription_pause,
-    subscription_request,
     subscription_resume,
     subscription_unsubscribe,
 )
 from ..ledger import Actor
-from ..models import Contact, LinkHit
-from ..models.choices import Source, SubscriptionStatus
+from ..models import Contact, LinkHit, Suppression, Topic
+from ..models.choices import Source, SubscriptionStatus, SuppressionReason
 from ..notifications import send_preference_link
 from ..page_forms import (
     AddressForm,
@@ -43,6 +42,7 @@ from ..page_forms import (
     subscribe_wording,
 )
 from ..preferences import preferences_apply, preferences_topics
+from ..signup import signup_request
 from ..tokens import (
     BadToken,
     preferences_url,
@@ -105,7 +105,12 @@ def _post_data(request):
 @require_http_methods(["GET", "POST"])
 def subscribe(request):
     if request.method == "GET":
-        form = SubscribeForm(initial={"topics": request.GET.getlist("topic")})
+        # /subscribe/?topic=<slug> pre-ticks topics, so a site can link to one list.
+        slugs = request.GET.getlist("topic")
+        chosen = list(
+            Topic.objects.filter(is_active=True, slug__in=slugs).values_list("pk", flat=True)
+        )
+        form = SubscribeForm(initial={"topics": chosen})
         return render(request, "subscriptions/subscribe.html", {"form": form})
     if ratelimit.hit(
         scope="subscribe", key=ratelimit.client_ip(request), rate=settings.SUBSCRIBE_RATE_LIMIT
@@ -118,18 +123,13 @@ def subscribe(request):
     if data["website"]:
         # A bot filled the honeypot: answer as if it worked, do nothing.
         return render(request, "subscriptions/subscribe_done.html")
-    contact, created = contact_get_or_create(email=data["email"])
-    changed = []
-    if created and get_language() and contact.locale != get_language():
-        contact.locale = get_language()
-        changed.append("locale")
-    if data["age_confirmed"] and not contact.age_confirmed:
-        contact.age_confirmed = True
-        changed.append("age_confirmed")
-    if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
-    by = Actor.from_request(request, Source.SUBSCRIBE_FORM, wording=subscribe_wording())
-    subscription_request(contact=contact, topics=list(data["topics"]), by=by)
+    signup_request(
+        email=data["email"],
+        topics=data["topics"],
+        by=Actor.from_request(request, Source.SUBSCRIBE_FORM, wording=subscribe_wording()),
+        locale=get_language(),
+        age_confirmed=data["age_confirmed"],
+    )
     # The same answer whether the address was new, known, subscribed or suppressed.
     return render(request, "subscriptions/subscribe_done.html")
 
@@ -304,6 +304,9 @@ def _preferences_render(request, contact, topics, form, status: int = 200):
         "any_paused": any(r["paused_until"] for r in rows),
         "any_subscribed": any(r["status"] == SubscriptionStatus.SUBSCRIBED for r in rows),
         "notice": _notices().get(request.GET.get("notice", "")),
+        "unsubscribed_all": Suppression.objects.for_hash(contact.address_hash)
+        .filter(reason=SuppressionReason.UNSUBSCRIBED_ALL)
+        .exists(),
         "wording": preferences_wording(),
     }
     return render(request, "subscriptions/preferences.html", context, status=status)
@@ -374,3 +377,13 @@ def preferences_request(request):
     if contact is not None and not over:
         send_preference_link(contact=contact)
     return render(request, "subscriptions/preferences_request_done.html")
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a styled page instead of Django's bare 403 (nothing was changed)."""
+    return _error(
+        request,
+        status=403,
+        title=_("This form has expired"),
+        message=_("Nothing was changed. Reload the page and try again."),
+    )
