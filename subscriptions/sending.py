@@ -74,7 +74,7 @@ def campaign_build_audience(*, campaign: Campaign) -> int:
     One set-based INSERT … SELECT; idempotent (existing deliveries are kept as they are), so
     calling it again after new subscriptions only adds the newcomers. Returns rows added.
     """
-    marketable = Contact.objects.marketable(campaign.topic).values("pk")
+    marketable = Contact.objects.marketable(campaign.topic).order_by().values("id")
     sql, params = marketable.query.sql_with_params()
     q = connection.ops.quote_name
     table = q(Delivery._meta.db_table)
@@ -248,7 +248,9 @@ def _esp_id(message) -> str:
     esp_id = getattr(status, "message_id", None) if status else None
     if isinstance(esp_id, set):  # Anymail gives a set when recipients' ids differ
         esp_id = ",".join(sorted(str(i) for i in esp_id if i))
-    return str(esp_id or message.extra_headers.get("Message-ID", ""))[:200]
+    if esp_id is None or esp_id == "":
+        esp_id = message.extra_headers.get("Message-ID", "")
+    return str(esp_id)[:200]
 
 
 def _record_sent(sent: list[tuple[Delivery, str]]) -> None:
@@ -302,7 +304,12 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     recheck_every = settings.SEND_RECHECK_SECONDS
     try:
         remaining = deliveries
+        have_token = False  # a rate-limit slot taken before the last check, not yet used
         while remaining:
+            if not have_token:
+                # Wait for the rate limit BEFORE checking, so the check is fresh at send time.
+                throttle(1)
+                have_token = True
             # The re-check before this stretch of send calls (rule 1).
             if _campaign_status(campaign.pk) != CampaignStatus.SENDING:
                 _release(remaining)
@@ -317,10 +324,14 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
             checked_at = time.monotonic()
             sent: list[tuple[Delivery, str]] = []
             failed: list[tuple[Delivery, str]] = []
-            while remaining and time.monotonic() - checked_at < recheck_every:
-                throttle(1)
-                if time.monotonic() - checked_at >= recheck_every:
-                    break  # the wait for the rate limit outlasted the check: check again
+            # Send while the check is younger than SEND_RECHECK_SECONDS (the first always).
+            while remaining:
+                if not have_token:
+                    throttle(1)
+                    have_token = True
+                if (sent or failed) and time.monotonic() - checked_at >= recheck_every:
+                    break  # check again, then use the slot already taken
+                have_token = False
                 delivery = remaining.pop(0)
                 message = build_marketing_message(
                     campaign=campaign,
