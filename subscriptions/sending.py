@@ -196,6 +196,12 @@ def _release(deliveries: list[Delivery]) -> None:
         Delivery.objects.filter(
             pk__in=[d.pk for d in deliveries], status=DeliveryStatus.CLAIMED
         ).update(status=DeliveryStatus.PENDING, claimed_at=None)
+        # A cancel that landed meanwhile already skipped the pending rows: skip these too.
+        Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries],
+            status=DeliveryStatus.PENDING,
+            campaign__status=CampaignStatus.CANCELLED,
+        ).update(status=DeliveryStatus.SKIPPED, reason=CANCELLED)
 
 
 # --- throttle -------------------------------------------------------------------------------------
