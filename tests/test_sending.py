@@ -360,3 +360,24 @@ def test_it_skips_the_claims_a_worker_gives_back_after_a_cancel(campaign, topic,
     sending._release(claimed)
 
     assert sending.campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}
+
+
+def test_it_sends_a_campaign_from_the_command_line(topic, audience, outbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    draft = CampaignFactory(topic=topic)
+    out = StringIO()
+
+    call_command("send_campaign", str(draft.pk), stdout=out, stderr=StringIO())
+
+    assert sorted(m.to[0] for m in outbox) == sorted([audience["ann"].email, audience["bob"].email])
+    assert f"Campaign {draft.pk} sent: sent 2, skipped 0, failed 0" in out.getvalue()
+
+
+def test_it_refuses_to_send_an_unknown_campaign_from_the_command_line(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No campaign"):
+        call_command("send_campaign", "999999")
