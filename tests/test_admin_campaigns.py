@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from subscriptions.models.campaigns import CampaignStatus
 
-from .sending_fixtures import CampaignFactory
+from .sending_factories import CampaignFactory
 
 pytest_plugins = ["tests.sending_fixtures"]
 

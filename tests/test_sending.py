@@ -14,7 +14,7 @@ from subscriptions.models import Delivery
 from subscriptions.models.campaigns import CampaignStatus, DeliveryStatus
 from subscriptions.tasks import marketing
 
-from .sending_fixtures import CampaignFactory, subscribers
+from .sending_factories import CampaignFactory, subscribers
 
 pytest_plugins = ["tests.sending_fixtures"]
 
