@@ -381,3 +381,31 @@ def test_it_refuses_to_send_an_unknown_campaign_from_the_command_line(db):
 
     with pytest.raises(CommandError, match="No campaign"):
         call_command("send_campaign", "999999")
+
+
+class InterruptedBackend(UnsubscribingBackend):
+    calls = 0
+
+    def send_messages(self, messages):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        InterruptedBackend.calls += 1
+        if InterruptedBackend.calls == 2:
+            raise SoftTimeLimitExceeded()
+        return self.inner.send_messages(messages)
+
+
+def test_it_records_what_went_when_the_task_is_interrupted(campaign, topic, outbox, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.InterruptedBackend"
+    InterruptedBackend.calls = 0
+    subscribers(topic, 4)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        sending.send_batch(campaign=campaign)
+
+    stats = sending.campaign_stats(campaign)
+    assert (stats["sent"], stats["claimed"], stats["pending"]) == (1, 1, 3)
+    assert len(outbox) == 1
