@@ -175,6 +175,11 @@ def claim_batch(*, campaign: Campaign, size: int) -> list[Delivery]:
     claimed contacts are re-checked in one query; the no-longer-marketable are marked skipped.
     Returned deliveries carry their contact (`delivery.contact`) for rendering.
     """
+    return _claim(campaign, size)[1]
+
+
+def _claim(campaign: Campaign, size: int) -> tuple[int, list[Delivery]]:
+    """claim_batch, also saying how many rows were claimed (skipped ones included)."""
     now = timezone.now()
     with transaction.atomic():
         ids = list(
@@ -184,11 +189,11 @@ def claim_batch(*, campaign: Campaign, size: int) -> list[Delivery]:
             .values_list("pk", flat=True)[:size]
         )
         if not ids:
-            return []
+            return 0, []
         Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.CLAIMED, claimed_at=now)
     deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
     blocked = blocked_contacts(topic=campaign.topic, contact_ids=[d.contact_id for d in deliveries])
-    return _skip(deliveries, blocked)
+    return len(ids), _skip(deliveries, blocked)
 
 
 def _release(deliveries: list[Delivery]) -> None:
@@ -319,10 +324,10 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
         size = min(size, max(1, int(settings.MARKETING_SEND_RATE * 60)))
     result = BatchResult()
     compiled: CompiledCampaign = compile_campaign(campaign)
-    deliveries = claim_batch(campaign=campaign, size=size)
+    result.claimed, deliveries = _claim(campaign, size)
+    result.skipped = result.claimed - len(deliveries)
     if not deliveries:
         return result
-    result.claimed = len(deliveries)
     mail = marketing_connection()
     try:
         mail.open()
