@@ -460,6 +460,14 @@ def _transition(campaign: Campaign, allowed, **changes) -> None:
         )
 
 
+def _enqueue(task, campaign_id: int) -> None:
+    """Queue work after commit; with the broker down the beat's sweep picks the campaign up."""
+    try:
+        getattr(task, "delay", task)(campaign_id)
+    except Exception:
+        log.exception("could not queue %s for campaign %s", task, campaign_id)
+
+
 def campaign_validate(*, campaign: Campaign) -> None:
     """Raise InvalidCampaignTemplate when the subject or a body does not compile."""
     compile_campaign(campaign)
@@ -488,7 +496,7 @@ def campaign_start(*, campaign: Campaign, user=None, enqueue: bool = True) -> Ca
         from .tasks.marketing import start_campaign
 
         pk = campaign.pk
-        transaction.on_commit(lambda: start_campaign.delay(pk))
+        transaction.on_commit(lambda: _enqueue(start_campaign, pk))
     return campaign
 
 
@@ -504,7 +512,7 @@ def campaign_resume(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
         from .tasks.marketing import fan_out
 
         pk = campaign.pk
-        transaction.on_commit(lambda: fan_out(pk))
+        transaction.on_commit(lambda: _enqueue(fan_out, pk))
     return campaign
 
 
@@ -532,6 +540,18 @@ def stalled_campaign_ids(*, quiet_for: datetime.timedelta) -> list[int]:
         )
         .filter(Exists(pending))
         .exclude(Exists(recent))
+        .values_list("pk", flat=True)
+    )
+
+
+def unbuilt_campaign_ids(*, quiet_for: datetime.timedelta) -> list[int]:
+    """Sending campaigns started a while ago without a single delivery (start task lost)."""
+    any_delivery = Delivery.objects.filter(campaign=OuterRef("pk"))
+    return list(
+        Campaign.objects.filter(
+            status=CampaignStatus.SENDING, started_at__lt=timezone.now() - quiet_for
+        )
+        .exclude(Exists(any_delivery))
         .values_list("pk", flat=True)
     )
 
