@@ -210,8 +210,12 @@ def feedback_record(*, feedback: Feedback) -> bool:
             description=feedback.description[:300],
             occurred_at=at,
         )
-        since = timezone.now() - datetime.timedelta(days=settings.SOFT_BOUNCE_WINDOW_DAYS)
-        recent = SoftBounce.objects.filter(address_hash=hashed, occurred_at__gte=since).count()
+        # The window is measured in the ESP's event times: N failures within so many days of
+        # each other, however late the webhooks arrive.
+        since = at - datetime.timedelta(days=settings.SOFT_BOUNCE_WINDOW_DAYS)
+        recent = SoftBounce.objects.filter(
+            address_hash=hashed, occurred_at__gte=since, occurred_at__lte=at
+        ).count()
         if recent >= settings.SOFT_BOUNCE_LIMIT:
             _suppress(
                 hashed=hashed,
