@@ -114,6 +114,9 @@ class SuppressionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         pass  # saved by the service in save_form
 
+    def save_related(self, request, form, formsets, change):
+        pass  # a suppression has no related objects to save
+
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 
@@ -301,6 +304,7 @@ class ContactImportAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "summary": summary,
+            "counts": sorted(summary.counts.items()) if summary else [],
             "problems": problems,
             "title": _("Import contacts"),
         }
