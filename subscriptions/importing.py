@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from .addresses import InvalidAddress, address_hash, normalize_email
 from .consent import ResubscribeRequiresConfirmation, contact_get_or_create, subscription_subscribe
 from .ledger import Actor
-from .models import Contact, Subscription, Suppression, Topic
+from .models import Subscription, Suppression, Topic
 from .models.choices import LegalBasis, Source, SubscriptionStatus
 
 # Longest line accepted; longer lines are reported invalid and skipped without being kept.
@@ -112,17 +112,17 @@ def _import_row(
     external_id = values.get("external_id", "").strip() or None
     attributes = {k: v for k, v in values.items() if k not in KNOWN_COLUMNS and k and v}
 
-    existing = Contact.objects.by_email(email).first()
     if Suppression.objects.for_hash(address_hash(email)).exists():
         # Not even created: an erased or suppressed address stays out of the database.
         return RowResult(line, email, Outcome.KEPT_SUPPRESSED, contact="unchanged")
     contact, created = contact_get_or_create(
         email=email, external_id=external_id, locale=locale, attributes=attributes
     )
-    contact_state = "created" if created else "updated" if existing is not None else "unchanged"
-    current = Subscription.objects.filter(contact=contact, topic=topic).first()
-    if current is not None and current.status == SubscriptionStatus.SUBSCRIBED:
-        return RowResult(line, email, Outcome.ALREADY_SUBSCRIBED, contact=contact_state)
+    contact_state = "created" if created else "updated"
+    if not created:
+        current = Subscription.objects.filter(contact=contact, topic=topic).first()
+        if current is not None and current.status == SubscriptionStatus.SUBSCRIBED:
+            return RowResult(line, email, Outcome.ALREADY_SUBSCRIBED, contact=contact_state)
     try:
         subscription_subscribe(contact=contact, topic=topic, by=actor, legal_basis=legal_basis)
     except ResubscribeRequiresConfirmation:
