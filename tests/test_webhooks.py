@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import json
 import time
 from pathlib import Path
@@ -12,12 +13,14 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.utils import timezone
 
 from subscriptions.addresses import address_hash
-from subscriptions.feedback import feedback_counts
+from subscriptions.feedback import Feedback, Kind, complaint_rate, feedback_counts, feedback_record
 from subscriptions.models import (
     Campaign,
     ConsentEvent,
+    Contact,
     Delivery,
     ProcessedWebhookEvent,
     SoftBounce,
@@ -359,3 +362,44 @@ def test_it_refuses_a_huge_body(client, db, settings):
     assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     assert post_sendgrid(client, body).status_code == 400
     assert Suppression.objects.count() == 0
+
+
+def test_it_warns_but_keeps_sending_at_a_low_complaint_rate(client, sent_to):
+    delivery = sent_to("john@example.com", POSTMARK_MID)
+    others = Contact.objects.bulk_create(
+        Contact(
+            email=f"p{n}@example.com",
+            email_key=f"p{n}@example.com",
+            address_hash=f"hash-{n}",
+        )
+        for n in range(999)
+    )
+    Delivery.objects.bulk_create(
+        Delivery(campaign=delivery.campaign, contact=contact, status="sent") for contact in others
+    )
+    assert post_postmark(client, load("postmark/spam_complaint.json")).status_code == 200
+    rate = complaint_rate(delivery.campaign)
+    assert (rate.sent, rate.complained, rate.level) == (1000, 1, "warn")
+    delivery.campaign.refresh_from_db()
+    assert delivery.campaign.status == "sending"
+
+
+def test_it_counts_soft_bounces_only_within_the_window(db):
+    start = timezone.now() - datetime.timedelta(days=100)
+
+    def soft_bounce_on(day: int) -> None:
+        feedback_record(
+            feedback=Feedback(
+                esp="Postmark",
+                kind=Kind.SOFT_BOUNCE,
+                recipient="slow@example.com",
+                event_id=f"soft-{day}",
+                occurred_at=start + datetime.timedelta(days=day),
+            )
+        )
+
+    for day in (0, 31, 62, 70):
+        soft_bounce_on(day)
+    assert reasons("slow@example.com") == set()  # never three within 30 days
+    soft_bounce_on(80)  # 62, 70, 80
+    assert reasons("slow@example.com") == {("soft_bounce_limit", "all")}

@@ -6,14 +6,16 @@ from __future__ import annotations
 import io
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from ..addresses import InvalidAddress, address_hash
-from ..feedback import complaint_rate, complaint_rates_by_day, feedback_counts
+from ..feedback import ComplaintRate, complaint_rates_by_day
 from ..importing import ImportFileError, Outcome, contacts_import
 from ..models import (
     CampaignComplaints,
@@ -23,6 +25,7 @@ from ..models import (
     SuppressionRemoval,
     Topic,
 )
+from ..models.campaigns import DeliveryStatus
 from ..models.choices import LegalBasis, SuppressionReason, SuppressionScope
 from ..suppression_lists import suppression_add_manual, suppression_add_many, suppression_remove
 
@@ -64,6 +67,7 @@ class RemoveForm(forms.Form):
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
     list_display = ["short_hash", "reason", "scope", "source", "campaign", "created_at"]
+    list_select_related = ["campaign"]
     list_filter = ["reason", "scope", "source"]
     search_fields = ["address_hash"]
     search_help_text = _("Enter a full email address (matched by its hash) or a hash prefix.")
@@ -223,27 +227,47 @@ class CampaignComplaintsAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "sent", "complaints", "rate", "bounced", "opened"]
     change_list_template = "admin/subscriptions/campaigncomplaints/change_list.html"
 
-    @admin.display(description=_("sent"))
-    def sent(self, obj):
-        return complaint_rate(obj).sent
+    def get_queryset(self, request):
+        # One query for the whole page rather than several per campaign.
+        deliveries = "deliveries"
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sent_count=Count(deliveries, filter=Q(deliveries__status=DeliveryStatus.SENT)),
+                complaint_count=Count(
+                    deliveries, filter=Q(deliveries__complained_at__isnull=False)
+                ),
+                bounce_count=Count(deliveries, filter=Q(deliveries__bounced_at__isnull=False)),
+                open_count=Count(deliveries, filter=Q(deliveries__opened_at__isnull=False)),
+            )
+        )
 
-    @admin.display(description=_("complaints"))
+    @admin.display(description=_("sent"), ordering="sent_count")
+    def sent(self, obj):
+        return obj.sent_count
+
+    @admin.display(description=_("complaints"), ordering="complaint_count")
     def complaints(self, obj):
-        return complaint_rate(obj).complained
+        return obj.complaint_count
 
     @admin.display(description=_("complaint rate"))
     def rate(self, obj):
-        rate = complaint_rate(obj)
-        marks = {"warn": " ⚠ above 0.1%", "pause": " ⛔ above 0.3%: paused"}
+        rate = ComplaintRate(sent=obj.sent_count, complained=obj.complaint_count)
+        marks = {
+            "warn": _(" ⚠ at or above %(pct)s") % {"pct": f"{settings.COMPLAINT_RATE_WARN:.1%}"},
+            "pause": _(" ⛔ above %(pct)s: paused")
+            % {"pct": f"{settings.COMPLAINT_RATE_PAUSE:.1%}"},
+        }
         return f"{rate.percent}{marks.get(rate.level, '')}"
 
-    @admin.display(description=_("bounced"))
+    @admin.display(description=_("bounced"), ordering="bounce_count")
     def bounced(self, obj):
-        return feedback_counts(obj)["bounced"]
+        return obj.bounce_count
 
-    @admin.display(description=_("opened"))
+    @admin.display(description=_("opened"), ordering="open_count")
     def opened(self, obj):
-        return feedback_counts(obj)["opened"]
+        return obj.open_count
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "daily_rates": complaint_rates_by_day(days=30)}
