@@ -107,7 +107,7 @@ def guarded(view):
                 return _bad_request("The body is not valid JSON.")
         try:
             return view(request, *args, **kwargs)
-        except (AnymailAPIError, KeyError, TypeError, AttributeError) as error:
+        except (AnymailAPIError, KeyError, TypeError, AttributeError, ValueError) as error:
             log.warning("unreadable webhook payload at %s: %r", request.path, error)
             return _bad_request("The body is not a webhook payload this endpoint understands.")
 

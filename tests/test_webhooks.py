@@ -14,6 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
 
 from subscriptions.addresses import address_hash
 from subscriptions.feedback import Feedback, Kind, complaint_rate, feedback_counts, feedback_record
@@ -403,3 +405,48 @@ def test_it_counts_soft_bounces_only_within_the_window(db):
     assert reasons("slow@example.com") == set()  # never three within 30 days
     soft_bounce_on(80)  # 62, 70, 80
     assert reasons("slow@example.com") == {("soft_bounce_limit", "all")}
+
+
+def test_it_answers_400_to_malformed_json_sent_as_a_form(client, db):
+    response = client.post(
+        "/anymail/postmark/tracking/",
+        data="RecordType=Bounce",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=AUTH,
+    )
+    assert response.status_code == 400
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+postmark_like = st.fixed_dictionaries(
+    {
+        "RecordType": st.sampled_from(["Bounce", "Delivery", "Open", "SpamComplaint", "Click"]),
+        "Type": st.sampled_from(["HardBounce", "SoftBounce", "SpamComplaint", "Transient"]),
+        "Email": st.sampled_from(["john@example.com", "", "x@", "@@"]) | st.text(max_size=30),
+        "Recipient": json_values,
+        "MessageID": json_values,
+        "ID": json_values,
+        "BouncedAt": st.sampled_from(["2019-11-05T16:33:54Z", "yesterday", ""]),
+    }
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payload=json_values | postmark_like)
+def test_it_never_answers_500_to_any_json(client, sent_to_john, payload):
+    assert post_postmark(client, payload).status_code in (200, 400)
+    assert post_sendgrid(client, payload).status_code in (200, 400)
+    assert post_sendgrid(client, [payload]).status_code in (200, 400)
+
+
+@pytest.fixture
+def sent_to_john(sent_to):
+    return sent_to("john@example.com", POSTMARK_MID)
