@@ -36,7 +36,7 @@ class Command(BaseCommand):
         try:
             topic = Topic.objects.get(slug=options["topic"])
         except Topic.DoesNotExist:
-            known = ", ".join(Topic.objects.values_list("slug", flat=True)) or "none"
+            known = ", ".join(Topic.objects.values_list("slug", flat=True)[:20]) or "none"
             raise CommandError(
                 f"Unknown topic {options['topic']!r}. Known topics: {known}."
             ) from None
