@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -451,3 +452,10 @@ def test_it_never_answers_500_to_any_json(client, sent_to_john, payload):
 @pytest.fixture
 def sent_to_john(sent_to):
     return sent_to("john@example.com", POSTMARK_MID)
+
+
+def test_it_needs_no_csrf_token(sent_to):
+    sent_to("john@example.com", POSTMARK_MID)
+    client = Client(enforce_csrf_checks=True)
+    assert post_postmark(client, load("postmark/bounce_hard.json")).status_code == 200
+    assert reasons("john@example.com") == {("hard_bounce", "all")}
