@@ -110,6 +110,8 @@ def _import_row(
     if locale and len(locale) > 10:
         return RowResult(line, email, Outcome.INVALID, detail="locale is too long")
     external_id = values.get("external_id", "").strip() or None
+    if external_id and len(external_id) > 255:
+        return RowResult(line, email, Outcome.INVALID, detail="external_id is too long")
     attributes = {k: v for k, v in values.items() if k not in KNOWN_COLUMNS and k and v}
 
     if Suppression.objects.for_hash(address_hash(email)).exists():
@@ -235,6 +237,12 @@ def _apply(
             line, "", Outcome.INVALID, detail=f"{len(row)} fields, header has {len(header)}"
         )
     values = dict(zip(header, [cell.strip() for cell in row], strict=False))
+    if not values.get("external_id"):
+        # Without an external id no write of this row can conflict with another contact, and
+        # the services open their own savepoints: skip a third one (a fifth of the queries).
+        return _import_row(
+            values=values, topic=topic, actor=actor, legal_basis=legal_basis, line=line
+        )
     try:
         with transaction.atomic():
             return _import_row(

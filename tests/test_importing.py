@@ -202,3 +202,16 @@ def test_it_streams_through_the_service_with_outcomes(topic):
     assert [r.outcome for r in seen] == [Outcome.SUBSCRIBED, Outcome.INVALID]
     assert summary.invalid == 1 and summary.counts["created"] == 1
     assert Contact.objects.get(email="a@example.com").address_hash == address_hash("a@example.com")
+
+
+def test_it_reports_overlong_fields(tmp_path, topic):
+    long_id = "u" * 300
+    with pytest.raises(CommandError, match="2 rows were invalid"):
+        run(
+            write(
+                tmp_path,
+                f"email,external_id,locale\na@example.com,{long_id},en\nb@example.com,,xx-verylongtag\n"
+                "c@example.com,,da\n",
+            )
+        )
+    assert list(Contact.objects.values_list("email", flat=True)) == ["c@example.com"]
