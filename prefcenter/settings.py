@@ -311,3 +311,15 @@ SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)
 STALE_CLAIM_SECONDS = env_int("STALE_CLAIM_SECONDS", 900)
 # A sending campaign with pending work and no claim for this long gets fresh batch senders.
 SEND_STALLED_SECONDS = env_int("SEND_STALLED_SECONDS", 120)
+
+# --- feedback ---
+# Soft bounces (temporary failures) of one address within the window that suppress it for all mail.
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3)
+SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 30)
+# Complaint rate (complaints / messages sent) of a campaign: warn at 0.1%, pause the sending
+# campaign above 0.3% — the thresholds mailbox providers (Gmail, Yahoo) hold bulk senders to.
+COMPLAINT_RATE_WARN = env_float("COMPLAINT_RATE_WARN", 0.001)
+COMPLAINT_RATE_PAUSE = env_float("COMPLAINT_RATE_PAUSE", 0.003)
+# Largest request body read into memory (webhook JSON, API bodies): larger gets a 400.
+# ESP batches (SendGrid posts up to ~1,000 events) stay well below 5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)

@@ -6,3 +6,10 @@ class SubscriptionsConfig(AppConfig):
     name = "subscriptions"
     verbose_name = _("Subscriptions")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from anymail.signals import tracking
+
+        from .webhooks import handle_tracking
+
+        tracking.connect(handle_tracking, dispatch_uid="subscriptions.webhooks.handle_tracking")

@@ -3,4 +3,5 @@
 from . import (
     campaigns,  # noqa: F401  (registers the campaign admin)
     consent,  # noqa: F401  (contacts, topics, subscriptions, suppressions, ledger)
+    feedback,  # noqa: F401
 )

@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..addresses import InvalidAddress, address_hash, address_key, normalize_email
+from ..addresses import InvalidAddress, address_key, normalize_email
 from ..consent import (
     ConsentError,
     ResubscribeRequiresConfirmation,
@@ -37,12 +37,10 @@ from ..models import (
     Contact,
     LinkHit,
     Subscription,
-    Suppression,
     Topic,
     TransactionalMessage,
 )
-from ..models.choices import Frequency, LegalBasis, Source, SuppressionReason, SuppressionScope
-from ..staff import suppression_add_by_staff
+from ..models.choices import Frequency, LegalBasis, Source
 
 
 def staff_actor(request: HttpRequest, *, evidence: str = "") -> Actor:
@@ -457,122 +455,6 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             for s in queryset.filter(contact__erased_at__isnull=True)
         )
         self.message_user(request, _("%(n)d subscriptions resumed.") % {"n": changed})
-
-
-# --- suppressions ---------------------------------------------------------------------------
-
-
-class SuppressionAddForm(forms.ModelForm):
-    """Staff type an address; only its keyed hash is stored."""
-
-    email = forms.CharField(label=_("Email address"), max_length=254)
-    # Not the model's `scope`: blank here means "the reason's default", which the service picks.
-    scope_choice = forms.ChoiceField(
-        choices=[("", _("Default for the reason")), *SuppressionScope.choices],
-        required=False,
-        label=_("Scope"),
-        help_text=_("Bounces and invalid addresses block all mail by default; others marketing."),
-    )
-
-    class Meta:
-        model = Suppression
-        fields = ["email", "reason", "note"]
-
-    # Reasons staff may give by hand; unsubscribe-all and erasure come from their own services.
-    STAFF_REASONS = (
-        SuppressionReason.MANUAL,
-        SuppressionReason.HARD_BOUNCE,
-        SuppressionReason.COMPLAINT,
-        SuppressionReason.INVALID,
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        reason = self.fields["reason"]
-        reason.choices = [(r.value, r.label) for r in self.STAFF_REASONS]
-        reason.initial = SuppressionReason.MANUAL
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"]
-        try:
-            address_hash(email)
-        except InvalidAddress:
-            raise forms.ValidationError(_("Enter a valid email address.")) from None
-        return email
-
-    def validate_unique(self):
-        # The service is idempotent per reason (it may widen the scope), so no unique error.
-        pass
-
-
-@admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["short_hash", "reason", "scope", "source", "created_by", "created_at"]
-    list_filter = ["reason", "scope", "source", "created_at"]
-    list_select_related = ["created_by"]
-    # Searching takes a full address and looks up its keyed hash; see get_search_results.
-    search_fields = ["=address_hash"]
-    search_help_text = _("A full email address (looked up by its hash) or a hash.")
-    readonly_fields = [
-        "address_hash",
-        "reason",
-        "scope",
-        "source",
-        "note",
-        "campaign",
-        "created_by",
-        "created_at",
-    ]
-
-    @admin.display(description=_("address hash"), ordering="address_hash")
-    def short_hash(self, obj: Suppression) -> str:
-        return f"{obj.address_hash[:16]}…"
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        try:
-            hashed = address_hash(term)
-        except InvalidAddress:
-            return queryset.filter(address_hash__startswith=term.lower()), False
-        return queryset.filter(address_hash=hashed), False
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = SuppressionAddForm
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else []
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["email", "reason", "scope_choice", "note"]
-        return self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return
-        data = form.cleaned_data
-        saved = suppression_add_by_staff(
-            email=data["email"],
-            reason=data["reason"],
-            scope=data["scope_choice"] or None,
-            note=data.get("note") or "",
-            by=staff_actor(request),
-        )
-        obj.pk = saved.pk
-        obj.__dict__.update(
-            {f.attname: getattr(saved, f.attname) for f in Suppression._meta.concrete_fields}
-        )
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Lifting a suppression must be recorded with who and why; it is not a plain delete.
-        return False
 
 
 # --- the ledger and transactional mail: read-only -------------------------------------------

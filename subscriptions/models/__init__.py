@@ -1,5 +1,12 @@
 from .campaigns import Campaign, Delivery
 from .contacts import Contact, Subscription, Topic
+from .feedback import (
+    CampaignComplaints,
+    ContactImport,
+    ProcessedWebhookEvent,
+    SoftBounce,
+    SuppressionRemoval,
+)
 from .ledger import ConsentEvent
 from .pages import LinkHit
 from .suppression import Suppression
@@ -7,12 +14,17 @@ from .transactional import TransactionalMessage
 
 __all__ = [
     "Campaign",
+    "CampaignComplaints",
     "ConsentEvent",
     "Contact",
+    "ContactImport",
     "Delivery",
     "LinkHit",
+    "ProcessedWebhookEvent",
+    "SoftBounce",
     "Subscription",
     "Suppression",
+    "SuppressionRemoval",
     "Topic",
     "TransactionalMessage",
 ]

@@ -1,0 +1,347 @@
+"""Admin for ESP feedback: suppressions (search, add, bulk add, remove with a reason),
+complaint rates per campaign and per day, and the contact-import upload."""
+
+from __future__ import annotations
+
+import io
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import render
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from ..addresses import InvalidAddress, address_hash
+from ..feedback import ComplaintRate, complaint_rates_by_day
+from ..importing import ImportFileError, Outcome, contacts_import
+from ..models import (
+    CampaignComplaints,
+    ContactImport,
+    SoftBounce,
+    Suppression,
+    SuppressionRemoval,
+    Topic,
+)
+from ..models.campaigns import DeliveryStatus
+from ..models.choices import LegalBasis, SuppressionReason, SuppressionScope
+from ..suppression_lists import suppression_add_manual, suppression_add_many, suppression_remove
+
+# --- suppressions ----------------------------------------------------------------------------
+
+
+class SuppressionAddForm(forms.ModelForm):
+    email = forms.CharField(label=_("Email address"), max_length=254)
+    scope = forms.ChoiceField(
+        choices=[("", _("By reason (bounces block all mail)")), *SuppressionScope.choices],
+        required=False,
+    )
+
+    class Meta:
+        model = Suppression
+        fields = ["email", "reason", "scope", "note"]
+
+    def clean_email(self):
+        try:
+            address_hash(self.cleaned_data["email"])
+        except InvalidAddress as error:
+            raise forms.ValidationError(str(error)) from None
+        return self.cleaned_data["email"]
+
+
+class BulkAddForm(forms.Form):
+    file = forms.FileField(label=_("List of addresses (CSV or text, one or more per line)"))
+    reason = forms.ChoiceField(choices=SuppressionReason.choices, initial=SuppressionReason.MANUAL)
+    scope = forms.ChoiceField(
+        choices=[("", _("By reason")), *SuppressionScope.choices], required=False
+    )
+    note = forms.CharField(required=False)
+
+
+class RemoveForm(forms.Form):
+    why = forms.CharField(label=_("Why are these suppressions removed?"), widget=forms.Textarea)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["short_hash", "reason", "scope", "source", "campaign", "created_at"]
+    list_select_related = ["campaign"]
+    list_filter = ["reason", "scope", "source"]
+    search_fields = ["address_hash"]
+    search_help_text = _("Enter a full email address (matched by its hash) or a hash prefix.")
+    actions = ["remove_with_reason"]
+    change_list_template = "admin/subscriptions/suppression/change_list.html"
+
+    @admin.display(description=_("address hash"))
+    def short_hash(self, obj):
+        return f"{obj.address_hash[:16]}…"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if "@" in term:
+            try:
+                return queryset.filter(address_hash=address_hash(term)), False
+            except InvalidAddress:
+                return queryset.none(), False
+        if term:
+            return queryset.filter(address_hash__startswith=term.lower()), False
+        return queryset, False
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SuppressionAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["email", "reason", "scope", "note"]
+        return ["address_hash", "reason", "scope", "source", "note", "campaign", "created_by"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj is not None else []
+
+    def save_form(self, request, form, change):
+        if change:
+            raise PermissionDenied
+        data = form.cleaned_data
+        suppression, _created = suppression_add_manual(
+            email=data["email"],
+            reason=data["reason"],
+            scope=data["scope"] or None,
+            user=request.user,
+            note=data.get("note", ""),
+        )
+        return suppression
+
+    def save_model(self, request, obj, form, change):
+        pass  # saved by the service in save_form
+
+    def save_related(self, request, form, formsets, change):
+        pass  # a suppression has no related objects to save
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removal needs a reason: the "remove" action
+
+    def get_urls(self):
+        return [
+            path(
+                "bulk-add/",
+                self.admin_site.admin_view(self.bulk_add_view),
+                name="subscriptions_suppression_bulk_add",
+            ),
+            *super().get_urls(),
+        ]
+
+    def bulk_add_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = BulkAddForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            text = io.TextIOWrapper(data["file"].file, encoding="utf-8", errors="replace")
+            result = suppression_add_many(
+                lines=text,
+                reason=data["reason"],
+                scope=data["scope"] or None,
+                user=request.user,
+                note=data["note"],
+            )
+            messages.success(
+                request,
+                _("%(added)d added, %(already)d already suppressed, %(invalid)d invalid.")
+                % {
+                    "added": result.added,
+                    "already": result.already,
+                    "invalid": len(result.invalid),
+                },
+            )
+            for line, token in result.invalid[:50]:
+                messages.warning(
+                    request,
+                    _("Line %(line)d: %(token)r is not an address.")
+                    % {"line": line, "token": token},
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": _("Add a list of suppressions"),
+        }
+        return render(request, "admin/subscriptions/suppression/bulk_add.html", context)
+
+    @admin.action(description=_("Remove selected suppressions (asks for a reason)"))
+    def remove_with_reason(self, request, queryset):
+        form = RemoveForm(request.POST if "why" in request.POST else None)
+        if form.is_valid():
+            count = 0
+            for suppression in queryset:
+                suppression_remove(
+                    suppression=suppression, why=form.cleaned_data["why"], user=request.user
+                )
+                count += 1
+            self.message_user(request, _("%(n)d suppressions removed.") % {"n": count})
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "queryset": queryset,
+            "action": "remove_with_reason",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "title": _("Remove suppressions"),
+        }
+        return render(request, "admin/subscriptions/suppression/remove.html", context)
+
+
+@admin.register(SuppressionRemoval)
+class SuppressionRemovalAdmin(admin.ModelAdmin):
+    list_display = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
+    readonly_fields = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SoftBounce)
+class SoftBounceAdmin(SuppressionRemovalAdmin):
+    list_display = ["address_hash", "esp", "description", "occurred_at"]
+    readonly_fields = ["address_hash", "esp", "description", "occurred_at"]
+
+
+# --- complaint rates -------------------------------------------------------------------------
+
+
+@admin.register(CampaignComplaints)
+class CampaignComplaintsAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "sent", "complaints", "rate", "bounced", "opened"]
+    change_list_template = "admin/subscriptions/campaigncomplaints/change_list.html"
+
+    def get_queryset(self, request):
+        # One query for the whole page rather than several per campaign.
+        deliveries = "deliveries"
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sent_count=Count(deliveries, filter=Q(deliveries__status=DeliveryStatus.SENT)),
+                complaint_count=Count(
+                    deliveries, filter=Q(deliveries__complained_at__isnull=False)
+                ),
+                bounce_count=Count(deliveries, filter=Q(deliveries__bounced_at__isnull=False)),
+                open_count=Count(deliveries, filter=Q(deliveries__opened_at__isnull=False)),
+            )
+        )
+
+    @admin.display(description=_("sent"), ordering="sent_count")
+    def sent(self, obj):
+        return obj.sent_count
+
+    @admin.display(description=_("complaints"), ordering="complaint_count")
+    def complaints(self, obj):
+        return obj.complaint_count
+
+    @admin.display(description=_("complaint rate"))
+    def rate(self, obj):
+        rate = ComplaintRate(sent=obj.sent_count, complained=obj.complaint_count)
+        marks = {
+            "warn": _(" ⚠ at or above %(pct)s") % {"pct": f"{settings.COMPLAINT_RATE_WARN:.1%}"},
+            "pause": _(" ⛔ above %(pct)s: paused")
+            % {"pct": f"{settings.COMPLAINT_RATE_PAUSE:.1%}"},
+        }
+        return f"{rate.percent}{marks.get(rate.level, '')}"
+
+    @admin.display(description=_("bounced"), ordering="bounce_count")
+    def bounced(self, obj):
+        return obj.bounce_count
+
+    @admin.display(description=_("opened"), ordering="open_count")
+    def opened(self, obj):
+        return obj.open_count
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "daily_rates": complaint_rates_by_day(days=30)}
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV file (UTF-8, header with an 'email' column)"))
+    topic = forms.ModelChoiceField(queryset=Topic.objects.all(), to_field_name="slug")
+    source = forms.CharField(max_length=100, help_text=_("Where the list came from."))
+    legal_basis = forms.ChoiceField(choices=LegalBasis.choices)
+    dry_run = forms.BooleanField(required=False, label=_("Dry run (change nothing)"))
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(admin.ModelAdmin):
+    """The changelist of this proxy is the upload page: one service does the import."""
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        problems, summary = [], None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+
+            shown = {Outcome.INVALID, Outcome.KEPT_UNSUBSCRIBED, Outcome.KEPT_SUPPRESSED}
+
+            def keep_problem(result):
+                if result.outcome in shown and len(problems) < 200:
+                    problems.append(result)
+
+            try:
+                summary = contacts_import(
+                    stream=data["file"].file,
+                    topic=data["topic"],
+                    source=data["source"],
+                    legal_basis=data["legal_basis"],
+                    dry_run=data["dry_run"],
+                    on_row=keep_problem,
+                )
+            except ImportFileError as error:
+                form.add_error("file", str(error))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "summary": summary,
+            "counts": sorted(summary.counts.items()) if summary else [],
+            "problems": problems,
+            "title": _("Import contacts"),
+        }
+        return render(request, "admin/subscriptions/contactimport/upload.html", context)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("subscriptions.add_contact")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
