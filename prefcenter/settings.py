@@ -285,3 +285,33 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- api ---
+# The API's views set their own authentication, throttle, parsers and error handler
+# (subscriptions/api/views.py); these settings shape only the OpenAPI schema and its docs pages,
+# which are served from local files (drf-spectacular-sidecar), no CDN.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "SubscriptionStatusEnum": "subscriptions.models.choices.SubscriptionStatus",
+        "SubscriptionChangeEnum": ["subscribed", "unsubscribed"],
+        "CampaignStatusEnum": "subscriptions.models.campaigns.CampaignStatus",
+        "SuppressionReasonEnum": "subscriptions.models.choices.SuppressionReason",
+        "SuppressionScopeEnum": "subscriptions.models.choices.SuppressionScope",
+        "FrequencyEnum": "subscriptions.models.choices.Frequency",
+        "LegalBasisEnum": "subscriptions.models.choices.LegalBasis",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "subscriptions.api.schema.forbid_unknown_fields",
+    ],
+}

@@ -1,3 +1,4 @@
+from .api import ApiKey
 from .campaigns import Campaign, Delivery
 from .contacts import Contact, Subscription, Topic
 from .ledger import ConsentEvent
@@ -5,6 +6,7 @@ from .suppression import Suppression
 from .transactional import TransactionalMessage
 
 __all__ = [
+    "ApiKey",
     "Campaign",
     "ConsentEvent",
     "Contact",

@@ -1,0 +1,314 @@
+"""Request and response shapes of the API (DESIGN.md's table), validated strictly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..addresses import InvalidAddress, normalize_email
+from ..models import Campaign, ConsentEvent, Contact, Subscription, Topic
+from ..models.campaigns import CampaignStatus
+from ..models.choices import (
+    Channel,
+    Frequency,
+    ImpliedBy,
+    LegalBasis,
+    SuppressionReason,
+    SuppressionScope,
+)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know: a typo must not be silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
+                )
+        return super().to_internal_value(data)
+
+
+class EmailField(serializers.CharField):
+    """An address, returned normalized (domain lowercased and IDNA-encoded)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return normalize_email(value)
+        except InvalidAddress as exc:
+            raise serializers.ValidationError(f"Not a valid email address ({exc}).") from None
+
+
+def _storable(value, depth: int = 0) -> None:
+    """JSON that PostgreSQL's jsonb can hold: no NUL or lone surrogates, bounded nesting."""
+    if depth > 10:
+        raise serializers.ValidationError("Nested too deeply.")
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise serializers.ValidationError("Text may not contain NUL or surrogate characters.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, depth + 1)
+            _storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, depth + 1)
+
+
+class AttributesField(serializers.JSONField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be an object.")
+        _storable(value)
+        return value
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+class TopicSerializer(StrictSerializer):
+    slug = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.EMAIL)
+    frequencies = serializers.ListField(
+        child=serializers.ChoiceField(choices=Frequency.choices),
+        required=False,
+        max_length=len(Frequency.choices),
+        help_text="Frequencies the topic offers; the first is the default.",
+    )
+
+    def to_representation(self, topic: Topic) -> dict:
+        return {
+            "slug": topic.slug,
+            "name": topic.name,
+            "description": topic.description,
+            "channel": topic.channel,
+            "frequencies": topic.offered_frequencies,
+        }
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = ["topic", "status", "legal_basis", "frequency", "paused_until"]
+        read_only_fields = fields
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    subscriptions = SubscriptionSerializer(many=True, read_only=True)
+    attributes = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "email", "external_id", "locale", "attributes", "subscriptions"]
+        read_only_fields = fields
+
+
+class ContactInSerializer(StrictSerializer):
+    email = EmailField()
+    external_id = serializers.CharField(max_length=255, required=False, allow_null=True)
+    locale = serializers.RegexField(
+        r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$", max_length=10, required=False
+    )
+    attributes = AttributesField(required=False)
+
+
+class SubscriptionInSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=["subscribed", "unsubscribed"])
+    legal_basis = serializers.ChoiceField(choices=LegalBasis.choices, default=LegalBasis.CONSENT)
+    implied_by = serializers.ChoiceField(
+        choices=[c for c in ImpliedBy.choices if c[0]],
+        required=False,
+        help_text="For a soft opt-in: what implied it (purchase or inquiry).",
+    )
+    frequency = serializers.ChoiceField(choices=Frequency.choices, required=False)
+    evidence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Proof of the consent (form, page, wording); kept in the ledger row.",
+    )
+    double_opt_in = serializers.BooleanField(
+        default=False,
+        help_text="Ask the person to confirm by email; the only way to re-subscribe an opt-out.",
+    )
+
+    def validate(self, data):
+        if data.get("implied_by") and data["legal_basis"] != LegalBasis.SOFT_OPT_IN:
+            raise serializers.ValidationError({"implied_by": ["Only for legal_basis soft_opt_in."]})
+        return data
+
+
+class SubscriptionOutSerializer(SubscriptionSerializer):
+    confirmation_sent = serializers.BooleanField(
+        read_only=True,
+        help_text="A double opt-in confirmation was emailed; the status changes when confirmed.",
+    )
+
+    class Meta(SubscriptionSerializer.Meta):
+        fields = [*SubscriptionSerializer.Meta.fields, "confirmation_sent"]
+        read_only_fields = fields
+
+
+class EvidenceSerializer(StrictSerializer):
+    evidence = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ConsentEvent
+        fields = [
+            "id",
+            "topic",
+            "action",
+            "old_status",
+            "new_status",
+            "source",
+            "actor",
+            "policy_version",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+# --- suppressions ---------------------------------------------------------------------------
+
+
+class SuppressionInSerializer(StrictSerializer):
+    email = EmailField()
+    reason = serializers.ChoiceField(choices=SuppressionReason.choices)
+    scope = serializers.ChoiceField(choices=SuppressionScope.choices, required=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SuppressionOutSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=SuppressionReason.choices, read_only=True)
+    scope = serializers.ChoiceField(choices=SuppressionScope.choices, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class SuppressionCheckSerializer(serializers.Serializer):
+    suppressed = serializers.BooleanField()
+    scope = serializers.ChoiceField(choices=SuppressionScope.choices, allow_null=True)
+    reasons = serializers.ListField(child=serializers.ChoiceField(SuppressionReason.choices))
+
+
+class EmailQuerySerializer(StrictSerializer):
+    email = EmailField()
+
+
+# --- transactional --------------------------------------------------------------------------
+
+
+def _single_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise serializers.ValidationError("Must be a single line.")
+    return value
+
+
+class TransactionalInSerializer(StrictSerializer):
+    to = EmailField()
+    subject = serializers.CharField(max_length=300, validators=[_single_line])
+    text_body = serializers.CharField(max_length=200_000, trim_whitespace=False)
+    html_body = serializers.CharField(
+        max_length=500_000, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
+class TransactionalOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+class CampaignInSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    topic = serializers.SlugField(max_length=64, help_text="The topic's slug.")
+    subject = serializers.CharField(max_length=300, validators=[_single_line])
+    html_body = serializers.CharField(
+        max_length=500_000, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    text_body = serializers.CharField(
+        max_length=200_000, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    from_email = serializers.CharField(
+        max_length=254, required=False, allow_blank=True, default="", validators=[_single_line]
+    )
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate(self, data):
+        if not data["html_body"].strip() and not data["text_body"].strip():
+            raise serializers.ValidationError("Give an html_body, a text_body or both.")
+        return data
+
+
+class CampaignStatsSerializer(serializers.Serializer):
+    audience = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    bounced = serializers.IntegerField()
+    complained = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField()
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
+    stats = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "topic",
+            "subject",
+            "from_email",
+            "status",
+            "scheduled_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "stats",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(CampaignStatsSerializer)
+    def get_stats(self, campaign: Campaign) -> dict:
+        from .services import campaign_stats
+
+        return CampaignStatsSerializer(campaign_stats(campaign=campaign)).data
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="A stable machine-readable code.")
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(
+        required=False, help_text="Per-field messages of a validation error."
+    )

@@ -1,0 +1,389 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from subscriptions.consent import contact_unsubscribe_all, subscription_unsubscribe
+from subscriptions.ledger import Actor
+from subscriptions.models import ApiKey, ConsentEvent, Contact, Subscription, Suppression, Topic
+from subscriptions.models.transactional import TransactionalMessage
+from subscriptions.suppression import suppression_add
+
+pytest_plugins = ["tests.api_fixtures"]
+
+pytestmark = pytest.mark.django_db
+
+V1 = "/api/v1"
+
+
+def sub_url(contact, topic_slug):
+    return f"{V1}/contacts/{contact.pk}/subscriptions/{topic_slug}/"
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["error"] == code, body
+    assert body["detail"]
+
+
+# --- keys and auth --------------------------------------------------------------------------
+
+
+def test_it_prints_a_new_key_once_on_its_last_line(capsys):
+    call_command("create_api_key", "newsletter-sync")
+    out = capsys.readouterr().out.strip().splitlines()
+    secret = out[-1]
+    key = ApiKey.objects.get(name="newsletter-sync")
+    assert secret.startswith(key.prefix)
+    assert secret not in (key.hashed_key, key.prefix)
+    assert len(key.hashed_key) == 64
+
+
+def test_it_answers_401_without_a_key(anonymous_api):
+    response = anonymous_api.get(f"{V1}/topics/")
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_it_answers_401_for_an_unknown_key(anonymous_api):
+    anonymous_api.secret = "pc_not-a-real-key"
+    assert_error(anonymous_api.get(f"{V1}/topics/"), 401, "invalid_key")
+
+
+def test_it_answers_401_for_a_wrong_scheme(api):
+    response = api.get(f"{V1}/topics/", Authorization=f"Basic {api.secret}")
+    assert_error(response, 401, "invalid_key")
+
+
+def test_it_answers_401_for_a_revoked_key(api, api_key):
+    from subscriptions.api.keys import api_key_revoke
+
+    assert api.get(f"{V1}/topics/").status_code == 200
+    api_key_revoke(key=api_key)
+    assert_error(api.get(f"{V1}/topics/"), 401, "invalid_key")
+
+
+def test_it_records_when_a_key_was_last_used(api, api_key):
+    api.get(f"{V1}/topics/")
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is not None
+
+
+@override_settings(API_RATE_LIMIT=3)
+def test_it_rate_limits_per_key(api, db):
+    from subscriptions.api.keys import api_key_create
+
+    for _ in range(3):
+        assert api.get(f"{V1}/topics/").status_code == 200
+    response = api.get(f"{V1}/topics/")
+    assert_error(response, 429, "rate_limited")
+    assert int(response["Retry-After"]) >= 1
+    _other, secret = api_key_create(name="other")
+    api.secret = secret
+    assert api.get(f"{V1}/topics/").status_code == 200  # the limit is per key
+
+
+# --- generic errors -------------------------------------------------------------------------
+
+
+def test_it_answers_malformed_json_with_400(api):
+    assert_error(api.post(f"{V1}/topics/", raw="{not json"), 400, "malformed_json")
+
+
+def test_it_answers_a_form_body_with_415(api):
+    response = api.post(
+        f"{V1}/topics/", raw="slug=a", content_type="application/x-www-form-urlencoded"
+    )
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_it_answers_a_wrong_method_with_405(api):
+    assert_error(api.delete(f"{V1}/topics/"), 405, "method_not_allowed")
+
+
+def test_it_answers_unknown_api_paths_with_json_404(api):
+    assert_error(api.get(f"{V1}/nothing-here/"), 404, "not_found")
+
+
+def test_it_rejects_unknown_fields(api):
+    response = api.post(f"{V1}/topics/", {"slug": "a", "name": "A", "colour": "red"})
+    assert_error(response, 400, "invalid")
+    assert "colour" in response.json()["detail"]
+    assert not Topic.objects.filter(slug="a").exists()
+
+
+def test_it_rejects_a_body_that_is_not_an_object(api):
+    assert_error(api.post(f"{V1}/topics/", ["slug"]), 400, "invalid")
+
+
+def test_it_serves_the_schema_and_docs_without_a_key(anonymous_api):
+    schema = anonymous_api.client.get("/api/schema/", headers={"Accept": "application/json"})
+    assert schema.status_code == 200
+    assert "/api/v1/contacts/{id}/subscriptions/{topic}/" in schema.json()["paths"]
+    docs = anonymous_api.client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+def test_it_creates_and_lists_topics(api):
+    response = api.post(f"{V1}/topics/", {"slug": "deals", "name": "Deals"})
+    assert response.status_code == 201
+    assert response.json()["slug"] == "deals"
+    assert response.json()["channel"] == "email"
+    listed = api.get(f"{V1}/topics/").json()
+    assert [t["slug"] for t in listed["results"]] == ["deals"]
+    assert listed["next"] is None
+
+
+def test_it_refuses_a_taken_slug(api, topic):
+    assert_error(
+        api.post(f"{V1}/topics/", {"slug": topic.slug, "name": "X"}), 409, "already_exists"
+    )
+
+
+def test_it_refuses_a_bad_slug_type(api):
+    assert_error(api.post(f"{V1}/topics/", {"slug": 12, "name": ["x"]}), 400, "invalid")
+    assert_error(api.post(f"{V1}/topics/", {"slug": "has space", "name": "X"}), 400, "invalid")
+
+
+def test_it_paginates_with_a_next_link(api):
+    for n in range(3):
+        Topic.objects.create(slug=f"t{n}", name=f"T{n}")
+    first = api.get(f"{V1}/topics/", {"page_size": 2}).json()
+    assert len(first["results"]) == 2
+    assert first["next"]
+    second = api.get(first["next"]).json()
+    assert [t["slug"] for t in second["results"]] == ["t2"]
+    assert second["next"] is None
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def test_it_creates_a_contact_then_finds_it_again(api):
+    created = api.post(f"{V1}/contacts/", {"email": "Bob@Example.COM", "attributes": {"a": 1}})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["email"] == "Bob@example.com"
+    assert body["subscriptions"] == []
+    again = api.post(f"{V1}/contacts/", {"email": "bob@example.com", "external_id": "u1"})
+    assert again.status_code == 200
+    assert again.json()["id"] == body["id"]
+    assert again.json()["external_id"] == "u1"
+    assert again.json()["attributes"] == {"a": 1}
+    assert Contact.objects.count() == 1
+
+
+def test_it_refuses_an_invalid_address(api):
+    for email in ("not-an-address", "", "a@", 42, None):
+        assert_error(api.post(f"{V1}/contacts/", {"email": email}), 400, "invalid")
+    assert not Contact.objects.exists()
+
+
+def test_it_refuses_attributes_that_are_not_an_object(api):
+    response = api.post(f"{V1}/contacts/", {"email": "a@example.com", "attributes": [1]})
+    assert_error(response, 400, "invalid")
+    response = api.post(f"{V1}/contacts/", {"email": "a@example.com", "attributes": {"x": "\x00"}})
+    assert_error(response, 400, "invalid")
+
+
+def test_it_refuses_an_external_id_of_another_contact(api, alice):
+    alice.external_id = "u1"
+    alice.save()
+    response = api.post(f"{V1}/contacts/", {"email": "bob@example.com", "external_id": "u1"})
+    assert_error(response, 409, "external_id_taken")
+
+
+def test_it_finds_a_contact_by_email(api, subscribed_alice, topic):
+    found = api.get(f"{V1}/contacts/", {"email": "ALICE@example.com"}).json()
+    assert [c["id"] for c in found["results"]] == [subscribed_alice.pk]
+    assert found["results"][0]["subscriptions"] == [
+        {
+            "topic": topic.slug,
+            "status": "subscribed",
+            "legal_basis": "consent",
+            "frequency": "immediate",
+            "paused_until": None,
+        }
+    ]
+    assert api.get(f"{V1}/contacts/", {"email": "nobody@example.com"}).json()["results"] == []
+    assert api.get(f"{V1}/contacts/", {"email": "garbage"}).json()["results"] == []
+
+
+def test_it_gets_a_contact_or_404(api, alice):
+    assert api.get(f"{V1}/contacts/{alice.pk}/").json()["email"] == alice.email
+    assert_error(api.get(f"{V1}/contacts/{alice.pk + 1000}/"), 404, "not_found")
+    assert_error(api.get(f"{V1}/contacts/99999999999999999999999/"), 404, "not_found")
+
+
+# --- subscriptions --------------------------------------------------------------------------
+
+
+def test_it_subscribes_with_evidence_in_the_ledger(api, alice, topic):
+    response = api.put(
+        sub_url(alice, topic.slug), {"status": "subscribed", "evidence": "signup form v3"}
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "subscribed"
+    assert response.json()["topic"] == topic.slug
+    event = ConsentEvent.objects.get(contact=alice)
+    assert (event.source, event.actor, event.evidence) == ("api", "api:crm", "signup form v3")
+    assert event.new_status == "subscribed"
+
+
+def test_it_unsubscribes(api, subscribed_alice, topic):
+    response = api.put(sub_url(subscribed_alice, topic.slug), {"status": "unsubscribed"})
+    assert response.json()["status"] == "unsubscribed"
+    event = ConsentEvent.objects.get(contact=subscribed_alice)
+    assert (event.action, event.source, event.actor) == ("unsubscribed", "api", "api:crm")
+
+
+def test_it_refuses_to_resubscribe_an_opt_out(api, subscribed_alice, topic):
+    """Rule 5: an API call never turns an unsubscribe back into a subscription."""
+    subscription_unsubscribe(contact=subscribed_alice, topic=topic, by=Actor(source="one_click"))
+    response = api.put(sub_url(subscribed_alice, topic.slug), {"status": "subscribed"})
+    assert_error(response, 409, "resubscribe_requires_confirmation")
+    assert Subscription.objects.get(contact=subscribed_alice).status == "unsubscribed"
+    assert not ConsentEvent.objects.filter(source="api").exists()
+
+
+def test_it_refuses_to_subscribe_a_suppressed_address(api, alice, topic):
+    contact_unsubscribe_all(contact=alice, by=Actor(source="one_click"))
+    response = api.put(sub_url(alice, topic.slug), {"status": "subscribed"})
+    assert_error(response, 409, "resubscribe_requires_confirmation")
+    assert not Subscription.objects.filter(contact=alice, status="subscribed").exists()
+
+
+def test_it_asks_an_opt_out_to_confirm_by_email(
+    api, subscribed_alice, topic, send_queued_transactional
+):
+    subscription_unsubscribe(contact=subscribed_alice, topic=topic, by=Actor(source="one_click"))
+    response = api.put(
+        sub_url(subscribed_alice, topic.slug), {"status": "subscribed", "double_opt_in": True}
+    )
+    assert response.status_code == 200, response.content
+    # Still unsubscribed until the person confirms; a confirmation is on its way.
+    assert response.json()["status"] == "unsubscribed"
+    assert response.json()["confirmation_sent"] is True
+    outbox = send_queued_transactional()
+    assert [m.to for m in outbox] == [["alice@example.com"]]
+    event = ConsentEvent.objects.filter(source="api").get()
+    assert (event.action, event.actor) == ("subscribe_requested", "api:crm")
+
+
+def test_it_makes_a_new_double_opt_in_pending(api, alice, topic):
+    response = api.put(sub_url(alice, topic.slug), {"status": "subscribed", "double_opt_in": True})
+    assert response.json()["status"] == "pending"
+
+
+def test_it_answers_404_for_an_unknown_topic(api, alice):
+    assert_error(api.put(sub_url(alice, "nope"), {"status": "subscribed"}), 404, "unknown_topic")
+    assert not ConsentEvent.objects.exists()
+
+
+def test_it_refuses_bad_subscription_input(api, alice, topic):
+    url = sub_url(alice, topic.slug)
+    for body in (
+        {"status": "maybe"},
+        {},
+        {"status": "subscribed", "double_opt_in": "perhaps"},
+        {"status": "subscribed", "legal_basis": "whim"},
+        {"status": "subscribed", "surprise": 1},
+        {"status": "subscribed", "implied_by": "purchase"},
+    ):
+        assert_error(api.put(url, body), 400, "invalid")
+    assert not ConsentEvent.objects.exists()
+
+
+def test_it_unsubscribes_from_all(api, subscribed_alice, topic):
+    response = api.post(
+        f"{V1}/contacts/{subscribed_alice.pk}/unsubscribe-all/", {"evidence": "call"}
+    )
+    assert response.status_code == 200
+    assert response.json()["subscriptions"][0]["status"] == "unsubscribed"
+    assert Suppression.objects.filter(address_hash=subscribed_alice.address_hash).exists()
+    events = ConsentEvent.objects.filter(contact=subscribed_alice)
+    assert {(e.action, e.source, e.actor, e.evidence) for e in events} == {
+        ("unsubscribed", "api", "api:crm", "call"),
+        ("unsubscribed_all", "api", "api:crm", "call"),
+    }
+
+
+def test_it_lists_the_ledger_oldest_first(api, alice, topic):
+    api.put(sub_url(alice, topic.slug), {"status": "subscribed"})
+    api.put(sub_url(alice, topic.slug), {"status": "unsubscribed"})
+    events = api.get(f"{V1}/contacts/{alice.pk}/consent-events/").json()["results"]
+    assert [e["action"] for e in events] == ["subscribed", "unsubscribed"]
+    assert events[0]["topic"] == topic.slug
+    assert events[0]["source"] == "api"
+    assert set(events[0]) >= {"id", "old_status", "new_status", "policy_version", "created_at"}
+
+
+# --- suppressions ---------------------------------------------------------------------------
+
+
+def test_it_suppresses_and_checks_an_address(api, alice):
+    response = api.post(f"{V1}/suppressions/", {"email": "ALICE@example.com", "reason": "manual"})
+    assert response.status_code == 201
+    assert response.json()["scope"] == "marketing"
+    check = api.get(f"{V1}/suppressions/check/", {"email": "alice@EXAMPLE.com"}).json()
+    assert check == {"suppressed": True, "scope": "marketing", "reasons": ["manual"]}
+    event = ConsentEvent.objects.get(contact=alice)
+    assert (event.action, event.source, event.actor) == ("suppressed", "api", "api:crm")
+
+
+def test_it_checks_an_unknown_address(api):
+    check = api.get(f"{V1}/suppressions/check/", {"email": "nobody@example.com"}).json()
+    assert check == {"suppressed": False, "scope": None, "reasons": []}
+
+
+def test_it_refuses_bad_suppression_input(api):
+    assert_error(
+        api.post(f"{V1}/suppressions/", {"email": "x", "reason": "manual"}), 400, "invalid"
+    )
+    assert_error(
+        api.post(f"{V1}/suppressions/", {"email": "a@b.co", "reason": "x"}), 400, "invalid"
+    )
+    assert_error(api.get(f"{V1}/suppressions/check/"), 400, "invalid")
+    assert_error(api.get(f"{V1}/suppressions/check/", {"email": "nope"}), 400, "invalid")
+    assert not Suppression.objects.exists()
+
+
+# --- transactional --------------------------------------------------------------------------
+
+
+def test_it_queues_a_transactional_message(api, alice, send_queued_transactional):
+    contact_unsubscribe_all(contact=alice, by=Actor(source="one_click"))  # marketing only
+    response = api.post(
+        f"{V1}/transactional/",
+        {"to": "alice@example.com", "subject": "Your receipt", "text_body": "Thanks."},
+    )
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+    outbox = send_queued_transactional()
+    assert [m.subject for m in outbox] == ["Your receipt"]
+    assert "List-Unsubscribe" not in outbox[0].extra_headers
+
+
+def test_it_refuses_transactional_mail_to_a_dead_address(api):
+    suppression_add(email="gone@example.com", reason="hard_bounce")
+    response = api.post(
+        f"{V1}/transactional/", {"to": "gone@example.com", "subject": "Hi", "text_body": "x"}
+    )
+    assert_error(response, 422, "suppressed")
+    assert not TransactionalMessage.objects.exists()
+
+
+def test_it_refuses_bad_transactional_input(api):
+    url = f"{V1}/transactional/"
+    assert_error(api.post(url, {"to": "nope", "subject": "a", "text_body": "b"}), 400, "invalid")
+    assert_error(
+        api.post(url, {"to": "a@b.co", "subject": "a\nBcc: x", "text_body": "b"}), 400, "invalid"
+    )
+    assert_error(api.post(url, {"to": "a@b.co", "subject": "a"}), 400, "invalid")
+    assert not TransactionalMessage.objects.exists()
