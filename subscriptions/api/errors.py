@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -103,6 +104,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return Response(payload, status=exc.status_code, headers=headers)
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs) -> JsonResponse:
     """Unknown URLs under /api/ answer in the API's error shape, not with an HTML page."""
     return JsonResponse(body("not_found", "No such API endpoint."), status=404)

@@ -19,17 +19,27 @@ from ..models.choices import (
     SuppressionScope,
 )
 
+# JSON types a field must be given as; DRF would otherwise coerce 12 into "12" and "yes" into True.
+STRICT_TYPES: tuple[tuple[type[serializers.Field], type | tuple[type, ...], str], ...] = (
+    (serializers.CharField, str, "a string"),
+    (serializers.BooleanField, bool, "true or false"),
+)
+
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a typo must not be silently ignored."""
+    """Refuses fields it does not know and values of the wrong JSON type."""
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
-                )
+            errors = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            for name, field in self.fields.items():
+                if name not in data or (data[name] is None and field.allow_null):
+                    continue
+                for kind, expected, label in STRICT_TYPES:
+                    if isinstance(field, kind) and not isinstance(data[name], expected):
+                        errors[name] = [f"Must be {label}."]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -33,6 +39,24 @@ COMMON_ERRORS = {
     429: _error("Rate limit of the API key exceeded."),
 }
 NOT_FOUND = {404: _error("No such object.")}
+PAGE_PARAMETERS = [
+    OpenApiParameter("page_size", int, required=False, description="1 to 500, default 50."),
+    OpenApiParameter("cursor", str, required=False, description="From a `next` link."),
+]
+
+
+def paginated(serializer_class) -> dict:
+    """The schema of `{"results": [...], "next": url|null}` of `serializer_class` items."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return {
+        200: inline_serializer(
+            f"Paginated{name}List",
+            fields={
+                "results": serializer_class(many=True),
+                "next": serializers.URLField(allow_null=True),
+            },
+        )
+    }
 
 
 def responses(ok: dict, *extra: dict) -> dict:
@@ -49,6 +73,22 @@ class Pagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "pk"
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {"page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
 
     def get_paginated_response(self, data):
         return Response({"results": data, "next": self.get_next_link()})
@@ -127,8 +167,8 @@ def _contact_answer(contact: Contact, status_code: int = 200) -> Response:
 class TopicsView(ApiView):
     @extend_schema(
         summary="List topics",
-        parameters=[OpenApiParameter("page_size", int, required=False)],
-        responses=responses({200: s.TopicSerializer(many=True)}),
+        parameters=PAGE_PARAMETERS,
+        responses=responses(paginated(s.TopicSerializer)),
     )
     def get(self, request):
         return self.paginate(Topic.objects.all(), s.TopicSerializer)
@@ -160,9 +200,9 @@ class ContactsView(ApiView):
         parameters=[
             OpenApiParameter("email", str, required=False),
             OpenApiParameter("external_id", str, required=False),
-            OpenApiParameter("page_size", int, required=False),
+            *PAGE_PARAMETERS,
         ],
-        responses=responses({200: s.ContactSerializer(many=True)}),
+        responses=responses(paginated(s.ContactSerializer)),
     )
     def get(self, request):
         contacts = Contact.objects.active().prefetch_related("subscriptions__topic")
@@ -273,8 +313,8 @@ class ContactUnsubscribeAllView(ApiView):
 class ContactConsentEventsView(ApiView):
     @extend_schema(
         summary="A contact's consent ledger, oldest first",
-        parameters=[OpenApiParameter("page_size", int, required=False)],
-        responses=responses({200: s.ConsentEventSerializer(many=True)}, NOT_FOUND),
+        parameters=PAGE_PARAMETERS,
+        responses=responses(paginated(s.ConsentEventSerializer), NOT_FOUND),
     )
     def get(self, request, pk: int):
         contact = _contact(pk)
@@ -346,8 +386,8 @@ class TransactionalView(ApiView):
 class CampaignsView(ApiView):
     @extend_schema(
         summary="List campaigns",
-        parameters=[OpenApiParameter("page_size", int, required=False)],
-        responses=responses({200: s.CampaignSerializer(many=True)}),
+        parameters=PAGE_PARAMETERS,
+        responses=responses(paginated(s.CampaignSerializer)),
     )
     def get(self, request):
         return self.paginate(Campaign.objects.select_related("topic"), s.CampaignSerializer)
