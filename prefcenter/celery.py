@@ -23,3 +23,16 @@ app.conf.task_routes = {
     "subscriptions.tasks.marketing.*": {"queue": "marketing"},
 }
 app.autodiscover_tasks()
+
+# The beat: due campaigns, stale claims and lost transactional tasks, every minute by default.
+_every = float(os.environ.get("CELERY_BEAT_SCHEDULE_SECONDS") or 60)
+app.conf.beat_schedule = {
+    "sweep-campaigns": {
+        "task": "subscriptions.tasks.marketing.sweep_campaigns",
+        "schedule": _every,
+    },
+    "requeue-transactional": {
+        "task": "subscriptions.tasks.transactional.requeue_transactional",
+        "schedule": _every,
+    },
+}

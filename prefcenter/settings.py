@@ -315,3 +315,14 @@ SPECTACULAR_SETTINGS = {
         "subscriptions.api.schema.forbid_unknown_fields",
     ],
 }
+# --- sending ---
+# Seconds between marketability re-checks while a batch is being sent (rule 1 wants <= 5).
+SEND_RECHECK_SECONDS = env_float("SEND_RECHECK_SECONDS", 1.0)
+# Batch senders queued per campaign start/resume (more workers: raise it).
+SEND_FANOUT = env_int("SEND_FANOUT", 4)
+# Batches one task sends before it re-queues itself (keeps tasks short and fair).
+SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)
+# A delivery claimed longer ago than this lost its worker: failed as outcome_unknown.
+STALE_CLAIM_SECONDS = env_int("STALE_CLAIM_SECONDS", 900)
+# A sending campaign with pending work and no claim for this long gets fresh batch senders.
+SEND_STALLED_SECONDS = env_int("SEND_STALLED_SECONDS", 120)

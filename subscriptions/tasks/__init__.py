@@ -1,1 +1,1 @@
-from . import transactional  # noqa: F401  (registers the tasks with Celery)
+from . import marketing, transactional  # noqa: F401  (registers the tasks with Celery)

@@ -1,0 +1,576 @@
+"""Campaign sending: audience build, batch claim, send, outcome recording, life cycle.
+
+The Delivery row is both the progress record and the idempotency key (rule 4):
+
+    pending --claim_batch--> claimed --accepted--> sent
+                                     \\--refused--> failed (error)
+                                     \\--no longer marketable--> skipped (reason)
+    claimed, worker killed --recover_stale_claims--> failed (outcome_unknown), never resent
+
+Marketability (rule 1) is checked when the audience is built, again for the whole batch at
+claim time, and again right before the send calls (at least once per SEND_RECHECK_SECONDS).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef
+from django.utils import timezone
+
+from .emails import (
+    CompiledCampaign,
+    build_marketing_message,
+    compile_campaign,
+    marketing_connection,
+)
+from .models import Campaign, Contact, Delivery, Subscription, Suppression
+from .models.campaigns import CampaignStatus, DeliveryStatus
+from .policy import under_age_q
+
+log = logging.getLogger(__name__)
+
+# Reasons a delivery is skipped, in the order they are reported when several apply.
+ERASED = "erased"
+SUPPRESSED = "suppressed"
+UNSUBSCRIBED = "unsubscribed"
+PAUSED = "paused"
+UNDER_AGE = "under_age"
+CANCELLED = "cancelled"
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+# Statuses from which a campaign may still be started / cancelled.
+STARTABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+CANCELLABLE = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+)
+
+
+class CampaignStateError(Exception):
+    """The campaign is not in a state that allows this transition."""
+
+    code = "invalid_state"
+
+
+class SendingUnavailable(Exception):
+    """The mail transport could not be reached; nothing was sent, claims were released."""
+
+
+# --- audience -----------------------------------------------------------------------------------
+
+
+def campaign_build_audience(*, campaign: Campaign) -> int:
+    """Create a pending Delivery for every contact marketable on the campaign's topic now.
+
+    One set-based INSERT … SELECT; idempotent (existing deliveries are kept as they are), so
+    calling it again after new subscriptions only adds the newcomers. Returns rows added.
+    """
+    marketable = Contact.objects.marketable(campaign.topic).order_by().values("id")
+    sql, params = marketable.query.sql_with_params()
+    q = connection.ops.quote_name
+    table = q(Delivery._meta.db_table)
+    # `WHERE true` lets SQLite tell the upsert clause from a join constraint.
+    columns = ", ".join(
+        q(name)
+        for name in ("campaign_id", "contact_id", "status", "reason", "error", "esp_message_id")
+    )
+    statement = " ".join(
+        [
+            f"INSERT INTO {table} ({columns})",
+            f"SELECT %s, m.{q('id')}, %s, '', '', '' FROM ({sql}) m WHERE true",  # noqa: S608
+            f"ON CONFLICT ({q('campaign_id')}, {q('contact_id')}) DO NOTHING",
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [campaign.pk, DeliveryStatus.PENDING, *params])
+        return max(cursor.rowcount, 0)
+
+
+# --- marketability re-check ---------------------------------------------------------------------
+
+
+def blocked_contacts(*, topic, contact_ids: list[int]) -> dict[int, str]:
+    """Among `contact_ids`, those no longer marketable on `topic`, with why. ONE query.
+
+    The verdict is Contact.objects.marketable() itself; the flags only name the reason.
+    """
+    if not contact_ids:
+        return {}
+    now = timezone.now()
+    marketable = Contact.objects.marketable(topic, at=now)
+    subscribed = Subscription.objects.filter(
+        contact=OuterRef("pk"), topic=topic, status="subscribed"
+    )
+    rows = (
+        Contact.objects.filter(pk__in=contact_ids)
+        .annotate(
+            ok=Exists(marketable.filter(pk=OuterRef("pk"))),
+            is_subscribed=Exists(subscribed),
+            is_paused=Exists(subscribed.filter(paused_until__gt=now)),
+            is_suppressed=Exists(Suppression.objects.filter(address_hash=OuterRef("address_hash"))),
+            is_under_age=ExpressionWrapper(
+                under_age_q(timezone.localdate(now)), output_field=BooleanField()
+            ),
+        )
+        .values_list(
+            "pk", "ok", "erased_at", "is_suppressed", "is_subscribed", "is_paused", "is_under_age"
+        )
+    )
+    blocked = {}
+    for pk, ok, erased_at, suppressed, is_subscribed, paused, under_age in rows:
+        if ok:
+            continue
+        if erased_at is not None:
+            blocked[pk] = ERASED
+        elif suppressed:
+            blocked[pk] = SUPPRESSED
+        elif not is_subscribed:
+            blocked[pk] = UNSUBSCRIBED
+        elif paused:
+            blocked[pk] = PAUSED
+        elif under_age:
+            blocked[pk] = UNDER_AGE
+        else:
+            blocked[pk] = UNSUBSCRIBED
+    # A contact row deleted outright is as good as erased.
+    missing = set(contact_ids) - {row[0] for row in rows}
+    blocked.update(dict.fromkeys(missing, ERASED))
+    return blocked
+
+
+def _skip(deliveries: list[Delivery], blocked: dict[int, str]) -> list[Delivery]:
+    """Mark the blocked ones skipped (one UPDATE per reason); return the others."""
+    by_reason: dict[str, list[int]] = {}
+    keep = []
+    for delivery in deliveries:
+        reason = blocked.get(delivery.contact_id)
+        if reason:
+            by_reason.setdefault(reason, []).append(delivery.pk)
+        else:
+            keep.append(delivery)
+    for reason, ids in by_reason.items():
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
+            status=DeliveryStatus.SKIPPED, reason=reason
+        )
+    return keep
+
+
+# --- claim ----------------------------------------------------------------------------------------
+
+
+def claim_batch(*, campaign: Campaign, size: int) -> list[Delivery]:
+    """Move up to `size` pending deliveries to `claimed` and return those still marketable.
+
+    Concurrent workers never claim the same row (FOR UPDATE SKIP LOCKED on PostgreSQL). The
+    claimed contacts are re-checked in one query; the no-longer-marketable are marked skipped.
+    Returned deliveries carry their contact (`delivery.contact`) for rendering.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(campaign=campaign, status=DeliveryStatus.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
+        if not ids:
+            return []
+        Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.CLAIMED, claimed_at=now)
+    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
+    blocked = blocked_contacts(topic=campaign.topic, contact_ids=[d.contact_id for d in deliveries])
+    return _skip(deliveries, blocked)
+
+
+def _release(deliveries: list[Delivery]) -> None:
+    """Give never-sent claims back (pause, transport down): they were not attempted."""
+    if deliveries:
+        Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries], status=DeliveryStatus.CLAIMED
+        ).update(status=DeliveryStatus.PENDING, claimed_at=None)
+        # A cancel that landed meanwhile already skipped the pending rows: skip these too.
+        Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries],
+            status=DeliveryStatus.PENDING,
+            campaign__status=CampaignStatus.CANCELLED,
+        ).update(status=DeliveryStatus.SKIPPED, reason=CANCELLED)
+
+
+# --- throttle -------------------------------------------------------------------------------------
+
+
+def throttle(n: int = 1, *, rate: float | None = None, key: str | None = None) -> float:
+    """Block until `n` messages may go under MARKETING_SEND_RATE (messages/s, all workers).
+
+    A fixed-window counter in the shared cache (Redis in production): each window of
+    max(1, 1/rate) seconds admits rate*window messages. Returns seconds waited.
+    """
+    rate = settings.MARKETING_SEND_RATE if rate is None else rate
+    if rate <= 0:
+        return 0.0
+    window = max(1.0, 1.0 / rate)
+    limit = max(1, int(rate * window))
+    key = key or f"send-rate:{settings.MARKETING_EMAIL_BACKEND}"
+    waited = 0.0
+    while True:
+        now = time.time()
+        slot = int(now // window)
+        slot_key = f"{key}:{slot}"
+        cache.add(slot_key, 0, timeout=int(window) + 5)
+        try:
+            count = cache.incr(slot_key, n)
+        except ValueError:  # expired between add and incr
+            continue
+        if count <= limit or count == n:  # a request larger than the window still goes, alone
+            return waited
+        pause = (slot + 1) * window - now + 0.001
+        time.sleep(pause)
+        waited += pause
+
+
+# --- send -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    stopped: bool = False  # the campaign was paused or cancelled mid-batch
+    errors: list[str] = field(default_factory=list)
+
+
+def _esp_id(message) -> str:
+    status = getattr(message, "anymail_status", None)
+    esp_id = getattr(status, "message_id", None) if status else None
+    if isinstance(esp_id, set):  # Anymail gives a set when recipients' ids differ
+        esp_id = ",".join(sorted(str(i) for i in esp_id if i))
+    if esp_id is None or esp_id == "":
+        esp_id = message.extra_headers.get("Message-ID", "")
+    return str(esp_id)[:200]
+
+
+def _record_sent(sent: list[tuple[Delivery, str]]) -> None:
+    if not sent:
+        return
+    now = timezone.now()
+    for delivery, esp_id in sent:
+        delivery.status = DeliveryStatus.SENT
+        delivery.esp_message_id = esp_id
+        delivery.sent_at = now
+    Delivery.objects.bulk_update(
+        [d for d, _ in sent], ["status", "esp_message_id", "sent_at"], batch_size=500
+    )
+
+
+def _record_failed(failed: list[tuple[Delivery, str]]) -> None:
+    for delivery, error in failed:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.reason = "error"
+        delivery.error = error[:2000]
+    if failed:
+        Delivery.objects.bulk_update([d for d, _ in failed], ["status", "reason", "error"])
+
+
+def _campaign_status(campaign_id: int) -> str | None:
+    return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+
+
+def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
+    """Claim one batch and send it through one connection of the marketing backend.
+
+    Before each send call the remaining recipients are re-checked (at most
+    SEND_RECHECK_SECONDS apart) and the campaign's status is read: on pause or cancel the
+    unsent claims are released. A delivery is marked sent once its message was accepted,
+    failed with the error when it was refused. Raises SendingUnavailable (claims released)
+    when the transport cannot be opened, so the caller may retry.
+    """
+    size = size or settings.SEND_BATCH_SIZE
+    result = BatchResult()
+    compiled: CompiledCampaign = compile_campaign(campaign)
+    deliveries = claim_batch(campaign=campaign, size=size)
+    if not deliveries:
+        return result
+    result.claimed = len(deliveries)
+    mail = marketing_connection()
+    try:
+        mail.open()
+    except Exception as exc:
+        _release(deliveries)
+        raise SendingUnavailable(str(exc)) from exc
+    recheck_every = settings.SEND_RECHECK_SECONDS
+    try:
+        remaining = deliveries
+        have_token = False  # a rate-limit slot taken before the last check, not yet used
+        while remaining:
+            if not have_token:
+                # Wait for the rate limit BEFORE checking, so the check is fresh at send time.
+                throttle(1)
+                have_token = True
+            # The re-check before this stretch of send calls (rule 1).
+            if _campaign_status(campaign.pk) != CampaignStatus.SENDING:
+                _release(remaining)
+                result.stopped = True
+                break
+            blocked = blocked_contacts(
+                topic=campaign.topic, contact_ids=[d.contact_id for d in remaining]
+            )
+            before = len(remaining)
+            remaining = _skip(remaining, blocked)
+            result.skipped += before - len(remaining)
+            checked_at = time.monotonic()
+            sent: list[tuple[Delivery, str]] = []
+            failed: list[tuple[Delivery, str]] = []
+            # Send while the check is younger than SEND_RECHECK_SECONDS (the first always).
+            while remaining:
+                if not have_token:
+                    throttle(1)
+                    have_token = True
+                if (sent or failed) and time.monotonic() - checked_at >= recheck_every:
+                    break  # check again, then use the slot already taken
+                have_token = False
+                delivery = remaining.pop(0)
+                message = build_marketing_message(
+                    campaign=campaign,
+                    contact=delivery.contact,
+                    compiled=compiled,
+                    delivery_id=delivery.pk,
+                    connection=mail,
+                )
+                try:
+                    accepted = mail.send_messages([message])
+                except Exception as exc:  # the ESP refused it: record, never retry blindly
+                    failed.append((delivery, f"{type(exc).__name__}: {exc}"))
+                    continue
+                if accepted:
+                    sent.append((delivery, _esp_id(message)))
+                else:
+                    failed.append((delivery, "not accepted by the backend"))
+            _record_sent(sent)
+            _record_failed(failed)
+            result.sent += len(sent)
+            result.failed += len(failed)
+    finally:
+        try:
+            mail.close()
+        except Exception:
+            log.exception("closing the marketing connection failed")
+    return result
+
+
+def campaign_finish_if_done(*, campaign: Campaign) -> bool:
+    """Mark a sending campaign `sent` once nothing is pending or claimed. Returns True if so."""
+    open_work = Delivery.objects.filter(
+        campaign=campaign, status__in=[DeliveryStatus.PENDING, DeliveryStatus.CLAIMED]
+    )
+    if open_work.exists():
+        return False
+    done = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+        status=CampaignStatus.SENT, finished_at=timezone.now()
+    )
+    return bool(done)
+
+
+def send_until_done(
+    *, campaign: Campaign, size: int | None = None, max_batches: int | None = None
+) -> BatchResult:
+    """Send batches until nothing is pending, the campaign stops, or `max_batches` ran."""
+    total = BatchResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        if _campaign_status(campaign.pk) != CampaignStatus.SENDING:
+            total.stopped = True
+            break
+        result = send_batch(campaign=campaign, size=size)
+        batches += 1
+        for name in ("claimed", "sent", "skipped", "failed"):
+            setattr(total, name, getattr(total, name) + getattr(result, name))
+        if result.stopped:
+            total.stopped = True
+            break
+        if not result.claimed:
+            campaign_finish_if_done(campaign=campaign)
+            break
+    return total
+
+
+def recover_stale_claims(
+    *, campaign: Campaign | None = None, older_than: datetime.timedelta
+) -> int:
+    """Deliveries claimed longer ago than `older_than` (their worker died) become failed.
+
+    Whether their message left is unknown, so they are never resent (rule 4): reason
+    `outcome_unknown`. Returns how many.
+    """
+    stale = Delivery.objects.filter(
+        status=DeliveryStatus.CLAIMED, claimed_at__lt=timezone.now() - older_than
+    )
+    if campaign is not None:
+        stale = stale.filter(campaign=campaign)
+    return stale.update(
+        status=DeliveryStatus.FAILED,
+        reason=OUTCOME_UNKNOWN,
+        error="The worker stopped after claiming; the message may or may not have been sent.",
+    )
+
+
+# --- life cycle -----------------------------------------------------------------------------------
+
+
+def _transition(campaign: Campaign, allowed, **changes) -> None:
+    """Conditional UPDATE: the transition happens once even when two requests race."""
+    done = Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(
+        updated_at=timezone.now(), **changes
+    )
+    campaign.refresh_from_db()
+    if not done:
+        raise CampaignStateError(
+            f"Campaign {campaign.pk} is {campaign.status}; cannot become {changes['status']}."
+        )
+
+
+def campaign_validate(*, campaign: Campaign) -> None:
+    """Raise InvalidCampaignTemplate when the subject or a body does not compile."""
+    compile_campaign(campaign)
+
+
+def campaign_schedule(*, campaign: Campaign, at: datetime.datetime) -> Campaign:
+    campaign_validate(campaign=campaign)
+    _transition(campaign, STARTABLE, status=CampaignStatus.SCHEDULED, scheduled_at=at)
+    return campaign
+
+
+def campaign_start(*, campaign: Campaign, user=None, enqueue: bool = True) -> Campaign:
+    """Begin sending: draft/scheduled → sending; the workers build the audience and send.
+
+    With enqueue=False the caller builds and sends itself (the send_campaign command).
+    """
+    campaign_validate(campaign=campaign)
+    _transition(
+        campaign,
+        STARTABLE,
+        status=CampaignStatus.SENDING,
+        started_at=timezone.now(),
+        sent_by=user if getattr(user, "pk", None) else None,
+    )
+    if enqueue:
+        from .tasks.marketing import start_campaign
+
+        pk = campaign.pk
+        transaction.on_commit(lambda: start_campaign.delay(pk))
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    """Stop sending; workers release their unsent claims at their next re-check."""
+    _transition(campaign, (CampaignStatus.SENDING,), status=CampaignStatus.PAUSED)
+    return campaign
+
+
+def campaign_resume(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
+    _transition(campaign, (CampaignStatus.PAUSED,), status=CampaignStatus.SENDING)
+    if enqueue:
+        from .tasks.marketing import fan_out
+
+        pk = campaign.pk
+        transaction.on_commit(lambda: fan_out(pk))
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    """Stop for good: what is still pending is skipped with reason `cancelled`."""
+    with transaction.atomic():
+        _transition(
+            campaign, CANCELLABLE, status=CampaignStatus.CANCELLED, finished_at=timezone.now()
+        )
+        Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SKIPPED, reason=CANCELLED
+        )
+    return campaign
+
+
+def stalled_campaign_ids(*, quiet_for: datetime.timedelta) -> list[int]:
+    """Sending campaigns with pending work but no claim for `quiet_for` (their tasks died)."""
+    recent = Delivery.objects.filter(
+        campaign=OuterRef("pk"), claimed_at__gte=timezone.now() - quiet_for
+    )
+    pending = Delivery.objects.filter(campaign=OuterRef("pk"), status=DeliveryStatus.PENDING)
+    return list(
+        Campaign.objects.filter(
+            status=CampaignStatus.SENDING, started_at__lt=timezone.now() - quiet_for
+        )
+        .filter(Exists(pending))
+        .exclude(Exists(recent))
+        .values_list("pk", flat=True)
+    )
+
+
+def due_campaigns(now: datetime.datetime | None = None):
+    return Campaign.objects.filter(
+        status=CampaignStatus.SCHEDULED, scheduled_at__lte=now or timezone.now()
+    )
+
+
+# --- stats ----------------------------------------------------------------------------------------
+
+# Hook for the feedback area: functions (campaign) -> dict adding bounced/complained/unsubscribed.
+STATS_EXTENSIONS: list = []
+
+
+def campaign_stats(campaign: Campaign) -> dict:
+    """Progress counters: audience, pending (incl. claimed), sent, skipped (+by reason), failed.
+
+    bounced / complained / unsubscribed are 0 until a feedback extension in STATS_EXTENSIONS
+    supplies them.
+    """
+    rows = (
+        Delivery.objects.filter(campaign=campaign)
+        .values("status", "reason")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    stats = {
+        "audience": 0,
+        "pending": 0,
+        "claimed": 0,
+        "sent": 0,
+        "skipped": 0,
+        "skipped_by_reason": {},
+        "failed": 0,
+        "outcome_unknown": 0,
+        "bounced": 0,
+        "complained": 0,
+        "unsubscribed": 0,
+    }
+    for row in rows:
+        status, n = row["status"], row["n"]
+        stats["audience"] += n
+        if status == DeliveryStatus.CLAIMED:
+            stats["claimed"] += n
+            stats["pending"] += n
+        elif status in stats:
+            stats[status] += n
+        if status == DeliveryStatus.SKIPPED:
+            by = stats["skipped_by_reason"]
+            by[row["reason"]] = by.get(row["reason"], 0) + n
+        if status == DeliveryStatus.FAILED and row["reason"] == OUTCOME_UNKNOWN:
+            stats["outcome_unknown"] += n
+    for extension in STATS_EXTENSIONS:
+        stats.update(extension(campaign))
+    return stats
+
+
+def send_rate(campaign: Campaign, seconds: int = 60) -> float:
+    """Messages per second sent for this campaign over the last `seconds`."""
+    since = timezone.now() - datetime.timedelta(seconds=seconds)
+    n = Delivery.objects.filter(campaign=campaign, sent_at__gte=since).count()
+    return n / seconds

@@ -1,0 +1,72 @@
+"""Fixtures for the sending tests: campaigns and an audience of personas."""
+
+from __future__ import annotations
+
+import datetime
+
+import factory
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from subscriptions.addresses import address_hash
+from subscriptions.models import Campaign, Suppression
+from subscriptions.models.campaigns import CampaignStatus
+
+from .factories import ContactFactory, SubscriptionFactory
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    subject = "News for {{ contact.attributes.first_name|default:'you' }}"
+    html_body = '<p>Hello {{ contact.attributes.first_name|default:"there" }}</p>'
+    text_body = 'Hello {{ contact.attributes.first_name|default:"there" }}'
+
+
+def subscribers(topic, n: int, **contact_fields) -> list:
+    """`n` contacts subscribed to `topic`."""
+    contacts = ContactFactory.create_batch(n, **contact_fields)
+    for contact in contacts:
+        SubscriptionFactory(contact=contact, topic=topic)
+    return contacts
+
+
+@pytest.fixture
+def campaign(topic):
+    return CampaignFactory(topic=topic, status=CampaignStatus.SENDING, started_at=timezone.now())
+
+
+@pytest.fixture
+def outbox():
+    mail.outbox = []
+    return mail.outbox
+
+
+@pytest.fixture
+def audience(topic):
+    """Who is and who is not marketable on `topic`, by name."""
+    people = {
+        "ann": subscribers(topic, 1, attributes={"first_name": "Ann"})[0],
+        "bob": subscribers(topic, 1)[0],
+        "unsubscribed": ContactFactory(),
+        "paused": ContactFactory(),
+        "suppressed": subscribers(topic, 1)[0],
+        "minor": subscribers(
+            topic, 1, birth_date=timezone.localdate() - datetime.timedelta(days=365 * 10)
+        )[0],
+        "erased": subscribers(topic, 1, erased_at=timezone.now())[0],
+        "stranger": ContactFactory(),
+    }
+    SubscriptionFactory(contact=people["unsubscribed"], topic=topic, status="unsubscribed")
+    SubscriptionFactory(
+        contact=people["paused"],
+        topic=topic,
+        paused_until=timezone.now() + datetime.timedelta(days=3),
+    )
+    Suppression.objects.create(
+        address_hash=address_hash(people["suppressed"].email), reason="complaint", scope="marketing"
+    )
+    return people

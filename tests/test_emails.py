@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pytest
+
+from subscriptions.emails import (
+    InvalidCampaignTemplate,
+    build_marketing_message,
+    build_transactional_message,
+    compile_campaign,
+    marketing_connection,
+)
+from subscriptions.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
+
+from .sending_fixtures import CampaignFactory
+
+pytest_plugins = ["tests.sending_fixtures"]
+
+
+def html_of(message) -> str:
+    return next(content for content, mimetype in message.alternatives if mimetype == "text/html")
+
+
+def test_it_adds_the_one_click_unsubscribe_headers(topic, alice, settings):
+    settings.LIST_UNSUBSCRIBE_MAILTO = "unsubscribe@example.com"
+    settings.LIST_ID_DOMAIN = "lists.example.com"
+    campaign = CampaignFactory(topic=topic)
+
+    message = build_marketing_message(campaign=campaign, contact=alice)
+
+    headers = message.extra_headers
+    assert headers["List-Unsubscribe"] == (
+        f"<{unsubscribe_url(alice, topic)}>, <mailto:unsubscribe@example.com>"
+    )
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Id"] == "<product-news.lists.example.com>"
+    token = headers["List-Unsubscribe"].split("/unsubscribe/")[1].split("/")[0]
+    assert read_unsubscribe_token(token) == (alice, topic)
+    assert "alice" not in token
+
+
+def test_it_appends_the_footer_when_the_body_has_no_links(topic, alice, settings):
+    campaign = CampaignFactory(topic=topic, html_body="<p>Hi</p>", text_body="Hi")
+
+    message = build_marketing_message(campaign=campaign, contact=alice)
+
+    for body in (message.body, html_of(message)):
+        assert unsubscribe_url(alice, topic).split("/unsubscribe/")[0] + "/unsubscribe/" in body
+        assert "/preferences/" in body
+        assert settings.POSTAL_ADDRESS in body
+
+
+def test_it_does_not_repeat_links_the_body_places_itself(topic, alice, settings):
+    campaign = CampaignFactory(
+        topic=topic,
+        html_body='<p><a href="{{ unsubscribe_url }}">out</a> <a href="{{ preferences_url }}">p</a></p>',
+        text_body="Leave: {{ unsubscribe_url }} Prefs: {{ preferences_url }}",
+    )
+
+    message = build_marketing_message(campaign=campaign, contact=alice)
+
+    assert message.body.count("/unsubscribe/") == 1
+    assert message.body.count("/preferences/") == 1
+    assert html_of(message).count("/unsubscribe/") == 1
+    assert settings.POSTAL_ADDRESS in message.body
+    assert settings.POSTAL_ADDRESS in html_of(message)
+
+
+def test_it_merges_contact_attributes_with_defaults(topic, alice, other_topic):
+    campaign = CampaignFactory(topic=topic)
+    alice.attributes = {"first_name": "Alice <b>"}
+
+    named = build_marketing_message(campaign=campaign, contact=alice)
+
+    assert named.subject == "News for Alice <b>"
+    assert "Hello Alice <b>" in named.body
+    assert "Hello Alice &lt;b&gt;" in html_of(named)
+    alice.attributes = {}
+    assert "Hello there" in build_marketing_message(campaign=campaign, contact=alice).body
+
+
+def test_it_generates_plain_text_from_html_and_inlines_css(topic, alice):
+    campaign = CampaignFactory(
+        topic=topic,
+        text_body="",
+        html_body="<html><head><style>p { color: red }</style></head>"
+        "<body><p>Big <strong>news</strong></p></body></html>",
+    )
+
+    message = build_marketing_message(campaign=campaign, contact=alice)
+
+    assert "Big **news**" in message.body
+    assert "/unsubscribe/" in message.body
+    assert 'style="color: red' in html_of(message)
+    assert html_of(message).index("prefcenter-footer") < html_of(message).index("</body>")
+
+
+def test_it_tags_the_message_with_campaign_and_delivery(topic, alice, outbox):
+    campaign = CampaignFactory(topic=topic)
+
+    message = build_marketing_message(
+        campaign=campaign, contact=alice, delivery_id=42, connection=marketing_connection()
+    )
+    message.send()
+
+    params = outbox[0].anymail_test_params
+    assert params["metadata"] == {"campaign_id": str(campaign.pk), "delivery_id": "42"}
+    assert "marketing" in params["tags"]
+
+
+def test_it_sends_a_test_to_another_address_with_the_contact_s_links(topic, alice):
+    campaign = CampaignFactory(topic=topic)
+
+    message = build_marketing_message(campaign=campaign, contact=alice, to="qa@example.com")
+
+    assert message.to == ["qa@example.com"]
+    assert preferences_url(alice).split("/preferences/")[0] in message.body
+
+
+@pytest.mark.parametrize("field", ["subject", "text_body", "html_body"])
+def test_it_names_the_broken_template(topic, field):
+    campaign = CampaignFactory(topic=topic, **{field: "{% if %}"})
+
+    with pytest.raises(InvalidCampaignTemplate):
+        compile_campaign(campaign)
+
+
+def test_it_requires_a_body(topic):
+    with pytest.raises(InvalidCampaignTemplate, match="body"):
+        compile_campaign(CampaignFactory(topic=topic, html_body="", text_body=""))
+
+
+def test_it_never_puts_marketing_headers_on_transactional_mail():
+    message = build_transactional_message(to="bob@example.com", subject="Receipt", text="Thanks")
+
+    assert not {"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"} & set(message.extra_headers)
+    assert "marketing" not in message.tags

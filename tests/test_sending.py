@@ -1,0 +1,362 @@
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+from django.utils import timezone
+
+from subscriptions import sending
+from subscriptions.consent import contact_unsubscribe_all, subscription_unsubscribe
+from subscriptions.emails import InvalidCampaignTemplate
+from subscriptions.ledger import Actor
+from subscriptions.models import Delivery
+from subscriptions.models.campaigns import CampaignStatus, DeliveryStatus
+from subscriptions.tasks import marketing
+
+from .sending_fixtures import CampaignFactory, subscribers
+
+pytest_plugins = ["tests.sending_fixtures"]
+
+ACTOR = Actor(source="unsubscribe_link", actor="test")
+
+
+def statuses(campaign) -> dict[str, str]:
+    return {
+        d.contact.email: (d.status, d.reason)
+        for d in Delivery.objects.filter(campaign=campaign).select_related("contact")
+    }
+
+
+def test_it_builds_exactly_the_marketable_audience(campaign, audience):
+    added = sending.campaign_build_audience(campaign=campaign)
+
+    emails = set(
+        Delivery.objects.filter(campaign=campaign).values_list("contact__email", flat=True)
+    )
+    assert emails == {audience["ann"].email, audience["bob"].email}
+    assert added == 2
+
+
+def test_it_builds_the_audience_idempotently(campaign, audience, topic):
+    sending.campaign_build_audience(campaign=campaign)
+    assert sending.campaign_build_audience(campaign=campaign) == 0
+    newcomer = subscribers(topic, 1)[0]
+
+    assert sending.campaign_build_audience(campaign=campaign) == 1
+    assert Delivery.objects.filter(campaign=campaign, contact=newcomer).count() == 1
+    assert Delivery.objects.filter(campaign=campaign).count() == 3
+
+
+def test_it_sends_once_to_each_marketable_contact(campaign, audience, outbox):
+    sending.campaign_build_audience(campaign=campaign)
+    result = sending.send_until_done(campaign=campaign)
+    sending.send_until_done(campaign=campaign)  # a retry or a second worker: nothing more
+
+    assert sorted(m.to[0] for m in outbox) == sorted([audience["ann"].email, audience["bob"].email])
+    assert result.sent == 2
+    ann = next(m for m in outbox if m.to == [audience["ann"].email])
+    assert ann.subject == "News for Ann"
+    assert "Hello Ann" in ann.body
+    assert ann.anymail_test_params["metadata"]["campaign_id"] == str(campaign.pk)
+    delivery = Delivery.objects.get(campaign=campaign, contact=audience["ann"])
+    assert delivery.status == DeliveryStatus.SENT
+    assert delivery.esp_message_id != ""
+    assert delivery.sent_at is not None
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+
+
+def test_it_skips_contacts_who_opted_out_after_the_audience_was_built(campaign, topic, outbox):
+    unsub, paused, suppressed, keeps = subscribers(topic, 4)
+    sending.campaign_build_audience(campaign=campaign)
+    subscription_unsubscribe(contact=unsub, topic=topic, by=ACTOR)
+    contact_unsubscribe_all(contact=suppressed, by=ACTOR)
+    paused.subscriptions.update(paused_until=timezone.now() + datetime.timedelta(days=1))
+
+    sending.send_until_done(campaign=campaign)
+
+    assert [m.to[0] for m in outbox] == [keeps.email]
+    got = statuses(campaign)
+    assert got[unsub.email] == ("skipped", "unsubscribed")
+    assert got[paused.email] == ("skipped", "paused")
+    assert got[suppressed.email] == ("skipped", "suppressed")
+    stats = sending.campaign_stats(campaign)
+    assert stats["skipped_by_reason"] == {"unsubscribed": 1, "paused": 1, "suppressed": 1}
+    assert stats["sent"] == 1
+    assert stats["audience"] == 4
+
+
+class UnsubscribingBackend:
+    """A marketing backend under which the first recipient's 'click' lands mid-batch."""
+
+    victim = None
+
+    def __init__(self, *args, **kwargs):
+        from anymail.backends.test import EmailBackend
+
+        self.inner = EmailBackend(*args, **kwargs)
+
+    def open(self):
+        return self.inner.open()
+
+    def close(self):
+        return self.inner.close()
+
+    def send_messages(self, messages):
+        if self.victim is not None:
+            contact, topic = self.victim
+            subscription_unsubscribe(contact=contact, topic=topic, by=ACTOR)
+            UnsubscribingBackend.victim = None
+        return self.inner.send_messages(messages)
+
+
+def test_it_rechecks_marketability_between_send_calls(campaign, topic, outbox, settings):
+    first, second, third = subscribers(topic, 3)
+    settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.UnsubscribingBackend"
+    settings.SEND_RECHECK_SECONDS = 0  # re-check before every single send call
+    UnsubscribingBackend.victim = (third, topic)
+    sending.campaign_build_audience(campaign=campaign)
+
+    sending.send_until_done(campaign=campaign)
+
+    assert sorted(m.to[0] for m in outbox) == sorted([first.email, second.email])
+    assert statuses(campaign)[third.email] == ("skipped", "unsubscribed")
+
+
+class RefusingBackend(UnsubscribingBackend):
+    refuse = "refused@example.com"
+
+    def send_messages(self, messages):
+        from anymail.exceptions import AnymailAPIError
+
+        if messages[0].to == [self.refuse]:
+            raise AnymailAPIError("ESP said no")
+        return self.inner.send_messages(messages)
+
+
+def test_it_records_a_refused_message_as_failed_and_goes_on(campaign, topic, outbox, settings):
+    settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.RefusingBackend"
+    subscribers(topic, 1, email="refused@example.com")
+    fine = subscribers(topic, 1)[0]
+    sending.campaign_build_audience(campaign=campaign)
+
+    result = sending.send_until_done(campaign=campaign)
+
+    assert result.failed == 1
+    assert [m.to[0] for m in outbox] == [fine.email]
+    failed = Delivery.objects.get(campaign=campaign, status="failed")
+    assert "ESP said no" in failed.error
+    assert sending.campaign_stats(campaign)["failed"] == 1
+
+
+class DownBackend(UnsubscribingBackend):
+    def open(self):
+        raise ConnectionRefusedError("smtp down")
+
+
+def test_it_releases_the_claims_when_the_transport_is_down(campaign, topic, settings):
+    settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.DownBackend"
+    subscribers(topic, 2)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with pytest.raises(sending.SendingUnavailable):
+        sending.send_batch(campaign=campaign)
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_it_never_resends_a_stale_claim(campaign, topic, outbox):
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+    claimed = sending.claim_batch(campaign=campaign, size=2)  # then the worker is killed
+    Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
+        claimed_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+
+    recovered = sending.recover_stale_claims(
+        campaign=campaign, older_than=datetime.timedelta(minutes=15)
+    )
+    sending.send_until_done(campaign=campaign)
+
+    assert recovered == 2
+    assert len(outbox) == 1
+    stats = sending.campaign_stats(campaign)
+    assert stats["failed"] == 2
+    assert stats["outcome_unknown"] == 2
+    assert stats["sent"] == 1
+
+
+def test_it_keeps_fresh_claims_when_recovering(campaign, topic):
+    subscribers(topic, 2)
+    sending.campaign_build_audience(campaign=campaign)
+    sending.claim_batch(campaign=campaign, size=2)
+
+    assert sending.recover_stale_claims(older_than=datetime.timedelta(minutes=15)) == 0
+
+
+def test_it_does_not_claim_what_another_worker_claimed(campaign, topic):
+    subscribers(topic, 5)
+    sending.campaign_build_audience(campaign=campaign)
+
+    first = sending.claim_batch(campaign=campaign, size=3)
+    second = sending.claim_batch(campaign=campaign, size=3)
+
+    assert len(first) == 3
+    assert len(second) == 2
+    assert not {d.pk for d in first} & {d.pk for d in second}
+
+
+def test_it_sends_a_batch_in_a_number_of_queries_independent_of_its_size(
+    campaign, topic, outbox, django_assert_max_num_queries
+):
+    subscribers(topic, 60)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with django_assert_max_num_queries(14):
+        small = sending.send_batch(campaign=campaign, size=5)
+    with django_assert_max_num_queries(14):
+        large = sending.send_batch(campaign=campaign, size=55)
+
+    assert (small.sent, large.sent) == (5, 55)
+
+
+def test_it_stops_and_releases_claims_when_paused(campaign, topic, outbox):
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+    sending.campaign_pause(campaign=campaign)
+
+    result = sending.send_batch(campaign=campaign)
+
+    assert result.stopped
+    assert outbox == []
+    assert sending.campaign_stats(campaign)["pending"] == 3
+    sending.campaign_resume(campaign=campaign, enqueue=False)
+    sending.send_until_done(campaign=campaign)
+    assert len(outbox) == 3
+
+
+def test_it_skips_what_is_pending_when_cancelled(campaign, topic, outbox):
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+
+    sending.campaign_cancel(campaign=campaign)
+    sending.send_until_done(campaign=campaign)
+
+    assert outbox == []
+    assert sending.campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}
+    with pytest.raises(sending.CampaignStateError):
+        sending.campaign_resume(campaign=campaign, enqueue=False)
+
+
+def test_it_refuses_to_start_a_campaign_whose_template_is_broken(topic):
+    broken = CampaignFactory(topic=topic, html_body="<p>{% if %}</p>")
+
+    with pytest.raises(InvalidCampaignTemplate, match="HTML body"):
+        sending.campaign_start(campaign=broken, enqueue=False)
+    broken.refresh_from_db()
+    assert broken.status == CampaignStatus.DRAFT
+
+
+def test_it_starts_a_campaign_only_once(topic):
+    draft = CampaignFactory(topic=topic)
+
+    sending.campaign_start(campaign=draft, enqueue=False)
+    with pytest.raises(sending.CampaignStateError):
+        sending.campaign_start(campaign=draft, enqueue=False)
+    assert draft.status == CampaignStatus.SENDING
+
+
+def test_it_throttles_across_callers():
+    key = f"test-throttle-{time.time()}"
+    started = time.monotonic()
+    # 45 messages at 20/s need three one-second windows, so they span more than one second.
+    waited = sum(sending.throttle(1, rate=20, key=key) for _ in range(45))
+
+    assert time.monotonic() - started >= 1.0
+    assert waited > 0.5
+
+
+def test_it_does_not_throttle_when_unlimited():
+    assert sending.throttle(1000, rate=0) == 0.0
+
+
+def test_it_runs_the_batch_task_and_requeues_while_work_remains(
+    campaign, topic, outbox, settings, monkeypatch
+):
+    settings.SEND_BATCH_SIZE = 2
+    settings.SEND_MAX_BATCHES_PER_TASK = 1
+    requeued = []
+    monkeypatch.setattr(marketing.send_batches, "delay", requeued.append)
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+
+    outcome = marketing.send_batches(campaign.pk)
+
+    assert outcome["sent"] == 2
+    assert requeued == [campaign.pk]
+    marketing.send_batches(campaign.pk)
+    assert len(outbox) == 3
+
+
+def test_it_builds_the_audience_and_fans_out_in_the_start_task(
+    campaign, audience, settings, monkeypatch
+):
+    settings.SEND_FANOUT = 3
+    queued = []
+    monkeypatch.setattr(marketing.send_batches, "delay", queued.append)
+
+    assert marketing.start_campaign(campaign.pk) == 2
+    assert queued == [campaign.pk] * 3
+
+
+def test_it_starts_due_campaigns_and_revives_stalled_ones_in_the_sweep(
+    topic, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(marketing.send_batches, "delay", queued.append)
+    monkeypatch.setattr(marketing.start_campaign, "delay", queued.append)
+    due = CampaignFactory(
+        topic=topic, status="scheduled", scheduled_at=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    later = CampaignFactory(
+        topic=topic, status="scheduled", scheduled_at=timezone.now() + datetime.timedelta(hours=1)
+    )
+    stalled = CampaignFactory(
+        topic=topic, status="sending", started_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    subscribers(topic, 1)
+    sending.campaign_build_audience(campaign=stalled)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = marketing.sweep_campaigns()
+
+    assert outcome["started"] == 1
+    due.refresh_from_db()
+    later.refresh_from_db()
+    assert (due.status, later.status) == ("sending", "scheduled")
+    assert due.pk in queued
+    assert queued.count(stalled.pk) == settings.SEND_FANOUT
+
+
+def test_it_counts_a_campaign_s_progress(campaign, topic):
+    subscribers(topic, 2)
+    sending.campaign_build_audience(campaign=campaign)
+
+    stats = sending.campaign_stats(campaign)
+
+    assert stats["audience"] == 2
+    assert stats["pending"] == 2
+    for key in ("sent", "skipped", "failed", "bounced", "complained", "unsubscribed"):
+        assert stats[key] == 0
+
+
+def test_it_skips_the_claims_a_worker_gives_back_after_a_cancel(campaign, topic, outbox):
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+    claimed = sending.claim_batch(campaign=campaign, size=2)
+    sending.campaign_cancel(campaign=campaign)
+
+    sending._release(claimed)
+
+    assert sending.campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}

@@ -1,0 +1,261 @@
+"""End to end: real `celery -A prefcenter worker` processes, a real SMTP sink, the test database."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import connection
+from django.utils import timezone
+
+from prefcenter.celery import app
+from subscriptions import sending
+from subscriptions.addresses import address_hash, address_key
+from subscriptions.consent import subscription_unsubscribe
+from subscriptions.ledger import Actor
+from subscriptions.models import Contact, Delivery, Subscription
+from subscriptions.models.campaigns import CampaignStatus
+from subscriptions.tasks import marketing
+from subscriptions.transactional import send_transactional
+
+from .sending_fixtures import CampaignFactory, subscribers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parent.parent
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+class Sink:
+    """Collects what the workers hand to SMTP: one entry per recipient per message."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.received: list[tuple[str, bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.received.append((rcpt, envelope.content))
+        return "250 OK"
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [rcpt for rcpt, _ in self.received]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port, sink
+    controller.stop()
+
+
+@pytest.fixture
+def workers(smtp, transactional_db):
+    """Start workers (`-Q marketing` / `-Q transactional`) on the test database; kill at the end."""
+    port, _sink = smtp
+    app.control.purge()
+    started: list[subprocess.Popen] = []
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+    def start(queue: str, **extra_env: str) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "prefcenter.test_settings",
+            "DATABASE_URL": database_url,
+            "MARKETING_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "TRANSACTIONAL_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+            **extra_env,
+        }
+        process = subprocess.Popen(
+            [
+                CELERY,
+                "-A",
+                "prefcenter",
+                "worker",
+                "-Q",
+                queue,
+                "--pool=solo",
+                "-l",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        kill(process)
+    app.control.purge()
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL the worker's own process group: no warm shutdown, no cleanup."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def counts(campaign) -> dict:
+    return sending.campaign_stats(campaign)
+
+
+def assert_never_twice(sink: Sink):
+    duplicates = [a for a, n in collections.Counter(sink.recipients()).items() if n > 1]
+    assert duplicates == []
+
+
+def test_it_mails_exactly_the_marketable_contacts_once(workers, smtp, topic):
+    _port, sink = smtp
+    ok = subscribers(topic, 25)
+    late_unsubscriber = subscribers(topic, 1)[0]
+    subscribers(topic, 2, erased_at=timezone.now())
+    campaign = CampaignFactory(topic=topic)
+    sending.campaign_build_audience(campaign=campaign)
+    subscription_unsubscribe(
+        contact=late_unsubscriber, topic=topic, by=Actor(source="one_click", actor="test")
+    )
+    workers("marketing")
+
+    sending.campaign_start(campaign=campaign)
+
+    wait_for(lambda: _status(campaign) == CampaignStatus.SENT, 30, "the campaign to finish")
+    assert sorted(sink.recipients()) == sorted(c.email for c in ok)
+    assert_never_twice(sink)
+    stats = counts(campaign)
+    assert (stats["sent"], stats["skipped_by_reason"]) == (25, {"unsubscribed": 1})
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sink.received[0][1]
+
+
+def _status(campaign) -> str:
+    campaign.refresh_from_db()
+    return campaign.status
+
+
+def test_it_never_mails_twice_when_a_worker_is_killed_mid_campaign(workers, smtp, topic, settings):
+    _port, sink = smtp
+    contacts = subscribers(topic, 60)
+    campaign = CampaignFactory(topic=topic)
+    throttled = {"MARKETING_SEND_RATE": "25", "SEND_BATCH_SIZE": "10"}
+    first = workers("marketing", **throttled)
+    sending.campaign_start(campaign=campaign)
+    wait_for(lambda: counts(campaign)["sent"] >= 10, 30, "the first sends")
+
+    kill(first)
+    # What the beat's sweep does once the claims are old enough and the campaign is quiet.
+    settings.STALE_CLAIM_SECONDS = 0
+    settings.SEND_STALLED_SECONDS = 0
+    marketing.sweep_campaigns()
+    workers("marketing", **throttled)
+
+    wait_for(lambda: _status(campaign) == CampaignStatus.SENT, 40, "the campaign to finish")
+    assert_never_twice(sink)
+    stats = counts(campaign)
+    assert stats["pending"] == 0
+    assert stats["sent"] + stats["outcome_unknown"] == len(contacts)
+    assert stats["failed"] == stats["outcome_unknown"]
+    sent = set(
+        Delivery.objects.filter(campaign=campaign, status="sent").values_list(
+            "contact__email", flat=True
+        )
+    )
+    assert sent <= set(sink.recipients())
+
+
+def test_it_pauses_resumes_and_cancels_mid_send(workers, smtp, topic):
+    _port, sink = smtp
+    subscribers(topic, 80)
+    campaign = CampaignFactory(topic=topic)
+    workers("marketing", MARKETING_SEND_RATE="20", SEND_BATCH_SIZE="10")
+    sending.campaign_start(campaign=campaign)
+    wait_for(lambda: counts(campaign)["sent"] >= 5, 30, "the first sends")
+
+    sending.campaign_pause(campaign=campaign)
+    wait_for(lambda: counts(campaign)["claimed"] == 0, 5, "the claims to be released")
+    paused_at = len(sink.recipients())
+    time.sleep(1.5)
+    assert len(sink.recipients()) == paused_at
+    assert counts(campaign)["pending"] > 0
+
+    sending.campaign_resume(campaign=campaign)
+    wait_for(lambda: len(sink.recipients()) > paused_at + 3, 15, "sending to resume")
+    sending.campaign_cancel(campaign=campaign)
+    wait_for(lambda: counts(campaign)["claimed"] == 0, 5, "the worker to stop")
+    stopped_at = len(sink.recipients())
+    time.sleep(1.5)
+
+    assert len(sink.recipients()) == stopped_at
+    assert_never_twice(sink)
+    stats = counts(campaign)
+    assert stats["pending"] == 0
+    assert stats["skipped_by_reason"].get("cancelled", 0) > 0
+    assert stats["sent"] == stopped_at
+    assert _status(campaign) == CampaignStatus.CANCELLED
+
+
+def test_it_delivers_transactional_mail_past_a_marketing_backlog(workers, smtp, topic):
+    _port, sink = smtp
+    contacts = Contact.objects.bulk_create(
+        Contact(
+            email=f"bulk{i}@example.com",
+            email_key=address_key(f"bulk{i}@example.com"),
+            address_hash=address_hash(f"bulk{i}@example.com"),
+        )
+        for i in range(5000)
+    )
+    Subscription.objects.bulk_create(
+        Subscription(contact=c, topic=topic, status="subscribed") for c in contacts
+    )
+    campaign = CampaignFactory(topic=topic)
+    workers("marketing", MARKETING_SEND_RATE="10", SEND_BATCH_SIZE="20")
+    workers("transactional")
+    sending.campaign_start(campaign=campaign)
+    wait_for(lambda: counts(campaign)["sent"] >= 1, 30, "the campaign to be sending")
+    assert counts(campaign)["pending"] > 4000
+
+    asked = time.monotonic()
+    send_transactional(to="reset@example.com", subject="Reset your password", text="Here.")
+    wait_for(lambda: "reset@example.com" in sink.recipients(), 10, "the transactional message")
+
+    assert time.monotonic() - asked < 5
+    reset = next(data for rcpt, data in sink.received if rcpt == "reset@example.com")
+    assert b"List-Unsubscribe" not in reset
+    assert counts(campaign)["pending"] > 4000
