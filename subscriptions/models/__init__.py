@@ -1,14 +1,20 @@
 from .campaigns import Campaign, Delivery
 from .contacts import Contact, Subscription, Topic
 from .ledger import ConsentEvent
+from .policy import PolicyVersion
+from .privacy import CampaignStatsArchive, DataSubject, PrivacyRequest
 from .suppression import Suppression
 from .transactional import TransactionalMessage
 
 __all__ = [
     "Campaign",
+    "CampaignStatsArchive",
     "ConsentEvent",
     "Contact",
+    "DataSubject",
     "Delivery",
+    "PolicyVersion",
+    "PrivacyRequest",
     "Subscription",
     "Suppression",
     "Topic",

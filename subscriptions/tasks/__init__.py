@@ -1,1 +1,1 @@
-from . import transactional  # noqa: F401  (registers the tasks with Celery)
+from . import privacy, retention, transactional  # noqa: F401  (registers the tasks with Celery)
