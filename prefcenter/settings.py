@@ -286,6 +286,12 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- pages ---
+# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
+SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
+# A styled page, in the visitor's language, when a form's CSRF check fails.
+CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"
+
 # --- privacy ----------------------------------------------------------------------------------
 # Privacy rights and retention. Every period is a whole number of days (or minutes) so each
 # promise a privacy policy makes can be kept by configuration.

@@ -88,8 +88,11 @@ def unsubscribe_url(contact: Contact, topic: Topic) -> str:
 # --- preferences: never expires, but remembers when it was issued -------------------------------
 
 
-def preferences_token(contact: Contact) -> str:
-    return _sign({"c": contact.token_key.hex, "i": int(time.time())}, PREFERENCES)
+def preferences_token(contact: Contact, issued_at: datetime.datetime | None = None) -> str:
+    """A preference token; `issued_at` backdates it (a link derived from a never-expiring
+    unsubscribe link must count as old, so joining a topic from it is confirmed by email)."""
+    issued = int(issued_at.timestamp()) if issued_at is not None else int(time.time())
+    return _sign({"c": contact.token_key.hex, "i": issued}, PREFERENCES)
 
 
 def read_preferences_token(token: str) -> tuple[Contact, datetime.datetime]:
@@ -102,8 +105,8 @@ def read_preferences_token(token: str) -> tuple[Contact, datetime.datetime]:
     return _contact(payload), issued_at
 
 
-def preferences_url(contact: Contact) -> str:
-    return absolute(reverse("preferences", args=[preferences_token(contact)]))
+def preferences_url(contact: Contact, issued_at: datetime.datetime | None = None) -> str:
+    return absolute(reverse("preferences", args=[preferences_token(contact, issued_at)]))
 
 
 # --- confirm: double opt-in, short-lived -------------------------------------------------------

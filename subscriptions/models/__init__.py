@@ -1,6 +1,7 @@
 from .campaigns import Campaign, Delivery
 from .contacts import Contact, Subscription, Topic
 from .ledger import ConsentEvent
+from .pages import LinkHit
 from .policy import PolicyVersion
 from .privacy import CampaignStatsArchive, DataSubject, PrivacyRequest
 from .suppression import Suppression
@@ -13,6 +14,7 @@ __all__ = [
     "Contact",
     "DataSubject",
     "Delivery",
+    "LinkHit",
     "PolicyVersion",
     "PrivacyRequest",
     "Subscription",
