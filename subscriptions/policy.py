@@ -64,6 +64,16 @@ class PolicyNoticeTooShort(ValueError):
     code = "policy_notice_too_short"
 
 
+def policy_check_notice_period(*, effective_at: datetime.datetime, is_material: bool) -> None:
+    """Raise PolicyNoticeTooShort if a material change leaves too little notice."""
+    earliest = timezone.now() + datetime.timedelta(days=settings.POLICY_NOTICE_MIN_DAYS)
+    if is_material and effective_at < earliest:
+        raise PolicyNoticeTooShort(
+            f"A material change must take effect at least {settings.POLICY_NOTICE_MIN_DAYS} "
+            f"days after it is announced (on or after {earliest:%Y-%m-%d %H:%M} UTC)."
+        )
+
+
 def policy_publish(
     *,
     version: str,
@@ -82,12 +92,7 @@ def policy_publish(
 
     from .models import PolicyVersion
 
-    earliest = timezone.now() + datetime.timedelta(days=settings.POLICY_NOTICE_MIN_DAYS)
-    if is_material and effective_at < earliest:
-        raise PolicyNoticeTooShort(
-            f"A material change must take effect at least {settings.POLICY_NOTICE_MIN_DAYS} "
-            f"days after it is announced (on or after {earliest:%Y-%m-%d %H:%M} UTC)."
-        )
+    policy_check_notice_period(effective_at=effective_at, is_material=is_material)
     with transaction.atomic():
         policy = PolicyVersion.objects.create(
             version=version, effective_at=effective_at, is_material=is_material, summary=summary

@@ -1,0 +1,1 @@
+from . import privacy  # noqa: F401  (registers the privacy admin)
