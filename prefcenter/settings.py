@@ -326,3 +326,41 @@ SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)
 STALE_CLAIM_SECONDS = env_int("STALE_CLAIM_SECONDS", 900)
 # A sending campaign with pending work and no claim for this long gets fresh batch senders.
 SEND_STALLED_SECONDS = env_int("SEND_STALLED_SECONDS", 120)
+# --- pages ---
+# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
+SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
+# A styled page, in the visitor's language, when a form's CSRF check fails.
+CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"
+
+# --- privacy ----------------------------------------------------------------------------------
+# Privacy rights and retention. Every period is a whole number of days (or minutes) so each
+# promise a privacy policy makes can be kept by configuration.
+# How long the emailed "download my data" / "erase my data" link works (single use).
+PRIVACY_LINK_MAX_AGE_MINUTES = env_int("PRIVACY_LINK_MAX_AGE_MINUTES", 60)
+# At most this many verification emails per contact per hour (protects the inbox from abuse).
+PRIVACY_REQUESTS_PER_HOUR = env_int("PRIVACY_REQUESTS_PER_HOUR", 5)
+# Contacts who never confirmed their double opt-in are erased (without suppression) after this.
+RETENTION_PENDING_DAYS = env_int("RETENTION_PENDING_DAYS", 7)
+# Implied consent (soft opt-in) lapses this long after the last purchase / inquiry (CASL: 2
+# years and 6 months).
+RETENTION_IMPLIED_PURCHASE_DAYS = env_int("RETENTION_IMPLIED_PURCHASE_DAYS", 730)
+RETENTION_IMPLIED_INQUIRY_DAYS = env_int("RETENTION_IMPLIED_INQUIRY_DAYS", 183)
+# IP addresses and user agents in the consent ledger are blanked after this.
+RETENTION_LEDGER_NETWORK_DAYS = env_int("RETENTION_LEDGER_NETWORK_DAYS", 30)
+# Finished delivery rows older than this are folded into per-campaign counts and deleted.
+RETENTION_DELIVERY_DAYS = env_int("RETENTION_DELIVERY_DAYS", 365)
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 10_000)
+# A material policy change must be announced at least this long before it takes effect.
+POLICY_NOTICE_MIN_DAYS = env_int("POLICY_NOTICE_MIN_DAYS", 30)
+POLICY_NOTICE_CHUNK_SIZE = env_int("POLICY_NOTICE_CHUNK_SIZE", 1000)
+# Hour (UTC) at which the daily retention job runs.
+RETENTION_HOUR = env_int("RETENTION_HOUR", 3)
+from celery.schedules import crontab as _crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "privacy-apply-retention": {
+        "task": "subscriptions.tasks.retention.apply_retention",
+        "schedule": _crontab(minute=17, hour=RETENTION_HOUR),
+    },
+}

@@ -338,7 +338,7 @@ def subscription_pause(
             action=Action.PAUSED,
             by=by,
             old_status=subscription.status,
-            new_status=f"paused until {until.date().isoformat()}",
+            new_status=f"paused:{until.date().isoformat()}",  # fits the 20-char column
         )
         changed += 1
     return changed

@@ -16,6 +16,11 @@ from django.utils import translation
 
 def render_email(name: str, context: dict, locale: str | None = None) -> tuple[str, str, str]:
     """Render templates/emails/<name>/{subject.txt,body.txt,body.html} in the contact's locale."""
+    context = {
+        "organization_name": settings.ORGANIZATION_NAME,
+        "postal_address": settings.POSTAL_ADDRESS,
+        **context,
+    }
     with translation.override(locale or settings.LANGUAGE_CODE):
         subject = " ".join(render_to_string(f"emails/{name}/subject.txt", context).split())
         text = render_to_string(f"emails/{name}/body.txt", context)

@@ -89,7 +89,7 @@ def deliver(message_id: int) -> bool:
         )
         email.send()
         status = getattr(email, "anymail_status", None)
-        message.esp_message_id = (getattr(status, "message_id", None) or "")[:200]
+        message.esp_message_id = str(getattr(status, "message_id", None) or "")[:200]
         message.status = TransactionalStatus.SENT
         message.sent_at = timezone.now()
         message.save(update_fields=["status", "sent_at", "esp_message_id"])

@@ -1,10 +1,16 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import health, pages
 
+# Token pages take <path:…> so that even a mangled token with a slash gets the styled page.
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
-    path("unsubscribe/<str:token>/", pages.unsubscribe, name="unsubscribe"),
-    path("preferences/<str:token>/", pages.preferences, name="preferences"),
-    path("confirm/<str:token>/", pages.confirm, name="confirm"),
+    path("privacy/", include("subscriptions.privacy_urls")),
+    path("subscribe/", pages.subscribe, name="subscribe"),
+    path("unsubscribe/<path:token>/", pages.unsubscribe, name="unsubscribe"),
+    path("preferences/", pages.preferences_request, name="preferences_request"),
+    path("preferences/<path:token>/", pages.preferences, name="preferences"),
+    path("account/preferences/", pages.account_preferences, name="account_preferences"),
+    path("confirm/<path:token>/", pages.confirm, name="confirm"),
 ]

@@ -1,1 +1,1 @@
-from . import api  # noqa: F401  (registers the API key admin)
+from . import api, privacy  # noqa: F401  (registers the admin modules)

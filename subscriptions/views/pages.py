@@ -1,10 +1,394 @@
-"""Placeholder: the subscriber pages (built in the pages work)."""
+"""The public subscriber pages: subscribe, confirm, unsubscribe, preferences.
 
-from django.http import Http404
+Views parse, call a service and render. Token pages render in the contact's own language.
+Bad tokens, unknown topics and invalid addresses answer a styled 4xx page and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from .. import ratelimit
+from ..addresses import InvalidAddress, address_key
+from ..consent import (
+    UnknownFrequency,
+    contact_get_or_create,
+    contact_unsubscribe_all,
+    subscription_confirm,
+    subscription_pause,
+    subscription_resume,
+    subscription_unsubscribe,
+)
+from ..ledger import Actor
+from ..models import Contact, LinkHit, Suppression, Topic
+from ..models.choices import Source, SubscriptionStatus, SuppressionReason
+from ..notifications import send_preference_link
+from ..page_forms import (
+    AddressForm,
+    PreferencesForm,
+    SubscribeForm,
+    preferences_wording,
+    subscribe_wording,
+)
+from ..preferences import preferences_apply, preferences_topics
+from ..signup import signup_request
+from ..tokens import (
+    BadToken,
+    ContactGone,
+    preferences_url,
+    read_confirm_token,
+    read_preferences_token,
+    read_unsubscribe_token,
+)
+
+PAUSE_DAYS = {"pause30": 30, "pause90": 90}
 
 
-def _todo(request, token=None):
-    raise Http404
+# --- helpers ---------------------------------------------------------------------------------
 
 
-unsubscribe = preferences = confirm = _todo
+def _error(request, *, status: int, title: str, message: str) -> HttpResponse:
+    context = {"title": title, "message": message, "status": status}
+    return render(request, "subscriptions/error.html", context, status=status)
+
+
+def _bad_link(request, problem: BadToken | None = None) -> HttpResponse:
+    if isinstance(problem, ContactGone):  # a genuine link of an erased contact
+        from .privacy import gone_response
+
+        return gone_response(request)
+    if problem is not None and str(problem) == "expired":
+        return _error(
+            request,
+            status=410,
+            title=_("This link has expired"),
+            message=_("For your safety this link only works for a while. Please sign up again."),
+        )
+    return _error(
+        request,
+        status=404,
+        title=_("This link does not work"),
+        message=_(
+            "The link may be incomplete or mistyped. Copy the whole link from the email, "
+            "or ask for a new link to your preferences."
+        ),
+    )
+
+
+def _rate_limited(request) -> HttpResponse:
+    return _error(
+        request,
+        status=429,
+        title=_("Too many requests"),
+        message=_("Please wait a while and try again."),
+    )
+
+
+def _post_data(request):
+    """The form body, or an empty one when it cannot be parsed (bad multipart, bad charset)."""
+    try:
+        return request.POST
+    except Exception:
+        return {}
+
+
+# --- subscribe -------------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def subscribe(request):
+    if request.method == "GET":
+        # /subscribe/?topic=<slug> pre-ticks topics, so a site can link to one list.
+        slugs = request.GET.getlist("topic")
+        chosen = list(
+            Topic.objects.filter(is_active=True, slug__in=slugs).values_list("pk", flat=True)
+        )
+        form = SubscribeForm(initial={"topics": chosen})
+        return render(request, "subscriptions/subscribe.html", {"form": form})
+    if ratelimit.hit(
+        scope="subscribe", key=ratelimit.client_ip(request), rate=settings.SUBSCRIBE_RATE_LIMIT
+    ):
+        return _rate_limited(request)
+    form = SubscribeForm(_post_data(request))
+    if not form.is_valid():
+        return render(request, "subscriptions/subscribe.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    if data["website"]:
+        # A bot filled the honeypot: answer as if it worked, do nothing.
+        return render(request, "subscriptions/subscribe_done.html")
+    signup_request(
+        email=data["email"],
+        topics=data["topics"],
+        by=Actor.from_request(request, Source.SUBSCRIBE_FORM, wording=subscribe_wording()),
+        locale=get_language(),
+        age_confirmed=data["age_confirmed"],
+    )
+    # The same answer whether the address was new, known, subscribed or suppressed.
+    return render(request, "subscriptions/subscribe_done.html")
+
+
+# --- confirm ---------------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request, token: str):
+    try:
+        contact, topics = read_confirm_token(token)
+    except BadToken as problem:
+        return _bad_link(request, problem)
+    with translation.override(contact.locale):
+        subscribed = set(
+            contact.subscriptions.filter(
+                topic__in=topics, status=SubscriptionStatus.SUBSCRIBED
+            ).values_list("topic_id", flat=True)
+        )
+        context = {"contact": contact, "topics": topics}
+        if request.method == "GET":
+            context["already"] = all(t.pk in subscribed for t in topics)
+            return render(request, "subscriptions/confirm.html", context)
+        wording = _("Yes, I want to receive these emails.")
+        by = Actor.from_request(request, Source.CONFIRMATION, wording=wording)
+        subscription_confirm(contact=contact, topics=topics, by=by)
+        context["preferences_url"] = preferences_url(contact)
+        context["already"] = all(t.pk in subscribed for t in topics)
+        return render(request, "subscriptions/confirm_done.html", context)
+
+
+# --- unsubscribe -----------------------------------------------------------------------------
+
+
+@csrf_exempt  # RFC 8058: mailbox providers POST without cookie, session or CSRF token.
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """GET shows a page (and counts the hit); POST unsubscribes at once, before answering.
+
+    The answer to POST is 200 with no redirect and no cookie: the templates it renders use no
+    session, CSRF token or messages.
+    """
+    try:
+        contact, topic = read_unsubscribe_token(token)
+    except BadToken as problem:
+        return _bad_link(request, problem)
+    # A preference link reached from a never-expiring unsubscribe link counts as an old one.
+    old_link = datetime.datetime.fromtimestamp(0, tz=datetime.UTC)
+    with translation.override(contact.locale):
+        context = {
+            "contact": contact,
+            "topic": topic,
+            "preferences_url": preferences_url(contact, issued_at=old_link),
+        }
+        if request.method == "GET":
+            LinkHit.objects.create(
+                contact=contact,
+                topic=topic,
+                kind=LinkHit.Kind.UNSUBSCRIBE,
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            )
+            subscription = contact.subscriptions.filter(topic=topic).first()
+            context["already"] = (
+                subscription is not None and subscription.status == SubscriptionStatus.UNSUBSCRIBED
+            )
+            return render(request, "subscriptions/unsubscribe.html", context)
+        data = _post_data(request)
+        one_click = data.get("List-Unsubscribe") == "One-Click"
+        by = Actor.from_request(request, Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK)
+        context["scope_all"] = not one_click and data.get("scope") == "all"
+        if context["scope_all"]:
+            contact_unsubscribe_all(contact=contact, by=by)
+        else:
+            subscription_unsubscribe(contact=contact, topic=topic, by=by)
+        return render(request, "subscriptions/unsubscribe_done.html", context)
+
+
+# --- preferences -----------------------------------------------------------------------------
+
+
+def _notices() -> dict[str, str]:
+    return {
+        "saved": _("Your preferences are saved."),
+        "unchanged": _("Nothing needed changing."),
+        "confirm": _(
+            "We have emailed you a link to confirm the new topics. They start once you click it."
+        ),
+        "paused": _("Your emails are paused."),
+        "resumed": _("Your emails are back on."),
+        "unsubscribed_all": _("You are unsubscribed from all marketing emails."),
+    }
+
+
+def _preference_page(request, *, contact: Contact, link_issued_at: datetime.datetime):
+    topics = preferences_topics()
+    if request.method == "POST":
+        return _preferences_post(request, contact, topics, link_issued_at)
+    return _preferences_render(request, contact, topics, PreferencesForm(topics=topics))
+
+
+def _preferences_post(request, contact, topics, link_issued_at):
+    data = _post_data(request)
+    action = data.get("action", "save")
+    by = Actor.from_request(request, Source.PREFERENCE_PAGE, wording=preferences_wording())
+    if action == "save":
+        form = PreferencesForm(data, topics=topics)
+        if not form.is_valid():
+            return _preferences_render(request, contact, topics, form, status=400)
+        try:
+            result = preferences_apply(
+                contact=contact, choices=form.choices(), by=by, link_issued_at=link_issued_at
+            )
+        except UnknownFrequency:
+            return _preferences_render(request, contact, topics, form, status=400)
+        if result.awaiting_confirmation:
+            notice = "confirm"
+        else:
+            notice = "saved" if result.changed else "unchanged"
+    elif action in PAUSE_DAYS:
+        until = timezone.now() + datetime.timedelta(days=PAUSE_DAYS[action])
+        subscription_pause(contact=contact, until=until, by=by)
+        notice = "paused"
+    elif action == "resume":
+        subscription_resume(contact=contact, by=by)
+        notice = "resumed"
+    elif action == "unsubscribe_all":
+        contact_unsubscribe_all(contact=contact, by=by)
+        notice = "unsubscribed_all"
+    else:
+        return _error(
+            request,
+            status=400,
+            title=_("Something went wrong"),
+            message=_("We did not understand that request. Nothing was changed."),
+        )
+    # Post/redirect/get: reloading the page never repeats the change.
+    return redirect(f"{request.path}?notice={notice}")
+
+
+def _preferences_render(request, contact, topics, form, status: int = 200):
+    now = timezone.now()
+    subscriptions = {s.topic_id: s for s in contact.subscriptions.all()}
+    rows = []
+    for topic in topics:
+        subscription = subscriptions.get(topic.pk)
+        status_value = subscription.status if subscription else ""
+        paused_until = (
+            subscription.paused_until
+            if subscription and subscription.paused_until and subscription.paused_until > now
+            else None
+        )
+        if not form.is_bound:
+            form.initial[f"on-{topic.slug}"] = status_value == SubscriptionStatus.SUBSCRIBED
+            form.initial[f"freq-{topic.slug}"] = (
+                subscription.frequency if subscription else topic.default_frequency
+            )
+        rows.append(
+            {
+                "topic": topic,
+                "status": status_value,
+                "paused_until": paused_until,
+                "on": form[f"on-{topic.slug}"],
+                "frequency": form[f"freq-{topic.slug}"],
+            }
+        )
+    context = {
+        "contact": contact,
+        "form": form,
+        "rows": rows,
+        "any_paused": any(r["paused_until"] for r in rows),
+        "any_subscribed": any(r["status"] == SubscriptionStatus.SUBSCRIBED for r in rows),
+        "notice": _notices().get(request.GET.get("notice", "")),
+        "unsubscribed_all": Suppression.objects.for_hash(contact.address_hash)
+        .filter(reason=SuppressionReason.UNSUBSCRIBED_ALL)
+        .exists(),
+        "wording": preferences_wording(),
+    }
+    return render(request, "subscriptions/preferences.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences(request, token: str):
+    try:
+        contact, issued_at = read_preferences_token(token)
+    except BadToken as problem:
+        return _bad_link(request, problem)
+    with translation.override(contact.locale):
+        return _preference_page(request, contact=contact, link_issued_at=issued_at)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_preferences(request):
+    """The same page for a signed-in user; their Contact is linked (or created) from them."""
+    contact = Contact.objects.active().filter(user=request.user).first()
+    if contact is None:
+        try:
+            contact, _created = contact_get_or_create(email=request.user.email)
+        except InvalidAddress:
+            return _error(
+                request,
+                status=400,
+                title=_("No email address"),
+                message=_("Your account has no valid email address to manage preferences for."),
+            )
+        if contact.user_id is None:
+            contact.user = request.user
+            contact.save(update_fields=["user", "updated_at"])
+        elif contact.user_id != request.user.pk:
+            return _error(
+                request,
+                status=403,
+                title=_("Not your address"),
+                message=_("This email address belongs to another account."),
+            )
+    with translation.override(contact.locale):
+        # A signed-in user proved who they are just now: their link is as fresh as it gets.
+        return _preference_page(request, contact=contact, link_issued_at=timezone.now())
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences_request(request):
+    """Someone lost every email: send a fresh preference link, same answer for any address."""
+    if request.method == "GET":
+        return render(request, "subscriptions/preferences_request.html", {"form": AddressForm()})
+    ip = ratelimit.client_ip(request)
+    if ratelimit.hit(scope="preflink-ip", key=ip, rate=settings.PREFERENCE_LINK_RATE_LIMIT_IP):
+        return _rate_limited(request)
+    form = AddressForm(_post_data(request))
+    if not form.is_valid():
+        return render(request, "subscriptions/preferences_request.html", {"form": form}, status=400)
+    email = form.cleaned_data["email"]
+    # Counted for unknown addresses too; over the limit nothing is sent, the answer is the same.
+    over = ratelimit.hit(
+        scope="preflink-email",
+        key=address_key(email),
+        rate=settings.PREFERENCE_LINK_RATE_LIMIT_EMAIL,
+    )
+    contact = Contact.objects.by_email(email).first()
+    if contact is not None and not over:
+        send_preference_link(contact=contact)
+    return render(request, "subscriptions/preferences_request_done.html")
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a styled page instead of Django's bare 403 (nothing was changed)."""
+    return _error(
+        request,
+        status=403,
+        title=_("This form has expired"),
+        message=_("Nothing was changed. Reload the page and try again."),
+    )

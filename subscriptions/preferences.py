@@ -1,0 +1,114 @@
+"""Applying the preference page: what a person's choices change, and how.
+
+The page, the signed-in account page and anything else that offers the same form call
+`preferences_apply`; the rule for joining a topic from an old (possibly forwarded) link lives
+here once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .consent import (
+    UnknownFrequency,
+    subscription_request,
+    subscription_set_frequency,
+    subscription_subscribe,
+    subscription_unsubscribe,
+)
+from .ledger import Actor
+from .models import Contact, Subscription, Topic
+from .models.choices import SubscriptionStatus
+
+
+@dataclass(frozen=True)
+class TopicChoice:
+    """What the person chose for one topic on the page."""
+
+    subscribed: bool
+    frequency: str | None = None
+
+
+@dataclass
+class PreferencesResult:
+    joined: list[Topic] = field(default_factory=list)
+    left: list[Topic] = field(default_factory=list)
+    frequency_changed: list[Topic] = field(default_factory=list)
+    # Joins from an old link: a double opt-in confirmation was emailed instead.
+    awaiting_confirmation: list[Topic] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.joined or self.left or self.frequency_changed)
+
+
+def link_allows_direct_join(
+    link_issued_at: datetime.datetime, now: datetime.datetime | None = None
+) -> bool:
+    """A fresh preference link proves the mailbox; an old one may have been forwarded."""
+    max_age = datetime.timedelta(days=settings.PREFERENCE_LINK_JOIN_MAX_AGE_DAYS)
+    return (now or timezone.now()) - link_issued_at < max_age
+
+
+def preferences_topics() -> list[Topic]:
+    """The topics the page offers: every active one, in their display order."""
+    return list(Topic.objects.filter(is_active=True))
+
+
+@transaction.atomic
+def preferences_apply(
+    *,
+    contact: Contact,
+    choices: dict[str, TopicChoice],
+    by: Actor,
+    link_issued_at: datetime.datetime,
+) -> PreferencesResult:
+    """Apply the page's choices, keyed by topic slug. Unknown or inactive slugs are ignored.
+
+    Writes exactly one ledger row per actual change (through the consent services) and none for
+    a topic left as it was. A pending topic left off stays pending. Joining a topic the person
+    is not subscribed to is a new consent recorded with `by.wording` when the link was issued
+    less than PREFERENCE_LINK_JOIN_MAX_AGE_DAYS ago; from an older link a double opt-in
+    confirmation is emailed instead. Raises UnknownFrequency for a frequency the topic does
+    not offer, before anything changes.
+    """
+    topics = {t.slug: t for t in preferences_topics() if t.slug in choices}
+    for slug, topic in topics.items():
+        frequency = choices[slug].frequency
+        if frequency and frequency not in topic.offered_frequencies:
+            raise UnknownFrequency(f"{slug} does not offer {frequency!r}.")
+    current = {
+        s.topic_id: s
+        for s in Subscription.objects.filter(contact=contact, topic__in=topics.values())
+    }
+    direct = link_allows_direct_join(link_issued_at)
+    result = PreferencesResult()
+    to_confirm: list[Topic] = []
+    for slug, topic in topics.items():
+        choice = choices[slug]
+        subscription = current.get(topic.pk)
+        status = subscription.status if subscription else ""
+        if choice.subscribed and status == SubscriptionStatus.SUBSCRIBED:
+            if choice.frequency and subscription_set_frequency(
+                contact=contact, topic=topic, frequency=choice.frequency, by=by
+            ):
+                result.frequency_changed.append(topic)
+        elif choice.subscribed and direct:
+            subscription_subscribe(
+                contact=contact, topic=topic, by=by, frequency=choice.frequency or None
+            )
+            result.joined.append(topic)
+        elif choice.subscribed:
+            to_confirm.append(topic)
+        elif status == SubscriptionStatus.SUBSCRIBED:
+            subscription_unsubscribe(contact=contact, topic=topic, by=by)
+            result.left.append(topic)
+    if to_confirm:
+        subscription_request(contact=contact, topics=to_confirm, by=by)
+        result.awaiting_confirmation = to_confirm
+    return result
