@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
 from subscriptions.consent import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.ledger import Actor
-from subscriptions.models import ApiKey, ConsentEvent, Contact, Subscription, Suppression, Topic
+from subscriptions.models import (
+    ApiKey,
+    Campaign,
+    ConsentEvent,
+    Contact,
+    Subscription,
+    Suppression,
+    Topic,
+)
 from subscriptions.models.transactional import TransactionalMessage
 from subscriptions.suppression import suppression_add
 
@@ -387,3 +397,99 @@ def test_it_refuses_bad_transactional_input(api):
     )
     assert_error(api.post(url, {"to": "a@b.co", "subject": "a"}), 400, "invalid")
     assert not TransactionalMessage.objects.exists()
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+CAMPAIGN = {
+    "name": "Spring news",
+    "subject": "Hello {{ contact.attributes.first_name|default:'there' }}",
+    "html_body": "<p>News</p>",
+    "text_body": "News",
+}
+
+
+def test_it_creates_a_draft_campaign(api, topic):
+    response = api.post(f"{V1}/campaigns/", {**CAMPAIGN, "topic": topic.slug})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "draft"
+    assert body["topic"] == topic.slug
+    assert body["stats"]["audience"] == 0
+
+
+def test_it_schedules_a_campaign(api, topic):
+    body = {**CAMPAIGN, "topic": topic.slug, "scheduled_at": "2030-01-01T09:00:00Z"}
+    response = api.post(f"{V1}/campaigns/", body)
+    assert response.json()["status"] == "scheduled"
+
+
+def test_it_refuses_bad_campaigns(api, topic):
+    url = f"{V1}/campaigns/"
+    assert_error(api.post(url, {**CAMPAIGN, "topic": "nope"}), 400, "unknown_topic")
+    broken = {**CAMPAIGN, "topic": topic.slug, "html_body": "{% if %}"}
+    assert_error(api.post(url, broken), 400, "invalid")
+    empty = {**CAMPAIGN, "topic": topic.slug, "html_body": "", "text_body": ""}
+    assert_error(api.post(url, empty), 400, "invalid")
+    assert_error(api.post(url, {**CAMPAIGN, "topic": topic.slug, "name": 5}), 400, "invalid")
+    assert not Campaign.objects.exists()
+
+
+def test_it_moves_a_campaign_through_its_life_cycle(api, subscribed_alice, topic):
+    pk = api.post(f"{V1}/campaigns/", {**CAMPAIGN, "topic": topic.slug}).json()["id"]
+    for action, status in (
+        ("send", "sending"),
+        ("pause", "paused"),
+        ("resume", "sending"),
+        ("cancel", "cancelled"),
+    ):
+        response = api.post(f"{V1}/campaigns/{pk}/{action}/")
+        assert response.status_code == 202, response.content
+        assert response.json()["status"] == status
+    assert_error(api.post(f"{V1}/campaigns/{pk}/resume/"), 409, "invalid_state")
+    got = api.get(f"{V1}/campaigns/{pk}/").json()
+    assert got["status"] == "cancelled"
+    assert set(got["stats"]) >= {
+        "audience",
+        "pending",
+        "sent",
+        "skipped",
+        "failed",
+        "bounced",
+        "complained",
+        "unsubscribed",
+    }
+
+
+def test_it_answers_404_for_an_unknown_campaign(api):
+    assert_error(api.get(f"{V1}/campaigns/12345/"), 404, "not_found")
+    assert_error(api.post(f"{V1}/campaigns/12345/send/"), 404, "not_found")
+
+
+# --- export and erasure ---------------------------------------------------------------------
+
+
+def test_it_exports_a_contact(api, alice, topic):
+    api.put(sub_url(alice, topic.slug), {"status": "subscribed"})
+    response = api.post(f"{V1}/contacts/{alice.pk}/export/")
+    assert response.status_code == 200
+    data = response.json()
+    assert "alice@example.com" in json.dumps(data)
+    assert len(json.dumps(data)) > 100
+
+
+def test_it_erases_a_contact_then_hides_it(api, subscribed_alice, topic):
+    response = api.delete(f"{V1}/contacts/{subscribed_alice.pk}/")
+    assert response.status_code == 204
+    assert_error(api.get(f"{V1}/contacts/{subscribed_alice.pk}/"), 404, "not_found")
+    assert_error(api.delete(f"{V1}/contacts/{subscribed_alice.pk}/"), 404, "not_found")
+    assert_error(api.post(f"{V1}/contacts/{subscribed_alice.pk}/export/"), 404, "not_found")
+    assert api.get(f"{V1}/contacts/", {"email": "alice@example.com"}).json()["results"] == []
+    erased = ConsentEvent.objects.get(contact=subscribed_alice, action="erased")
+    assert (erased.source, erased.actor) == ("api", "api:crm")
+    # The address comes back as a new contact, but cannot be subscribed without confirming.
+    again = api.post(f"{V1}/contacts/", {"email": "alice@example.com"}).json()
+    response = api.put(
+        f"{V1}/contacts/{again['id']}/subscriptions/{topic.slug}/", {"status": "subscribed"}
+    )
+    assert_error(response, 409, "resubscribe_requires_confirmation")

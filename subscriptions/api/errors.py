@@ -6,7 +6,7 @@ rule-5 refusal, suppressed address) are mapped here too, so views only raise.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -15,6 +15,9 @@ from rest_framework.views import set_rollback
 
 from ..addresses import InvalidAddress
 from ..consent import ConsentError
+from ..emails import InvalidCampaignTemplate
+from ..privacy import PrivacyError
+from ..sending import CampaignStateError
 from ..transactional import AddressSuppressed
 
 
@@ -48,7 +51,10 @@ CODES: dict[type[exceptions.APIException], str] = {
 # Domain exception → (status, code); the code may come from the exception itself.
 DOMAIN: dict[type[Exception], int] = {
     InvalidAddress: status.HTTP_400_BAD_REQUEST,
+    InvalidCampaignTemplate: status.HTTP_400_BAD_REQUEST,
     ConsentError: status.HTTP_409_CONFLICT,
+    CampaignStateError: status.HTTP_409_CONFLICT,
+    PrivacyError: status.HTTP_409_CONFLICT,
     AddressSuppressed: status.HTTP_422_UNPROCESSABLE_ENTITY,
 }
 
@@ -72,13 +78,16 @@ def body(code: str, detail: str, **extra) -> dict:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """The API's EXCEPTION_HANDLER: one error shape for every 4xx."""
+    if isinstance(exc, RequestDataTooBig):
+        set_rollback()
+        return Response(body("too_large", "The request body is too large."), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     for kind, status_code in DOMAIN.items():
         if isinstance(exc, kind):
-            code = "invalid" if kind is InvalidAddress else getattr(exc, "code", "invalid")
+            code = getattr(exc, "code", "invalid")
             set_rollback()
             return Response(body(code, str(exc) or code), status=status_code)
     if not isinstance(exc, exceptions.APIException):

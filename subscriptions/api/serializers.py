@@ -238,9 +238,9 @@ def _single_line(value: str) -> str:
 class TransactionalInSerializer(StrictSerializer):
     to = EmailField()
     subject = serializers.CharField(max_length=300, validators=[_single_line])
-    text_body = serializers.CharField(max_length=200_000, trim_whitespace=False)
+    text_body = serializers.CharField(max_length=100_000, trim_whitespace=False)
     html_body = serializers.CharField(
-        max_length=500_000, required=False, allow_blank=True, trim_whitespace=False
+        max_length=200_000, required=False, allow_blank=True, trim_whitespace=False
     )
 
 
@@ -257,20 +257,15 @@ class CampaignInSerializer(StrictSerializer):
     topic = serializers.SlugField(max_length=64, help_text="The topic's slug.")
     subject = serializers.CharField(max_length=300, validators=[_single_line])
     html_body = serializers.CharField(
-        max_length=500_000, required=False, allow_blank=True, default="", trim_whitespace=False
+        max_length=200_000, required=False, allow_blank=True, default="", trim_whitespace=False
     )
     text_body = serializers.CharField(
-        max_length=200_000, required=False, allow_blank=True, default="", trim_whitespace=False
+        max_length=100_000, required=False, allow_blank=True, default="", trim_whitespace=False
     )
     from_email = serializers.CharField(
         max_length=254, required=False, allow_blank=True, default="", validators=[_single_line]
     )
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-
-    def validate(self, data):
-        if not data["html_body"].strip() and not data["text_body"].strip():
-            raise serializers.ValidationError("Give an html_body, a text_body or both.")
-        return data
 
 
 class CampaignStatsSerializer(serializers.Serializer):

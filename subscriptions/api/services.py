@@ -1,7 +1,7 @@
 """The few API operations that are more than one call to an existing service.
 
 Campaign life cycle, export and erasure belong to `subscriptions.sending` and
-`subscriptions.privacy`; the API only adapts their names and errors here.
+`subscriptions.privacy`; the API only adapts their names here (errors: api/errors.py).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import datetime
 
 from django.db import IntegrityError, transaction
 
+from .. import privacy, sending
 from ..addresses import address_hash
 from ..consent import subscription_request, subscription_set_frequency, subscription_subscribe
 from ..consent import subscription_unsubscribe as _unsubscribe
@@ -118,8 +119,6 @@ def campaign_create(
     scheduled_at: datetime.datetime | None = None,
 ) -> Campaign:
     """A draft campaign, or a scheduled one with `scheduled_at`. Refuses a body that won't compile."""
-    from .. import sending
-
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name,
@@ -138,8 +137,6 @@ def campaign_create(
 
 def campaign_change(*, campaign: Campaign, action: str) -> Campaign:
     """send / pause / resume / cancel, through the sending service's state machine."""
-    from .. import sending
-
     if action == "send":
         return sending.campaign_start(campaign=campaign)
     if action == "pause":
@@ -152,8 +149,6 @@ def campaign_change(*, campaign: Campaign, action: str) -> Campaign:
 
 
 def campaign_stats(*, campaign: Campaign) -> dict:
-    from .. import sending
-
     return sending.campaign_stats(campaign)
 
 
@@ -161,12 +156,8 @@ def campaign_stats(*, campaign: Campaign) -> dict:
 
 
 def contact_export(*, contact: Contact) -> dict:
-    from .. import privacy
-
     return privacy.contact_export(contact=contact)
 
 
 def contact_erase(*, contact: Contact, by: Actor) -> None:
-    from .. import privacy
-
     privacy.contact_erase(contact=contact, by=by)

@@ -403,10 +403,7 @@ class CampaignsView(ApiView):
         topic = Topic.objects.filter(slug=data.pop("topic")).first()
         if topic is None:
             raise ApiError(400, "unknown_topic", "topic: There is no such topic.")
-        try:
-            campaign = services.campaign_create(topic=topic, **data)
-        except ValueError as exc:  # InvalidCampaignTemplate
-            raise ApiError(400, "invalid", f"The campaign does not compile: {exc}") from None
+        campaign = services.campaign_create(topic=topic, **data)
         return Response(s.CampaignSerializer(campaign).data, status=201)
 
 
@@ -432,12 +429,5 @@ class CampaignActionView(ApiView):
     )
     def post(self, request, pk: int):
         campaign = _campaign(pk)
-        try:
-            campaign = services.campaign_change(campaign=campaign, action=self.action)
-        except ValueError as exc:  # InvalidCampaignTemplate
-            raise ApiError(400, "invalid", f"The campaign does not compile: {exc}") from None
-        except Exception as exc:
-            if getattr(exc, "code", None) == "invalid_state":
-                raise ApiError(409, "invalid_state", str(exc)) from None
-            raise
+        campaign = services.campaign_change(campaign=campaign, action=self.action)
         return Response(s.CampaignSerializer(campaign).data, status=202)

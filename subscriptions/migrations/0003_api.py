@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0002_ledger_append_only'),
+        ('subscriptions', '0003_privacy'),
     ]
 
     operations = [
