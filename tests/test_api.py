@@ -493,3 +493,32 @@ def test_it_erases_a_contact_then_hides_it(api, subscribed_alice, topic):
         f"{V1}/contacts/{again['id']}/subscriptions/{topic.slug}/", {"status": "subscribed"}
     )
     assert_error(response, 409, "resubscribe_requires_confirmation")
+
+
+def test_it_refuses_unknown_query_parameters(api):
+    response = api.get(f"{V1}/topics/", {"colour": "red"})
+    assert_error(response, 400, "invalid")
+    assert "colour" in response.json()["detail"]
+
+
+def test_it_refuses_a_bad_page_size_or_cursor(api):
+    assert_error(api.get(f"{V1}/topics/", {"page_size": "many"}), 400, "invalid")
+    assert_error(api.get(f"{V1}/topics/", {"page_size": "0"}), 400, "invalid")
+    assert_error(api.get(f"{V1}/topics/", {"cursor": "garbage"}), 400, "invalid")
+
+
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
+    }
+}
+
+
+@override_settings(CACHES=DEAD_REDIS, API_RATE_LIMIT=1)
+def test_it_still_unsubscribes_when_redis_is_down(api, subscribed_alice, topic):
+    """Rule 2: the rate limiter fails open rather than lose an opt-out."""
+    for _ in range(2):
+        response = api.put(sub_url(subscribed_alice, topic.slug), {"status": "unsubscribed"})
+        assert response.status_code == 200, response.content
+    assert Subscription.objects.get(contact=subscribed_alice).status == "unsubscribed"

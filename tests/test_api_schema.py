@@ -41,7 +41,7 @@ def _aim_at_existing(case, contact, topic) -> None:
 @schema.parametrize()
 @pytest.mark.django_db
 @settings(
-    max_examples=12,
+    max_examples=25,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,

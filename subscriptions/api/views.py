@@ -111,8 +111,19 @@ class ApiView(APIView):
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
+    # Query parameters the view understands; any other is refused like an unknown body field.
+    query_parameters: frozenset[str] = frozenset()
+
     def get_exception_handler(self):
         return exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.query_parameters)
+        if unknown:
+            raise ValidationError(
+                {name or "(empty)": ["Unknown query parameter."] for name in unknown}
+            )
 
     def validated(self, serializer_class, data=None) -> dict:
         serializer = serializer_class(data=self.request.data if data is None else data)
@@ -165,6 +176,8 @@ def _contact_answer(contact: Contact, status_code: int = 200) -> Response:
 
 
 class TopicsView(ApiView):
+    query_parameters = frozenset({"page_size", "cursor"})
+
     @extend_schema(
         summary="List topics",
         parameters=PAGE_PARAMETERS,
@@ -194,6 +207,8 @@ class TopicsView(ApiView):
 
 
 class ContactsView(ApiView):
+    query_parameters = frozenset({"page_size", "cursor", "email", "external_id"})
+
     @extend_schema(
         summary="Find contacts",
         description="Active contacts, optionally only the one with `email` (empty when unknown).",
@@ -311,6 +326,8 @@ class ContactUnsubscribeAllView(ApiView):
 
 
 class ContactConsentEventsView(ApiView):
+    query_parameters = frozenset({"page_size", "cursor"})
+
     @extend_schema(
         summary="A contact's consent ledger, oldest first",
         parameters=PAGE_PARAMETERS,
@@ -344,6 +361,8 @@ class SuppressionsView(ApiView):
 
 
 class SuppressionCheckView(ApiView):
+    query_parameters = frozenset({"email"})
+
     @extend_schema(
         summary="Is an address suppressed?",
         parameters=[OpenApiParameter("email", str, required=True)],
@@ -384,6 +403,8 @@ class TransactionalView(ApiView):
 
 
 class CampaignsView(ApiView):
+    query_parameters = frozenset({"page_size", "cursor"})
+
     @extend_schema(
         summary="List campaigns",
         parameters=PAGE_PARAMETERS,
