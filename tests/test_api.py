@@ -522,3 +522,8 @@ def test_it_still_unsubscribes_when_redis_is_down(api, subscribed_alice, topic):
         response = api.put(sub_url(subscribed_alice, topic.slug), {"status": "unsubscribed"})
         assert response.status_code == 200, response.content
     assert Subscription.objects.get(contact=subscribed_alice).status == "unsubscribed"
+
+
+def test_it_generates_a_valid_schema_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+    assert "/api/v1/transactional/" in (tmp_path / "s.yml").read_text()

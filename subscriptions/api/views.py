@@ -39,9 +39,10 @@ COMMON_ERRORS = {
     429: _error("Rate limit of the API key exceeded."),
 }
 NOT_FOUND = {404: _error("No such object.")}
+NON_BLANK = {"type": "string", "minLength": 1}
 PAGE_PARAMETERS = [
     OpenApiParameter("page_size", int, required=False, description="1 to 500, default 50."),
-    OpenApiParameter("cursor", str, required=False, description="From a `next` link."),
+    OpenApiParameter("cursor", NON_BLANK, required=False, description="From a `next` link."),
 ]
 
 
@@ -85,6 +86,8 @@ class Pagination(CursorPagination):
         return int(raw)
 
     def decode_cursor(self, request):
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise ValidationError({"cursor": ["May not be blank."]})
         try:
             return super().decode_cursor(request)
         except NotFound:
@@ -180,6 +183,7 @@ class TopicsView(ApiView):
 
     @extend_schema(
         summary="List topics",
+        operation_id="topics_list",
         parameters=PAGE_PARAMETERS,
         responses=responses(paginated(s.TopicSerializer)),
     )
@@ -211,16 +215,20 @@ class ContactsView(ApiView):
 
     @extend_schema(
         summary="Find contacts",
+        operation_id="contacts_list",
         description="Active contacts, optionally only the one with `email` (empty when unknown).",
         parameters=[
-            OpenApiParameter("email", str, required=False),
-            OpenApiParameter("external_id", str, required=False),
+            OpenApiParameter("email", NON_BLANK, required=False),
+            OpenApiParameter("external_id", NON_BLANK, required=False),
             *PAGE_PARAMETERS,
         ],
         responses=responses(paginated(s.ContactSerializer)),
     )
     def get(self, request):
         contacts = Contact.objects.active().prefetch_related("subscriptions__topic")
+        blank = [name for name in ("email", "external_id") if request.query_params.get(name) == ""]
+        if blank:
+            raise ValidationError({name: ["May not be blank."] for name in blank})
         email = request.query_params.get("email")
         if email is not None:
             contacts = contacts.by_email(email)
@@ -330,6 +338,7 @@ class ContactConsentEventsView(ApiView):
 
     @extend_schema(
         summary="A contact's consent ledger, oldest first",
+        operation_id="contacts_consent_events_list",
         parameters=PAGE_PARAMETERS,
         responses=responses(paginated(s.ConsentEventSerializer), NOT_FOUND),
     )
@@ -365,7 +374,7 @@ class SuppressionCheckView(ApiView):
 
     @extend_schema(
         summary="Is an address suppressed?",
-        parameters=[OpenApiParameter("email", str, required=True)],
+        parameters=[OpenApiParameter("email", NON_BLANK, required=True)],
         responses=responses({200: s.SuppressionCheckSerializer}),
     )
     def get(self, request):
@@ -407,6 +416,7 @@ class CampaignsView(ApiView):
 
     @extend_schema(
         summary="List campaigns",
+        operation_id="campaigns_list",
         parameters=PAGE_PARAMETERS,
         responses=responses(paginated(s.CampaignSerializer)),
     )
