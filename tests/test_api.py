@@ -527,3 +527,28 @@ def test_it_still_unsubscribes_when_redis_is_down(api, subscribed_alice, topic):
 def test_it_generates_a_valid_schema_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
     assert "/api/v1/transactional/" in (tmp_path / "s.yml").read_text()
+
+
+def test_it_refuses_a_bad_sender(api, topic):
+    body = {**CAMPAIGN, "topic": topic.slug, "from_email": "not an address"}
+    assert_error(api.post(f"{V1}/campaigns/", body), 400, "invalid")
+    body["from_email"] = "News <news@example.com>"
+    assert api.post(f"{V1}/campaigns/", body).status_code == 201
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+
+def test_it_revokes_keys_from_the_admin(api, api_key, admin_client):
+    changelist = "/admin/subscriptions/apikey/"
+    page = admin_client.get(changelist)
+    assert page.status_code == 200
+    assert api_key.prefix in page.content.decode()
+    assert api_key.secret not in page.content.decode()
+    response = admin_client.post(
+        changelist, {"action": "revoke", "_selected_action": [api_key.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    assert_error(api.get(f"{V1}/topics/"), 401, "invalid_key")

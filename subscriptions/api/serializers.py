@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from email.utils import parseaddr
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -235,6 +236,16 @@ def _single_line(value: str) -> str:
     return value
 
 
+def _sender(value: str) -> str:
+    if value:
+        _name, address = parseaddr(value)
+        try:
+            normalize_email(address)
+        except InvalidAddress:
+            raise serializers.ValidationError("Not a valid sender address.") from None
+    return value
+
+
 class TransactionalInSerializer(StrictSerializer):
     to = EmailField()
     subject = serializers.CharField(max_length=300, validators=[_single_line])
@@ -263,7 +274,12 @@ class CampaignInSerializer(StrictSerializer):
         max_length=100_000, required=False, allow_blank=True, default="", trim_whitespace=False
     )
     from_email = serializers.CharField(
-        max_length=254, required=False, allow_blank=True, default="", validators=[_single_line]
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[_single_line, _sender],
+        help_text='An address or "Name <address>"; empty: the default sender.',
     )
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
