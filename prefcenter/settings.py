@@ -309,6 +309,7 @@ SPECTACULAR_SETTINGS = {
         "SuppressionScopeEnum": "subscriptions.models.choices.SuppressionScope",
         "FrequencyEnum": "subscriptions.models.choices.Frequency",
         "LegalBasisEnum": "subscriptions.models.choices.LegalBasis",
+        "ImpliedByEnum": "subscriptions.api.serializers.IMPLIED_BY_CHOICES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

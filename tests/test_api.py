@@ -552,3 +552,20 @@ def test_it_revokes_keys_from_the_admin(api, api_key, admin_client):
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
     assert_error(api.get(f"{V1}/topics/"), 401, "invalid_key")
+
+
+def test_it_refuses_a_frequency_the_topic_does_not_offer(api, alice, topic):
+    response = api.put(sub_url(alice, topic.slug), {"status": "subscribed", "frequency": "monthly"})
+    assert_error(response, 400, "invalid")
+    response = api.put(sub_url(alice, topic.slug), {"status": "subscribed", "frequency": "weekly"})
+    assert response.json()["frequency"] == "weekly"
+
+
+def test_it_records_a_purchase_that_renews_a_soft_opt_in(api, alice, topic):
+    body = {"status": "subscribed", "legal_basis": "soft_opt_in", "implied_by": "inquiry"}
+    assert api.put(sub_url(alice, topic.slug), body).status_code == 200
+    response = api.post(f"{V1}/contacts/{alice.pk}/signals/", {"kind": "purchase"})
+    assert response.json() == {"renewed": 1}
+    assert Subscription.objects.get(contact=alice).implied_by == "purchase"
+    bad = api.post(f"{V1}/contacts/{alice.pk}/signals/", {"kind": "visit"})
+    assert_error(bad, 400, "invalid")

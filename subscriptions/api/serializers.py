@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from email.utils import parseaddr
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,6 +20,9 @@ from ..models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
+
+# What can imply a soft opt-in (ImpliedBy without its empty "not implied").
+IMPLIED_BY_CHOICES = [choice for choice in ImpliedBy.choices if choice[0]]
 
 # JSON types a field must be given as; DRF would otherwise coerce 12 into "12" and "yes" into True.
 STRICT_TYPES: tuple[tuple[type[serializers.Field], type | tuple[type, ...], str], ...] = (
@@ -144,7 +148,7 @@ class SubscriptionInSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=["subscribed", "unsubscribed"])
     legal_basis = serializers.ChoiceField(choices=LegalBasis.choices, default=LegalBasis.CONSENT)
     implied_by = serializers.ChoiceField(
-        choices=[c for c in ImpliedBy.choices if c[0]],
+        choices=IMPLIED_BY_CHOICES,
         required=False,
         help_text="For a soft opt-in: what implied it (purchase or inquiry).",
     )
@@ -176,6 +180,20 @@ class SubscriptionOutSerializer(SubscriptionSerializer):
     class Meta(SubscriptionSerializer.Meta):
         fields = [*SubscriptionSerializer.Meta.fields, "confirmation_sent"]
         read_only_fields = fields
+
+
+class SignalInSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=IMPLIED_BY_CHOICES)
+    at = serializers.DateTimeField(required=False, help_text="When it happened; default now.")
+
+    def validate_at(self, value):
+        if value > timezone.now():
+            raise serializers.ValidationError("May not be in the future.")
+        return value
+
+
+class SignalOutSerializer(serializers.Serializer):
+    renewed = serializers.IntegerField(help_text="How many implied consents were renewed.")
 
 
 class EvidenceSerializer(StrictSerializer):

@@ -25,6 +25,9 @@ v1 = [
         views.ContactConsentEventsView.as_view(),
         name="api-contact-consent-events",
     ),
+    path(
+        "contacts/<int:pk>/signals/", views.ContactSignalView.as_view(), name="api-contact-signal"
+    ),
     path("contacts/<int:pk>/export/", views.ContactExportView.as_view(), name="api-contact-export"),
     path("suppressions/", views.SuppressionsView.as_view(), name="api-suppressions"),
     path("suppressions/check/", views.SuppressionCheckView.as_view(), name="api-suppression-check"),

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from ..consent import contact_get_or_create, contact_unsubscribe_all
 from ..models import Campaign, ConsentEvent, Contact, Topic
+from ..retention import contact_record_signal
 from ..suppression import suppression_check
 from ..transactional import send_transactional
 from . import serializers as s
@@ -305,6 +306,9 @@ class ContactSubscriptionView(ApiView):
     def put(self, request, pk: int, topic: str):
         contact, topic = _contact(pk), _topic(topic)
         data = self.validated(s.SubscriptionInSerializer)
+        if data.get("frequency") and data["frequency"] not in topic.offered_frequencies:
+            offered = ", ".join(topic.offered_frequencies)
+            raise ValidationError({"frequency": [f"{topic.slug} offers only: {offered}."]})
         subscription, confirmation_sent = services.subscription_put(
             contact=contact,
             topic=topic,
@@ -317,6 +321,23 @@ class ContactSubscriptionView(ApiView):
         )
         subscription.confirmation_sent = confirmation_sent
         return Response(s.SubscriptionOutSerializer(subscription).data)
+
+
+class ContactSignalView(ApiView):
+    @extend_schema(
+        summary="Record a purchase or an inquiry",
+        description=(
+            "Renews the contact's implied (soft opt-in) consents, which otherwise lapse "
+            "(RETENTION_IMPLIED_PURCHASE_DAYS / RETENTION_IMPLIED_INQUIRY_DAYS)."
+        ),
+        request=s.SignalInSerializer,
+        responses=responses({200: s.SignalOutSerializer}, NOT_FOUND),
+    )
+    def post(self, request, pk: int):
+        contact = _contact(pk)
+        data = self.validated(s.SignalInSerializer)
+        renewed = contact_record_signal(contact=contact, kind=data["kind"], at=data.get("at"))
+        return Response({"renewed": renewed})
 
 
 class ContactUnsubscribeAllView(ApiView):
