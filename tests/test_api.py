@@ -569,3 +569,11 @@ def test_it_records_a_purchase_that_renews_a_soft_opt_in(api, alice, topic):
     assert Subscription.objects.get(contact=alice).implied_by == "purchase"
     bad = api.post(f"{V1}/contacts/{alice.pk}/signals/", {"kind": "visit"})
     assert_error(bad, 400, "invalid")
+
+
+def test_it_refuses_a_second_key_with_the_same_name(api_key):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("create_api_key", api_key.name)
+    assert ApiKey.objects.filter(name=api_key.name).count() == 1

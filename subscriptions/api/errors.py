@@ -6,6 +6,8 @@ rule-5 refusal, suppressed address) are mapped here too, so views only raise.
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -96,7 +98,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+        headers["Retry-After"] = str(math.ceil(exc.wait))
     if isinstance(exc, ApiError):
         code = exc.default_code if exc.detail.code is None else exc.detail.code
     else:
@@ -106,7 +108,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         lines = _flatten(exc.detail)
         payload = body(code, " ".join(lines) or "Invalid input.", fields=exc.detail)
     elif isinstance(exc, exceptions.Throttled):
-        payload = body(code, f"Too many requests for this API key; retry in {exc.wait or 1:.0f} s.")
+        wait = math.ceil(exc.wait or 1)
+        payload = body(code, f"Too many requests for this API key; retry in {wait} s.")
     else:
         payload = body(code, str(exc.detail))
     set_rollback()
