@@ -135,6 +135,7 @@ def test_it_serves_the_schema_and_docs_without_a_key(anonymous_api):
     docs = anonymous_api.client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+    assert b"/static/drf_spectacular_sidecar/" in docs.content
 
 
 # --- topics ---------------------------------------------------------------------------------
