@@ -311,6 +311,12 @@ class CampaignStatsSerializer(serializers.Serializer):
     bounced = serializers.IntegerField()
     complained = serializers.IntegerField()
     unsubscribed = serializers.IntegerField()
+    claimed = serializers.IntegerField(required=False, help_text="Being sent now (in pending).")
+    outcome_unknown = serializers.IntegerField(
+        required=False,
+        help_text="Failed because a worker died mid-send; never resent automatically.",
+    )
+    skipped_by_reason = serializers.DictField(child=serializers.IntegerField(), required=False)
 
 
 class CampaignSerializer(serializers.ModelSerializer):
