@@ -578,3 +578,11 @@ def test_it_refuses_a_second_key_with_the_same_name(api_key):
     with pytest.raises(CommandError):
         call_command("create_api_key", api_key.name)
     assert ApiKey.objects.filter(name=api_key.name).count() == 1
+
+
+def test_it_cannot_ask_a_dead_address_to_confirm(api, alice, topic):
+    suppression_add(email=alice.email, reason="hard_bounce")
+    body = {"status": "subscribed", "double_opt_in": True}
+    assert_error(api.put(sub_url(alice, topic.slug), body), 422, "suppressed")
+    assert not Subscription.objects.filter(contact=alice).exists()
+    assert not TransactionalMessage.objects.exists()
