@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -174,6 +175,11 @@ def claim_batch(*, campaign: Campaign, size: int) -> list[Delivery]:
     claimed contacts are re-checked in one query; the no-longer-marketable are marked skipped.
     Returned deliveries carry their contact (`delivery.contact`) for rendering.
     """
+    return _claim(campaign, size)[1]
+
+
+def _claim(campaign: Campaign, size: int) -> tuple[int, list[Delivery]]:
+    """claim_batch, also saying how many rows were claimed (skipped ones included)."""
     now = timezone.now()
     with transaction.atomic():
         ids = list(
@@ -183,11 +189,11 @@ def claim_batch(*, campaign: Campaign, size: int) -> list[Delivery]:
             .values_list("pk", flat=True)[:size]
         )
         if not ids:
-            return []
+            return 0, []
         Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.CLAIMED, claimed_at=now)
     deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
     blocked = blocked_contacts(topic=campaign.topic, contact_ids=[d.contact_id for d in deliveries])
-    return _skip(deliveries, blocked)
+    return len(ids), _skip(deliveries, blocked)
 
 
 def _release(deliveries: list[Delivery]) -> None:
@@ -285,6 +291,24 @@ def _campaign_status(campaign_id: int) -> str | None:
     return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
 
 
+def _send_one(mail, campaign: Campaign, compiled: CompiledCampaign, delivery: Delivery) -> str:
+    """Render and send one message: its ESP id, or "!" + the error when it did not go."""
+    try:
+        message = build_marketing_message(
+            campaign=campaign,
+            contact=delivery.contact,
+            compiled=compiled,
+            delivery_id=delivery.pk,
+            connection=mail,
+        )
+        accepted = mail.send_messages([message])
+    except SoftTimeLimitExceeded:
+        raise  # not a refusal: whether it left is unknown (the claim stays, never resent)
+    except Exception as exc:  # refused or unrenderable: recorded, never retried blindly
+        return f"!{type(exc).__name__}: {exc}"
+    return _esp_id(message) if accepted else "!not accepted by the backend"
+
+
 def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     """Claim one batch and send it through one connection of the marketing backend.
 
@@ -295,12 +319,15 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     when the transport cannot be opened, so the caller may retry.
     """
     size = size or settings.SEND_BATCH_SIZE
+    if settings.MARKETING_SEND_RATE > 0:
+        # Keep a throttled batch to about a minute, far below STALE_CLAIM_SECONDS.
+        size = min(size, max(1, int(settings.MARKETING_SEND_RATE * 60)))
     result = BatchResult()
     compiled: CompiledCampaign = compile_campaign(campaign)
-    deliveries = claim_batch(campaign=campaign, size=size)
+    result.claimed, deliveries = _claim(campaign, size)
+    result.skipped = result.claimed - len(deliveries)
     if not deliveries:
         return result
-    result.claimed = len(deliveries)
     mail = marketing_connection()
     try:
         mail.open()
@@ -330,35 +357,30 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
             checked_at = time.monotonic()
             sent: list[tuple[Delivery, str]] = []
             failed: list[tuple[Delivery, str]] = []
-            # Send while the check is younger than SEND_RECHECK_SECONDS (the first always).
-            while remaining:
-                if not have_token:
-                    throttle(1)
-                    have_token = True
-                if (sent or failed) and time.monotonic() - checked_at >= recheck_every:
-                    break  # check again, then use the slot already taken
-                have_token = False
-                delivery = remaining.pop(0)
-                message = build_marketing_message(
-                    campaign=campaign,
-                    contact=delivery.contact,
-                    compiled=compiled,
-                    delivery_id=delivery.pk,
-                    connection=mail,
-                )
-                try:
-                    accepted = mail.send_messages([message])
-                except Exception as exc:  # the ESP refused it: record, never retry blindly
-                    failed.append((delivery, f"{type(exc).__name__}: {exc}"))
-                    continue
-                if accepted:
-                    sent.append((delivery, _esp_id(message)))
-                else:
-                    failed.append((delivery, "not accepted by the backend"))
-            _record_sent(sent)
-            _record_failed(failed)
-            result.sent += len(sent)
-            result.failed += len(failed)
+            try:
+                # Send while the check is younger than SEND_RECHECK_SECONDS (the first always).
+                while remaining:
+                    if not have_token:
+                        throttle(1)
+                        have_token = True
+                    if (sent or failed) and time.monotonic() - checked_at >= recheck_every:
+                        break  # check again, then use the slot already taken
+                    have_token = False
+                    delivery = remaining.pop(0)
+                    outcome = _send_one(mail, campaign, compiled, delivery)
+                    (failed if outcome.startswith("!") else sent).append(
+                        (delivery, outcome.removeprefix("!"))
+                    )
+            except BaseException:
+                # Interrupted (time limit, shutdown): what was not attempted goes back; the
+                # one in flight, if any, stays claimed and ends as outcome_unknown.
+                _release(remaining)
+                raise
+            finally:
+                _record_sent(sent)
+                _record_failed(failed)
+                result.sent += len(sent)
+                result.failed += len(failed)
     finally:
         try:
             mail.close()
@@ -438,6 +460,14 @@ def _transition(campaign: Campaign, allowed, **changes) -> None:
         )
 
 
+def _enqueue(task, campaign_id: int) -> None:
+    """Queue work after commit; with the broker down the beat's sweep picks the campaign up."""
+    try:
+        getattr(task, "delay", task)(campaign_id)
+    except Exception:
+        log.exception("could not queue %s for campaign %s", task, campaign_id)
+
+
 def campaign_validate(*, campaign: Campaign) -> None:
     """Raise InvalidCampaignTemplate when the subject or a body does not compile."""
     compile_campaign(campaign)
@@ -466,7 +496,7 @@ def campaign_start(*, campaign: Campaign, user=None, enqueue: bool = True) -> Ca
         from .tasks.marketing import start_campaign
 
         pk = campaign.pk
-        transaction.on_commit(lambda: start_campaign.delay(pk))
+        transaction.on_commit(lambda: _enqueue(start_campaign, pk))
     return campaign
 
 
@@ -482,7 +512,7 @@ def campaign_resume(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
         from .tasks.marketing import fan_out
 
         pk = campaign.pk
-        transaction.on_commit(lambda: fan_out(pk))
+        transaction.on_commit(lambda: _enqueue(fan_out, pk))
     return campaign
 
 
@@ -510,6 +540,18 @@ def stalled_campaign_ids(*, quiet_for: datetime.timedelta) -> list[int]:
         )
         .filter(Exists(pending))
         .exclude(Exists(recent))
+        .values_list("pk", flat=True)
+    )
+
+
+def unbuilt_campaign_ids(*, quiet_for: datetime.timedelta) -> list[int]:
+    """Sending campaigns started a while ago without a single delivery (start task lost)."""
+    any_delivery = Delivery.objects.filter(campaign=OuterRef("pk"))
+    return list(
+        Campaign.objects.filter(
+            status=CampaignStatus.SENDING, started_at__lt=timezone.now() - quiet_for
+        )
+        .exclude(Exists(any_delivery))
         .values_list("pk", flat=True)
     )
 

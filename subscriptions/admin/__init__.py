@@ -1,1 +1,1 @@
-from . import api, privacy  # noqa: F401  (registers the admin modules)
+from . import api, campaigns, privacy  # noqa: F401  (registers the admin modules)
