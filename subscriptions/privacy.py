@@ -22,6 +22,7 @@ from .models import (
     ConsentEvent,
     Contact,
     Delivery,
+    LinkHit,
     PrivacyRequest,
     Subscription,
     Suppression,
@@ -146,6 +147,10 @@ def contact_export(*, contact: Contact) -> dict:
             }
             for m in messages
         ],
+        "link_hits": [
+            {"kind": h.kind, "user_agent": h.user_agent, "created_at": _iso(h.created_at)}
+            for h in LinkHit.objects.filter(contact=contact).order_by("created_at")
+        ],
         "suppressions": [
             {"reason": s.reason, "scope": s.scope, "created_at": _iso(s.created_at)}
             for s in suppressions
@@ -167,6 +172,7 @@ def _scrub(contact: Contact) -> None:
     )
     # Outcomes stay (campaign statistics); what could identify the person or their ESP logs goes.
     Delivery.objects.filter(contact=contact).update(error="", esp_message_id="")
+    LinkHit.objects.filter(contact=contact).update(user_agent="")
     if email:
         messages = TransactionalMessage.objects.filter(to_email__iexact=email)
         messages.filter(status=TransactionalStatus.QUEUED).update(

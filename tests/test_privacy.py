@@ -22,6 +22,7 @@ from subscriptions.models import (
     ConsentEvent,
     Contact,
     Delivery,
+    LinkHit,
     PrivacyRequest,
     Subscription,
     Suppression,
@@ -62,6 +63,7 @@ def ledgered_alice(subscribed_alice, topic, other_topic):
     Delivery.objects.create(
         campaign=campaign, contact=ContactFactory(), status="failed", error="550 bob@example.com"
     )
+    LinkHit.objects.create(contact=subscribed_alice, kind="unsubscribe", user_agent="Scanner/2")
     TransactionalMessage.objects.create(
         kind="receipt", to_email="alice@example.com", subject="Receipt", text_body="Hi Alice"
     )
@@ -98,6 +100,7 @@ def test_it_exports_every_ledger_row_oldest_first(ledgered_alice):
         }
     ]
     assert [m["subject"] for m in data["transactional_messages"]] == ["Receipt"]
+    assert [h["user_agent"] for h in data["link_hits"]] == ["Scanner/2"]
 
 
 def test_it_refuses_to_export_an_erased_contact(alice):
@@ -134,6 +137,7 @@ def test_it_erases_personal_data_and_keeps_facts(ledgered_alice, topic):
     assert (delivery.status, delivery.esp_message_id) == ("sent", "")
     assert Delivery.objects.filter(status="failed").count() == 1
     assert not TransactionalMessage.objects.filter(to_email__icontains="alice").exists()
+    assert LinkHit.objects.get(contact=erased).user_agent == ""
 
 
 def test_it_refuses_to_erase_twice(alice):

@@ -14,6 +14,7 @@ from subscriptions.models import (
     ConsentEvent,
     Contact,
     Delivery,
+    LinkHit,
     Subscription,
     Suppression,
 )
@@ -26,6 +27,7 @@ from subscriptions.retention import (
     retention_erase_unconfirmed,
     retention_lapse_implied,
     retention_minimise_ledger,
+    retention_minimise_link_hits,
 )
 from subscriptions.tasks.retention import apply_retention as apply_retention_task
 
@@ -199,6 +201,21 @@ def test_it_blanks_ip_and_user_agent_after_the_setting(subscribed_alice, topic, 
     assert retention_minimise_ledger(now=NOW) == 1
 
 
+def test_it_blanks_user_agents_of_old_link_opens(subscribed_alice, settings):
+    settings.RETENTION_LEDGER_NETWORK_DAYS = 30
+    old = LinkHit.objects.create(
+        contact=subscribed_alice, kind="unsubscribe", user_agent="Scanner", created_at=days_ago(31)
+    )
+    recent = LinkHit.objects.create(
+        contact=subscribed_alice, kind="unsubscribe", user_agent="Firefox", created_at=days_ago(1)
+    )
+    assert retention_minimise_link_hits(now=NOW, dry_run=True) == 1
+    assert retention_minimise_link_hits(now=NOW) == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.user_agent, recent.user_agent) == ("", "Firefox")
+
+
 # --- deliveries ------------------------------------------------------------------------------
 
 
@@ -270,6 +287,7 @@ def test_it_applies_every_rule_from_the_command_and_the_task(unconfirmed, implie
         "unconfirmed_contacts_erased": 0,
         "implied_consents_lapsed": 0,
         "ledger_rows_minimised": 0,
+        "link_hits_minimised": 0,
         "deliveries_archived": 0,
     }
     assert apply_retention(dry_run=True)["deliveries_archived"] == 0
