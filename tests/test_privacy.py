@@ -346,3 +346,15 @@ def test_it_leaves_other_contacts_alone(ledgered_alice, topic):
     assert bob.email == "bob@example.com"
     assert ConsentEvent.objects.get(contact=bob).ip_address == "203.0.113.0/24"
     assert list(Contact.objects.marketable(topic)) == [bob]
+
+
+def test_it_speaks_the_contacts_language(client, subscribed_alice, send_queued_transactional):
+    Contact.objects.filter(pk=subscribed_alice.pk).update(locale="da")
+    subscribed_alice.refresh_from_db()
+    token = tokens.preferences_token(subscribed_alice)
+    assert "Slet mine data" in client.get(f"/preferences/{token}/").content.decode()
+    client.post(f"/privacy/request/erase/{token}/")
+    message = TransactionalMessage.objects.get(kind="privacy_erase")
+    assert message.subject == "Bekræft sletningen af dine data"
+    page = client.get(_path(_emailed_link("privacy_erase")))
+    assert "Ja, slet mine data" in page.content.decode()
