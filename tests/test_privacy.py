@@ -191,6 +191,19 @@ def test_it_only_asks_for_confirmation_from_the_form_path(alice, topic, send_que
     assert not Suppression.objects.filter(address_hash=address_hash("alice@example.com")).exists()
 
 
+def test_it_answers_the_subscribe_form_for_an_erased_address_like_any_other(client, alice, topic):
+    _erase(alice)
+    form = {"topics": [topic.pk], "consent": "on"}
+    erased = client.post("/subscribe/", {"email": "alice@example.com", **form})
+    stranger = client.post("/subscribe/", {"email": "stranger@example.com", **form})
+    assert erased.status_code == stranger.status_code == 200
+    assert erased.content == stranger.content  # no enumeration
+    again = Contact.objects.active().get(email_key="alice@example.com")
+    assert Subscription.objects.get(contact=again).status == "pending"
+    assert not Contact.objects.marketable(topic).exists()
+    assert Suppression.objects.filter(reason="erased").exists()  # lifted only by confirming
+
+
 def test_it_never_lists_an_erased_contact_as_marketable(subscribed_alice, topic):
     assert list(Contact.objects.marketable(topic)) == [subscribed_alice]
     _erase(subscribed_alice)
