@@ -58,15 +58,18 @@ def _iso(value: datetime.datetime | datetime.date | None) -> str | None:
 # --- export ----------------------------------------------------------------------------------
 
 
-def contact_export(*, contact: Contact) -> dict:
+def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
     """Everything prefcenter holds about `contact`, as a JSON-serialisable dict.
 
     The contact, its subscriptions, the whole consent ledger (oldest first), its deliveries,
-    the system messages sent to its address and the suppressions on its address. Raises
+    the system messages sent to its address and the suppressions on its address. With `by`,
+    the export itself is first recorded in the ledger (and so is part of it). Raises
     ContactAlreadyErased for an erased contact.
     """
     if contact.is_erased:
         raise ContactAlreadyErased("This contact has been erased; no personal data is left.")
+    if by is not None:
+        record(contact=contact, action=Action.EXPORTED, by=by)
     subscriptions = Subscription.objects.filter(contact=contact).select_related("topic")
     events = (
         ConsentEvent.objects.filter(contact=contact)

@@ -256,6 +256,7 @@ def test_it_downloads_the_data_once_through_the_emailed_link(
     assert (
         len(data["consent_events"]) == ConsentEvent.objects.filter(contact=ledgered_alice).count()
     )
+    assert data["consent_events"][-1]["action"] == "exported"
     reused = client.post(link)
     assert reused.status_code == 410 and b"already been used" in reused.content
 
