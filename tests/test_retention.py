@@ -291,3 +291,12 @@ def test_it_applies_every_rule_from_the_command_and_the_task(unconfirmed, implie
         "deliveries_archived": 0,
     }
     assert apply_retention(dry_run=True)["deliveries_archived"] == 0
+
+
+def test_it_schedules_retention_daily_with_beat(settings):
+    from prefcenter.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["privacy-apply-retention"]
+    assert entry["task"] == "subscriptions.tasks.retention.apply_retention"
+    assert entry["task"] in app.tasks
+    assert entry["schedule"].hour == {settings.RETENTION_HOUR}
