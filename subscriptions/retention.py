@@ -210,6 +210,17 @@ def apply_retention(*, now: datetime.datetime | None = None, dry_run: bool = Fal
     return {name: rule(now=now, dry_run=dry_run) for name, rule in RULES.items()}
 
 
+def campaign_archived_rows(campaign) -> list[dict]:
+    """Archived outcomes as {status, reason, n} rows, the shape of a live per-status count, so a
+    stats function can add them to its `Delivery.values("status", "reason")` rows."""
+    return [
+        {"status": status, "reason": reason, "n": count}
+        for status, reason, count in CampaignStatsArchive.objects.filter(
+            campaign=campaign
+        ).values_list("status", "reason", "count")
+    ]
+
+
 def campaign_archived_counts(campaign) -> dict[str, int]:
     """Counts per delivery status already archived for `campaign` (add them to live counts)."""
     totals: dict[str, int] = {}

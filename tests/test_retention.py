@@ -22,6 +22,7 @@ from subscriptions.retention import (
     UnknownSignal,
     apply_retention,
     campaign_archived_counts,
+    campaign_archived_rows,
     contact_record_signal,
     retention_archive_deliveries,
     retention_erase_unconfirmed,
@@ -255,6 +256,9 @@ def test_it_archives_old_deliveries_into_campaign_stats(old_campaign, settings):
     assert Delivery.objects.count() == 2  # the running campaign's row stays
     assert campaign_archived_counts(old_campaign) == {"sent": 2, "skipped": 1, "failed": 1}
     assert CampaignStatsArchive.objects.get(status="skipped").reason == "unsubscribed"
+    assert {"status": "skipped", "reason": "unsubscribed", "n": 1} in campaign_archived_rows(
+        old_campaign
+    )
     assert retention_archive_deliveries(now=NOW) == 0
 
 
