@@ -22,6 +22,7 @@ from .models import (
     ConsentEvent,
     Contact,
     Delivery,
+    LinkHit,
     PrivacyRequest,
     Subscription,
     Suppression,
@@ -57,15 +58,18 @@ def _iso(value: datetime.datetime | datetime.date | None) -> str | None:
 # --- export ----------------------------------------------------------------------------------
 
 
-def contact_export(*, contact: Contact) -> dict:
+def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
     """Everything prefcenter holds about `contact`, as a JSON-serialisable dict.
 
     The contact, its subscriptions, the whole consent ledger (oldest first), its deliveries,
-    the system messages sent to its address and the suppressions on its address. Raises
+    the system messages sent to its address and the suppressions on its address. With `by`,
+    the export itself is first recorded in the ledger (and so is part of it). Raises
     ContactAlreadyErased for an erased contact.
     """
     if contact.is_erased:
         raise ContactAlreadyErased("This contact has been erased; no personal data is left.")
+    if by is not None:
+        record(contact=contact, action=Action.EXPORTED, by=by)
     subscriptions = Subscription.objects.filter(contact=contact).select_related("topic")
     events = (
         ConsentEvent.objects.filter(contact=contact)
@@ -146,6 +150,10 @@ def contact_export(*, contact: Contact) -> dict:
             }
             for m in messages
         ],
+        "link_hits": [
+            {"kind": h.kind, "user_agent": h.user_agent, "created_at": _iso(h.created_at)}
+            for h in LinkHit.objects.filter(contact=contact).order_by("created_at")
+        ],
         "suppressions": [
             {"reason": s.reason, "scope": s.scope, "created_at": _iso(s.created_at)}
             for s in suppressions
@@ -167,6 +175,7 @@ def _scrub(contact: Contact) -> None:
     )
     # Outcomes stay (campaign statistics); what could identify the person or their ESP logs goes.
     Delivery.objects.filter(contact=contact).update(error="", esp_message_id="")
+    LinkHit.objects.filter(contact=contact).update(user_agent="")
     if email:
         messages = TransactionalMessage.objects.filter(to_email__iexact=email)
         messages.filter(status=TransactionalStatus.QUEUED).update(

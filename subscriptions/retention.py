@@ -8,7 +8,8 @@ runs them all; the daily beat task and `manage.py apply_retention` call it.
   opted in nor out, and may sign up again);
 - implied consent (soft opt-in) lapses RETENTION_IMPLIED_PURCHASE_DAYS after the last purchase
   and RETENTION_IMPLIED_INQUIRY_DAYS after the last inquiry, unless renewed by a new signal;
-- IP addresses and user agents in the ledger are blanked after RETENTION_LEDGER_NETWORK_DAYS;
+- IP addresses and user agents in the ledger (and the user agents of counted link opens) are
+  blanked after RETENTION_LEDGER_NETWORK_DAYS;
 - finished delivery rows older than RETENTION_DELIVERY_DAYS are folded into
   CampaignStatsArchive and deleted.
 """
@@ -29,6 +30,7 @@ from .models import (
     ConsentEvent,
     Contact,
     Delivery,
+    LinkHit,
     Subscription,
 )
 from .models.campaigns import CampaignStatus, DeliveryStatus
@@ -156,6 +158,13 @@ def retention_minimise_ledger(*, now: datetime.datetime, dry_run: bool = False) 
     return rows.update(ip_address=None, user_agent="")
 
 
+def retention_minimise_link_hits(*, now: datetime.datetime, dry_run: bool = False) -> int:
+    """Blank the user agents of counted link opens older than the ledger's setting."""
+    cutoff = now - _days(settings.RETENTION_LEDGER_NETWORK_DAYS)
+    rows = LinkHit.objects.filter(created_at__lt=cutoff).exclude(user_agent="")
+    return rows.count() if dry_run else rows.update(user_agent="")
+
+
 def retention_archive_deliveries(*, now: datetime.datetime, dry_run: bool = False) -> int:
     """Fold old finished deliveries into CampaignStatsArchive counts, then delete them."""
     if dry_run:
@@ -190,6 +199,7 @@ RULES = {
     "unconfirmed_contacts_erased": retention_erase_unconfirmed,
     "implied_consents_lapsed": retention_lapse_implied,
     "ledger_rows_minimised": retention_minimise_ledger,
+    "link_hits_minimised": retention_minimise_link_hits,
     "deliveries_archived": retention_archive_deliveries,
 }
 
@@ -198,6 +208,17 @@ def apply_retention(*, now: datetime.datetime | None = None, dry_run: bool = Fal
     """Run every retention rule; returns {rule name: rows changed (or that would change)}."""
     now = now or timezone.now()
     return {name: rule(now=now, dry_run=dry_run) for name, rule in RULES.items()}
+
+
+def campaign_archived_rows(campaign) -> list[dict]:
+    """Archived outcomes as {status, reason, n} rows, the shape of a live per-status count, so a
+    stats function can add them to its `Delivery.values("status", "reason")` rows."""
+    return [
+        {"status": status, "reason": reason, "n": count}
+        for status, reason, count in CampaignStatsArchive.objects.filter(
+            campaign=campaign
+        ).values_list("status", "reason", "count")
+    ]
 
 
 def campaign_archived_counts(campaign) -> dict[str, int]:

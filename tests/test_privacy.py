@@ -22,6 +22,7 @@ from subscriptions.models import (
     ConsentEvent,
     Contact,
     Delivery,
+    LinkHit,
     PrivacyRequest,
     Subscription,
     Suppression,
@@ -62,6 +63,7 @@ def ledgered_alice(subscribed_alice, topic, other_topic):
     Delivery.objects.create(
         campaign=campaign, contact=ContactFactory(), status="failed", error="550 bob@example.com"
     )
+    LinkHit.objects.create(contact=subscribed_alice, kind="unsubscribe", user_agent="Scanner/2")
     TransactionalMessage.objects.create(
         kind="receipt", to_email="alice@example.com", subject="Receipt", text_body="Hi Alice"
     )
@@ -98,6 +100,7 @@ def test_it_exports_every_ledger_row_oldest_first(ledgered_alice):
         }
     ]
     assert [m["subject"] for m in data["transactional_messages"]] == ["Receipt"]
+    assert [h["user_agent"] for h in data["link_hits"]] == ["Scanner/2"]
 
 
 def test_it_refuses_to_export_an_erased_contact(alice):
@@ -134,6 +137,7 @@ def test_it_erases_personal_data_and_keeps_facts(ledgered_alice, topic):
     assert (delivery.status, delivery.esp_message_id) == ("sent", "")
     assert Delivery.objects.filter(status="failed").count() == 1
     assert not TransactionalMessage.objects.filter(to_email__icontains="alice").exists()
+    assert LinkHit.objects.get(contact=erased).user_agent == ""
 
 
 def test_it_refuses_to_erase_twice(alice):
@@ -185,6 +189,19 @@ def test_it_only_asks_for_confirmation_from_the_form_path(alice, topic, send_que
     subscription_confirm(contact=again, topics=[topic], by=Actor(source="confirmation"))
     assert list(Contact.objects.marketable(topic)) == [again]
     assert not Suppression.objects.filter(address_hash=address_hash("alice@example.com")).exists()
+
+
+def test_it_answers_the_subscribe_form_for_an_erased_address_like_any_other(client, alice, topic):
+    _erase(alice)
+    form = {"topics": [topic.pk], "consent": "on"}
+    erased = client.post("/subscribe/", {"email": "alice@example.com", **form})
+    stranger = client.post("/subscribe/", {"email": "stranger@example.com", **form})
+    assert erased.status_code == stranger.status_code == 200
+    assert erased.content == stranger.content  # no enumeration
+    again = Contact.objects.active().get(email_key="alice@example.com")
+    assert Subscription.objects.get(contact=again).status == "pending"
+    assert not Contact.objects.marketable(topic).exists()
+    assert Suppression.objects.filter(reason="erased").exists()  # lifted only by confirming
 
 
 def test_it_never_lists_an_erased_contact_as_marketable(subscribed_alice, topic):
@@ -239,6 +256,7 @@ def test_it_downloads_the_data_once_through_the_emailed_link(
     assert (
         len(data["consent_events"]) == ConsentEvent.objects.filter(contact=ledgered_alice).count()
     )
+    assert data["consent_events"][-1]["action"] == "exported"
     reused = client.post(link)
     assert reused.status_code == 410 and b"already been used" in reused.content
 
@@ -342,3 +360,15 @@ def test_it_leaves_other_contacts_alone(ledgered_alice, topic):
     assert bob.email == "bob@example.com"
     assert ConsentEvent.objects.get(contact=bob).ip_address == "203.0.113.0/24"
     assert list(Contact.objects.marketable(topic)) == [bob]
+
+
+def test_it_speaks_the_contacts_language(client, subscribed_alice, send_queued_transactional):
+    Contact.objects.filter(pk=subscribed_alice.pk).update(locale="da")
+    subscribed_alice.refresh_from_db()
+    token = tokens.preferences_token(subscribed_alice)
+    assert "Slet mine data" in client.get(f"/preferences/{token}/").content.decode()
+    client.post(f"/privacy/request/erase/{token}/")
+    message = TransactionalMessage.objects.get(kind="privacy_erase")
+    assert message.subject == "Bekræft sletningen af dine data"
+    page = client.get(_path(_emailed_link("privacy_erase")))
+    assert "Ja, slet mine data" in page.content.decode()

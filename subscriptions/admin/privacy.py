@@ -25,7 +25,7 @@ def _staff_actor(request) -> Actor:
 def export_data(modeladmin, request, queryset):
     exports = []
     for contact in queryset.active():
-        exports.append(contact_export(contact=contact))
+        exports.append(contact_export(contact=contact, by=_staff_actor(request)))
     if not exports:
         modeladmin.message_user(request, _("Erased contacts have no data left to export."))
         return None

@@ -118,8 +118,10 @@ def privacy_export(request, token: str):
         with translation.override(contact.locale):
             return render(request, "subscriptions/privacy/export.html", {"contact": contact})
     try:
-        privacy_request_use(request=privacy_req)
-        data = contact_export(contact=contact)
+        with transaction.atomic():
+            privacy_request_use(request=privacy_req)
+            by = Actor.from_request(request, Source.PREFERENCE_PAGE, actor="data subject")
+            data = contact_export(contact=contact, by=by)
     except (PrivacyLinkUsed, ContactAlreadyErased) as problem:
         return _bad_privacy_link(request, problem)
     response = HttpResponse(

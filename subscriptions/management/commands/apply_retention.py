@@ -10,6 +10,7 @@ LABELS = {
     "unconfirmed_contacts_erased": "never-confirmed contacts erased",
     "implied_consents_lapsed": "implied (soft opt-in) consents lapsed",
     "ledger_rows_minimised": "ledger rows with IP / user agent blanked",
+    "link_hits_minimised": "link opens with user agent blanked",
     "deliveries_archived": "old delivery rows archived into campaign stats",
 }
 
