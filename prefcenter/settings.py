@@ -300,6 +300,37 @@ SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATIO
 # A styled page, in the visitor's language, when a form's CSRF check fails.
 CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"
 
+
+# --- api ---
+# The API's views set their own authentication, throttle, parsers and error handler
+# (subscriptions/api/views.py); these settings shape only the OpenAPI schema and its docs pages,
+# which are served from local files (drf-spectacular-sidecar), no CDN.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "SubscriptionStatusEnum": "subscriptions.models.choices.SubscriptionStatus",
+        "SubscriptionChangeEnum": ["subscribed", "unsubscribed"],
+        "CampaignStatusEnum": "subscriptions.models.campaigns.CampaignStatus",
+        "SuppressionReasonEnum": "subscriptions.models.choices.SuppressionReason",
+        "SuppressionScopeEnum": "subscriptions.models.choices.SuppressionScope",
+        "FrequencyEnum": "subscriptions.models.choices.Frequency",
+        "LegalBasisEnum": "subscriptions.models.choices.LegalBasis",
+        "ImpliedByEnum": "subscriptions.api.serializers.IMPLIED_BY_CHOICES",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "subscriptions.api.schema.forbid_unknown_fields",
+    ],
+}
 # --- sending ---
 # Seconds between marketability re-checks while a batch is being sent (rule 1 wants <= 5).
 SEND_RECHECK_SECONDS = env_float("SEND_RECHECK_SECONDS", 1.0)
@@ -323,3 +354,42 @@ COMPLAINT_RATE_PAUSE = env_float("COMPLAINT_RATE_PAUSE", 0.003)
 # Largest request body read into memory (webhook JSON, API bodies): larger gets a 400.
 # ESP batches (SendGrid posts up to ~1,000 events) stay well below 5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+
+# --- pages ---
+# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
+SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
+# A styled page, in the visitor's language, when a form's CSRF check fails.
+CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"
+
+# --- privacy ----------------------------------------------------------------------------------
+# Privacy rights and retention. Every period is a whole number of days (or minutes) so each
+# promise a privacy policy makes can be kept by configuration.
+# How long the emailed "download my data" / "erase my data" link works (single use).
+PRIVACY_LINK_MAX_AGE_MINUTES = env_int("PRIVACY_LINK_MAX_AGE_MINUTES", 60)
+# At most this many verification emails per contact per hour (protects the inbox from abuse).
+PRIVACY_REQUESTS_PER_HOUR = env_int("PRIVACY_REQUESTS_PER_HOUR", 5)
+# Contacts who never confirmed their double opt-in are erased (without suppression) after this.
+RETENTION_PENDING_DAYS = env_int("RETENTION_PENDING_DAYS", 7)
+# Implied consent (soft opt-in) lapses this long after the last purchase / inquiry (CASL: 2
+# years and 6 months).
+RETENTION_IMPLIED_PURCHASE_DAYS = env_int("RETENTION_IMPLIED_PURCHASE_DAYS", 730)
+RETENTION_IMPLIED_INQUIRY_DAYS = env_int("RETENTION_IMPLIED_INQUIRY_DAYS", 183)
+# IP addresses and user agents in the consent ledger are blanked after this.
+RETENTION_LEDGER_NETWORK_DAYS = env_int("RETENTION_LEDGER_NETWORK_DAYS", 30)
+# Finished delivery rows older than this are folded into per-campaign counts and deleted.
+RETENTION_DELIVERY_DAYS = env_int("RETENTION_DELIVERY_DAYS", 365)
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 10_000)
+# A material policy change must be announced at least this long before it takes effect.
+POLICY_NOTICE_MIN_DAYS = env_int("POLICY_NOTICE_MIN_DAYS", 30)
+POLICY_NOTICE_CHUNK_SIZE = env_int("POLICY_NOTICE_CHUNK_SIZE", 1000)
+# Hour (UTC) at which the daily retention job runs.
+RETENTION_HOUR = env_int("RETENTION_HOUR", 3)
+from celery.schedules import crontab as _crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "privacy-apply-retention": {
+        "task": "subscriptions.tasks.retention.apply_retention",
+        "schedule": _crontab(minute=17, hour=RETENTION_HOUR),
+    },
+}

@@ -21,10 +21,15 @@ from .models import Contact, Topic
 UNSUBSCRIBE = "prefcenter.unsubscribe"
 PREFERENCES = "prefcenter.preferences"
 CONFIRM = "prefcenter.confirm"
+PRIVACY = "prefcenter.privacy"
 
 
 class BadToken(Exception):
     """The token is forged, truncated, expired or names something that no longer exists."""
+
+
+class ContactGone(BadToken):
+    """The token is genuine but its contact no longer exists: erased, or never confirmed."""
 
 
 def _sign(payload: dict, salt: str) -> str:
@@ -52,7 +57,8 @@ def _contact(payload: dict) -> Contact:
         raise BadToken("malformed payload") from None
     contact = Contact.objects.active().filter(token_key=key).first()
     if contact is None:
-        raise BadToken("unknown contact")
+        # The signature is ours, so the contact existed: erasure rotated its token key.
+        raise ContactGone("unknown contact")
     return contact
 
 
@@ -125,3 +131,32 @@ def read_confirm_token(token: str) -> tuple[Contact, list[Topic]]:
 
 def confirm_url(contact: Contact, topics: list[Topic]) -> str:
     return absolute(reverse("confirm", args=[confirm_token(contact, topics)]))
+
+
+# --- privacy: export / erasure verification, one hour, single use -----------------------------
+
+
+def privacy_token(contact: Contact, action: str, nonce: str) -> str:
+    """The emailed link that proves the mailbox before an export or an erasure.
+
+    `nonce` names a PrivacyRequest row, which makes the link single-use.
+    """
+    return _sign({"c": contact.token_key.hex, "a": action, "n": nonce}, PRIVACY)
+
+
+def read_privacy_token(token: str, action: str) -> tuple[Contact, str]:
+    """The contact and request nonce of a privacy link for `action`; BadToken if not valid now.
+
+    Whether the request was already used is for the caller to check (subscriptions.privacy).
+    """
+    payload = _load(
+        token, PRIVACY, max_age=datetime.timedelta(minutes=settings.PRIVACY_LINK_MAX_AGE_MINUTES)
+    )
+    nonce = payload.get("n")
+    if payload.get("a") != action or not isinstance(nonce, str):
+        raise BadToken("malformed payload")
+    return _contact(payload), nonce
+
+
+def privacy_url(contact: Contact, action: str, nonce: str) -> str:
+    return absolute(reverse(f"privacy_{action}", args=[privacy_token(contact, action, nonce)]))

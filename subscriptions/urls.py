@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import health, pages
 
@@ -6,6 +6,7 @@ from .views import health, pages
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("privacy/", include("subscriptions.privacy_urls")),
     path("subscribe/", pages.subscribe, name="subscribe"),
     path("unsubscribe/<path:token>/", pages.unsubscribe, name="unsubscribe"),
     path("preferences/", pages.preferences_request, name="preferences_request"),

@@ -1,3 +1,4 @@
+from .api import ApiKey
 from .campaigns import Campaign, Delivery
 from .contacts import Contact, Subscription, Topic
 from .feedback import (
@@ -9,17 +10,24 @@ from .feedback import (
 )
 from .ledger import ConsentEvent
 from .pages import LinkHit
+from .policy import PolicyVersion
+from .privacy import CampaignStatsArchive, DataSubject, PrivacyRequest
 from .suppression import Suppression
 from .transactional import TransactionalMessage
 
 __all__ = [
+    "ApiKey",
     "Campaign",
     "CampaignComplaints",
+    "CampaignStatsArchive",
     "ConsentEvent",
     "Contact",
     "ContactImport",
+    "DataSubject",
     "Delivery",
     "LinkHit",
+    "PolicyVersion",
+    "PrivacyRequest",
     "ProcessedWebhookEvent",
     "SoftBounce",
     "Subscription",

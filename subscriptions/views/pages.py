@@ -45,6 +45,7 @@ from ..preferences import preferences_apply, preferences_topics
 from ..signup import signup_request
 from ..tokens import (
     BadToken,
+    ContactGone,
     preferences_url,
     read_confirm_token,
     read_preferences_token,
@@ -63,6 +64,10 @@ def _error(request, *, status: int, title: str, message: str) -> HttpResponse:
 
 
 def _bad_link(request, problem: BadToken | None = None) -> HttpResponse:
+    if isinstance(problem, ContactGone):  # a genuine link of an erased contact
+        from .privacy import gone_response
+
+        return gone_response(request)
     if problem is not None and str(problem) == "expired":
         return _error(
             request,

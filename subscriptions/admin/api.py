@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..api.keys import api_key_revoke
+from ..models import ApiKey
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created with `manage.py create_api_key` (the secret is shown only there)."""
+
+    list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix")
+    readonly_fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Revoked, not deleted: the key's name stays behind the "api:<name>" actor in the ledger.
+        return False
+
+    @admin.action(description=_("Revoke the selected API keys"), permissions=["change"])
+    def revoke(self, request, queryset) -> None:
+        revoked = sum(api_key_revoke(key=key) for key in queryset)
+        self.message_user(
+            request,
+            ngettext("%d key revoked.", "%d keys revoked.", revoked) % revoked,
+            messages.SUCCESS,
+        )

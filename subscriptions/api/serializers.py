@@ -1,0 +1,359 @@
+"""Request and response shapes of the API (DESIGN.md's table), validated strictly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from email.utils import parseaddr
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..addresses import InvalidAddress, normalize_email
+from ..models import Campaign, ConsentEvent, Contact, Subscription, Topic
+from ..models.campaigns import CampaignStatus
+from ..models.choices import (
+    Channel,
+    Frequency,
+    ImpliedBy,
+    LegalBasis,
+    SuppressionReason,
+    SuppressionScope,
+)
+
+# What can imply a soft opt-in (ImpliedBy without its empty "not implied").
+IMPLIED_BY_CHOICES = [choice for choice in ImpliedBy.choices if choice[0]]
+
+# JSON types a field must be given as; DRF would otherwise coerce 12 into "12" and "yes" into True.
+STRICT_TYPES: tuple[tuple[type[serializers.Field], type | tuple[type, ...], str], ...] = (
+    (serializers.CharField, str, "a string"),
+    (serializers.BooleanField, bool, "true or false"),
+)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know and values of the wrong JSON type."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            for name, field in self.fields.items():
+                if name not in data or (data[name] is None and field.allow_null):
+                    continue
+                for kind, expected, label in STRICT_TYPES:
+                    if isinstance(field, kind) and not isinstance(data[name], expected):
+                        errors[name] = [f"Must be {label}."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class EmailField(serializers.CharField):
+    """An address, returned normalized (domain lowercased and IDNA-encoded)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return normalize_email(value)
+        except InvalidAddress as exc:
+            raise serializers.ValidationError(f"Not a valid email address ({exc}).") from None
+
+
+def _storable(value, depth: int = 0) -> None:
+    """JSON that PostgreSQL's jsonb can hold: no NUL or lone surrogates, bounded nesting."""
+    if depth > 10:
+        raise serializers.ValidationError("Nested too deeply.")
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise serializers.ValidationError("Text may not contain NUL or surrogate characters.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, depth + 1)
+            _storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, depth + 1)
+
+
+class AttributesField(serializers.JSONField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be an object.")
+        _storable(value)
+        return value
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+class TopicSerializer(StrictSerializer):
+    slug = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.EMAIL)
+    frequencies = serializers.ListField(
+        child=serializers.ChoiceField(choices=Frequency.choices),
+        required=False,
+        max_length=len(Frequency.choices),
+        help_text="Frequencies the topic offers; the first is the default.",
+    )
+
+    def to_representation(self, topic: Topic) -> dict:
+        return {
+            "slug": topic.slug,
+            "name": topic.name,
+            "description": topic.description,
+            "channel": topic.channel,
+            "frequencies": topic.offered_frequencies,
+        }
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = ["topic", "status", "legal_basis", "frequency", "paused_until"]
+        read_only_fields = fields
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    subscriptions = SubscriptionSerializer(many=True, read_only=True)
+    attributes = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "email", "external_id", "locale", "attributes", "subscriptions"]
+        read_only_fields = fields
+
+
+class ContactInSerializer(StrictSerializer):
+    email = EmailField()
+    external_id = serializers.CharField(max_length=255, required=False, allow_null=True)
+    locale = serializers.RegexField(
+        r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$", max_length=10, required=False
+    )
+    attributes = AttributesField(required=False)
+
+
+class SubscriptionInSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=["subscribed", "unsubscribed"])
+    legal_basis = serializers.ChoiceField(choices=LegalBasis.choices, default=LegalBasis.CONSENT)
+    implied_by = serializers.ChoiceField(
+        choices=IMPLIED_BY_CHOICES,
+        required=False,
+        help_text="For a soft opt-in: what implied it (purchase or inquiry).",
+    )
+    frequency = serializers.ChoiceField(choices=Frequency.choices, required=False)
+    evidence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Proof of the consent (form, page, wording); kept in the ledger row.",
+    )
+    double_opt_in = serializers.BooleanField(
+        default=False,
+        help_text="Ask the person to confirm by email; the only way to re-subscribe an opt-out.",
+    )
+
+    def validate(self, data):
+        if data.get("implied_by") and data["legal_basis"] != LegalBasis.SOFT_OPT_IN:
+            raise serializers.ValidationError({"implied_by": ["Only for legal_basis soft_opt_in."]})
+        return data
+
+
+class SubscriptionOutSerializer(SubscriptionSerializer):
+    confirmation_sent = serializers.BooleanField(
+        read_only=True,
+        help_text="A double opt-in confirmation was emailed; the status changes when confirmed.",
+    )
+
+    class Meta(SubscriptionSerializer.Meta):
+        fields = [*SubscriptionSerializer.Meta.fields, "confirmation_sent"]
+        read_only_fields = fields
+
+
+class SignalInSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=IMPLIED_BY_CHOICES)
+    at = serializers.DateTimeField(required=False, help_text="When it happened; default now.")
+
+    def validate_at(self, value):
+        if value > timezone.now():
+            raise serializers.ValidationError("May not be in the future.")
+        return value
+
+
+class SignalOutSerializer(serializers.Serializer):
+    renewed = serializers.IntegerField(help_text="How many implied consents were renewed.")
+
+
+class EvidenceSerializer(StrictSerializer):
+    evidence = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ConsentEvent
+        fields = [
+            "id",
+            "topic",
+            "action",
+            "old_status",
+            "new_status",
+            "source",
+            "actor",
+            "policy_version",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+# --- suppressions ---------------------------------------------------------------------------
+
+
+class SuppressionInSerializer(StrictSerializer):
+    email = EmailField()
+    reason = serializers.ChoiceField(choices=SuppressionReason.choices)
+    scope = serializers.ChoiceField(choices=SuppressionScope.choices, required=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SuppressionOutSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=SuppressionReason.choices, read_only=True)
+    scope = serializers.ChoiceField(choices=SuppressionScope.choices, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class SuppressionCheckSerializer(serializers.Serializer):
+    suppressed = serializers.BooleanField()
+    scope = serializers.ChoiceField(choices=SuppressionScope.choices, allow_null=True)
+    reasons = serializers.ListField(child=serializers.ChoiceField(SuppressionReason.choices))
+
+
+class EmailQuerySerializer(StrictSerializer):
+    email = EmailField()
+
+
+# --- transactional --------------------------------------------------------------------------
+
+
+def _single_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise serializers.ValidationError("Must be a single line.")
+    return value
+
+
+def _sender(value: str) -> str:
+    if value:
+        _name, address = parseaddr(value)
+        try:
+            normalize_email(address)
+        except InvalidAddress:
+            raise serializers.ValidationError("Not a valid sender address.") from None
+    return value
+
+
+class TransactionalInSerializer(StrictSerializer):
+    to = EmailField()
+    subject = serializers.CharField(max_length=300, validators=[_single_line])
+    text_body = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    html_body = serializers.CharField(
+        max_length=200_000, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
+class TransactionalOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+class CampaignInSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    topic = serializers.SlugField(max_length=64, help_text="The topic's slug.")
+    subject = serializers.CharField(max_length=300, validators=[_single_line])
+    html_body = serializers.CharField(
+        max_length=200_000, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    text_body = serializers.CharField(
+        max_length=100_000, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    from_email = serializers.CharField(
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[_single_line, _sender],
+        help_text='An address or "Name <address>"; empty: the default sender.',
+    )
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class CampaignStatsSerializer(serializers.Serializer):
+    audience = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    bounced = serializers.IntegerField()
+    complained = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField()
+    claimed = serializers.IntegerField(required=False, help_text="Being sent now (in pending).")
+    outcome_unknown = serializers.IntegerField(
+        required=False,
+        help_text="Failed because a worker died mid-send; never resent automatically.",
+    )
+    skipped_by_reason = serializers.DictField(child=serializers.IntegerField(), required=False)
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
+    stats = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "topic",
+            "subject",
+            "from_email",
+            "status",
+            "scheduled_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "stats",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(CampaignStatsSerializer)
+    def get_stats(self, campaign: Campaign) -> dict:
+        from .services import campaign_stats
+
+        return CampaignStatsSerializer(campaign_stats(campaign=campaign)).data
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="A stable machine-readable code.")
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(
+        required=False, help_text="Per-field messages of a validation error."
+    )

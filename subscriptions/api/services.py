@@ -1,0 +1,163 @@
+"""The few API operations that are more than one call to an existing service.
+
+Campaign life cycle, export and erasure belong to `subscriptions.sending` and
+`subscriptions.privacy`; the API only adapts their names here (errors: api/errors.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import IntegrityError, transaction
+
+from .. import privacy, sending
+from ..addresses import address_hash
+from ..consent import subscription_request, subscription_set_frequency, subscription_subscribe
+from ..consent import subscription_unsubscribe as _unsubscribe
+from ..ledger import Actor, record
+from ..models import Campaign, Contact, Subscription, Suppression, Topic
+from ..models.choices import Action
+from ..suppression import blocks_all_mail, suppression_add
+from .errors import ApiError
+
+
+def topic_create(
+    *, slug: str, name: str, description: str = "", channel: str, frequencies: list[str]
+) -> Topic:
+    """A new topic; 409 when the slug is taken."""
+    try:
+        with transaction.atomic():
+            return Topic.objects.create(
+                slug=slug,
+                name=name,
+                description=description,
+                channel=channel,
+                frequencies=list(dict.fromkeys(frequencies)),
+            )
+    except IntegrityError:
+        raise ApiError(409, "already_exists", f"A topic {slug!r} already exists.") from None
+
+
+def subscription_put(
+    *,
+    contact: Contact,
+    topic: Topic,
+    status: str,
+    by: Actor,
+    legal_basis: str,
+    implied_by: str = "",
+    frequency: str | None = None,
+    double_opt_in: bool = False,
+) -> tuple[Subscription, bool]:
+    """Set a contact's standing on a topic as an integration asks. Returns (row, confirmation sent).
+
+    Subscribing someone who opted out raises ResubscribeRequiresConfirmation (rule 5) unless
+    `double_opt_in`: then a confirmation is emailed and the row changes only when the person
+    confirms (an unsubscribed row stays unsubscribed until then; a new one is `pending`).
+    """
+    confirmation_sent = False
+    with transaction.atomic():
+        if status == "unsubscribed":
+            _unsubscribe(contact=contact, topic=topic, by=by)
+        elif double_opt_in:
+            if blocks_all_mail(contact.address_hash):
+                raise ApiError(
+                    422, "suppressed", "This address cannot receive mail, not even a confirmation."
+                )
+            confirmation_sent = bool(subscription_request(contact=contact, topics=[topic], by=by))
+        else:
+            subscription_subscribe(
+                contact=contact,
+                topic=topic,
+                by=by,
+                legal_basis=legal_basis,
+                implied_by=implied_by,
+                frequency=frequency,
+            )
+        if frequency and status == "subscribed" and not confirmation_sent:
+            subscription_set_frequency(contact=contact, topic=topic, frequency=frequency, by=by)
+        subscription = Subscription.objects.select_related("topic").get(
+            contact=contact, topic=topic
+        )
+    return subscription, confirmation_sent
+
+
+def address_suppress(
+    *, email: str, reason: str, scope: str | None, by: Actor, note: str = ""
+) -> Suppression:
+    """Suppress an address; a contact with that address gets a ledger row saying so."""
+    hashed = address_hash(email)
+    with transaction.atomic():
+        before = Suppression.objects.filter(address_hash=hashed, reason=reason)
+        old_scope = before.values_list("scope", flat=True).first()
+        suppression = suppression_add(
+            hashed=hashed, reason=reason, scope=scope, source=by.source, note=note
+        )
+        contact = Contact.objects.by_email(email).first()
+        if contact is not None and suppression.scope != old_scope:
+            record(
+                contact=contact,
+                action=Action.SUPPRESSED,
+                by=by,
+                old_status=old_scope or "",
+                new_status=reason,
+            )
+    return suppression
+
+
+# --- campaigns (services of subscriptions.sending) ------------------------------------------
+
+
+def campaign_create(
+    *,
+    name: str,
+    topic: Topic,
+    subject: str,
+    html_body: str,
+    text_body: str,
+    from_email: str = "",
+    scheduled_at: datetime.datetime | None = None,
+) -> Campaign:
+    """A draft campaign, or a scheduled one with `scheduled_at`. Refuses a body that won't compile."""
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name,
+            topic=topic,
+            subject=subject,
+            html_body=html_body,
+            text_body=text_body,
+            from_email=from_email,
+        )
+        if scheduled_at is not None:
+            sending.campaign_schedule(campaign=campaign, at=scheduled_at)
+        else:
+            sending.campaign_validate(campaign=campaign)
+    return campaign
+
+
+def campaign_change(*, campaign: Campaign, action: str) -> Campaign:
+    """send / pause / resume / cancel, through the sending service's state machine."""
+    if action == "send":
+        return sending.campaign_start(campaign=campaign)
+    if action == "pause":
+        return sending.campaign_pause(campaign=campaign)
+    if action == "resume":
+        return sending.campaign_resume(campaign=campaign)
+    if action == "cancel":
+        return sending.campaign_cancel(campaign=campaign)
+    raise ValueError(action)
+
+
+def campaign_stats(*, campaign: Campaign) -> dict:
+    return sending.campaign_stats(campaign)
+
+
+# --- privacy (services of subscriptions.privacy) --------------------------------------------
+
+
+def contact_export(*, contact: Contact) -> dict:
+    return privacy.contact_export(contact=contact)
+
+
+def contact_erase(*, contact: Contact, by: Actor) -> None:
+    privacy.contact_erase(contact=contact, by=by)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import views
+from .errors import not_found
+
+v1 = [
+    path("topics/", views.TopicsView.as_view(), name="api-topics"),
+    path("contacts/", views.ContactsView.as_view(), name="api-contacts"),
+    path("contacts/<int:pk>/", views.ContactView.as_view(), name="api-contact"),
+    path(
+        "contacts/<int:pk>/subscriptions/<str:topic>/",
+        views.ContactSubscriptionView.as_view(),
+        name="api-contact-subscription",
+    ),
+    path(
+        "contacts/<int:pk>/unsubscribe-all/",
+        views.ContactUnsubscribeAllView.as_view(),
+        name="api-contact-unsubscribe-all",
+    ),
+    path(
+        "contacts/<int:pk>/consent-events/",
+        views.ContactConsentEventsView.as_view(),
+        name="api-contact-consent-events",
+    ),
+    path(
+        "contacts/<int:pk>/signals/", views.ContactSignalView.as_view(), name="api-contact-signal"
+    ),
+    path("contacts/<int:pk>/export/", views.ContactExportView.as_view(), name="api-contact-export"),
+    path("suppressions/", views.SuppressionsView.as_view(), name="api-suppressions"),
+    path("suppressions/check/", views.SuppressionCheckView.as_view(), name="api-suppression-check"),
+    path("transactional/", views.TransactionalView.as_view(), name="api-transactional"),
+    path("campaigns/", views.CampaignsView.as_view(), name="api-campaigns"),
+    path("campaigns/<int:pk>/", views.CampaignView.as_view(), name="api-campaign"),
+    *(
+        path(
+            f"campaigns/<int:pk>/{action}/",
+            views.CampaignActionView.as_view(action=action),
+            name=f"api-campaign-{action}",
+        )
+        for action in ("send", "pause", "resume", "cancel")
+    ),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("v1/", include(v1)),
+    re_path(r"^", not_found),
+]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from subscriptions.api.keys import api_key_create
+from subscriptions.models import ApiKey
+
+
+class Command(BaseCommand):
+    help = "Create an API key and print it once, alone on the last line. Only its hash is kept."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="who or what uses the key, e.g. 'crm-sync'")
+
+    def handle(self, *args, name: str, **options):
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise CommandError("The name must be 1 to 100 characters.")
+        if ApiKey.objects.filter(name=name).exists():
+            raise CommandError(f"An API key named {name!r} already exists.")
+        key, secret = api_key_create(name=name)
+        self.stderr.write(
+            f"Created API key {key.name!r} ({key.prefix}…). Store it now: it is not shown again."
+        )
+        self.stdout.write(secret)
