@@ -285,3 +285,25 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- runstack ---
+# Static files (admin CSS, page assets) are served by the app itself through WhiteNoise, so the
+# same gunicorn process works behind any proxy or none. In DEBUG they come straight from the
+# apps' static folders; in production from STATIC_ROOT, filled by `collectstatic` (the image
+# runs it at build time).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+try:
+    # WhiteNoise warns on every start when the folder is missing (e.g. before collectstatic).
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
+# `celery beat` keeps its schedule state here (one file, one beat process per deployment).
+CELERY_BEAT_SCHEDULE_FILENAME = env_str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")
+)

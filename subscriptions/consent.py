@@ -338,7 +338,8 @@ def subscription_pause(
             action=Action.PAUSED,
             by=by,
             old_status=subscription.status,
-            new_status=f"paused until {until.date().isoformat()}",
+            # new_status holds 20 characters: "paused:YYYY-MM-DD" fits.
+            new_status=f"paused:{until.date().isoformat()}",
         )
         changed += 1
     return changed
