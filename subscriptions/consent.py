@@ -338,8 +338,7 @@ def subscription_pause(
             action=Action.PAUSED,
             by=by,
             old_status=subscription.status,
-            # new_status holds 20 characters: "paused:YYYY-MM-DD" fits.
-            new_status=f"paused:{until.date().isoformat()}",
+            new_status=f"paused:{until.date().isoformat()}",  # fits the 20-char column
         )
         changed += 1
     return changed

@@ -104,7 +104,7 @@ def test_it_runs_the_whole_stack_and_stops_it_on_ctrl_c(stack):
     output = "\n".join(lines)
 
     # It printed where to look, on the port it was given.
-    assert f"Site:              {base}/" in output
+    assert f"Site:              {base}/subscribe/" in output
     assert f"Admin:             {base}/admin/   (login demo / demo)" in output
     assert f"Outbox (mail):     {base}/outbox/" in output
     assert re.search(rf"Preference page:   {re.escape(base)}/preferences/[\w:.-]+/ ", output)

@@ -180,7 +180,7 @@ class Command(BaseCommand):
             "",
             "=" * 72,
             "prefcenter is running.",
-            f"  Site:              {base}/",
+            f"  Site:              {base}/subscribe/",
             f"  Health:            {base}/healthz",
             f"  Admin:             {base}/admin/   (login {DEMO_USER} / {DEMO_USER})",
             f"  Outbox (mail):     {base}/outbox/",
@@ -188,6 +188,7 @@ class Command(BaseCommand):
         if contact is not None:
             page = reverse("preferences", args=[preferences_token(contact)])
             lines.append(f"  Preference page:   {base}{page}   ({contact.email})")
+        lines.append(f"  Signed-in page:    {base}/account/preferences/   (as {DEMO_USER})")
         lines += ["Press Ctrl-C to stop everything.", "=" * 72, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
