@@ -154,3 +154,45 @@ def test_it_keeps_what_the_environment_says():
 def test_it_hides_passwords_in_printed_urls():
     assert _redact("amqp://guest:secret@host:5672/vh") == "amqp://guest:***@host:5672/vh"
     assert _redact("filesystem://") == "filesystem://"
+
+
+def test_it_documents_every_setting_read_from_the_environment_in_env_example():
+    settings_source = (ROOT / "prefcenter" / "settings.py").read_text()
+    names = set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', settings_source))
+    names |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z0-9_]+)"', settings_source))
+    documented = set(
+        re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+
+    assert names, "no settings found"
+    assert not names - documented, f"add to .env.example: {sorted(names - documented)}"
+
+
+def test_it_composes_web_workers_beat_and_services_with_health_checks():
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+    assert {
+        "web",
+        "worker-marketing",
+        "worker-transactional",
+        "beat",
+        "postgres",
+        "redis",
+    } <= set(services)
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    assert services["redis"]["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+    assert (
+        services["postgres"]["image"] == "postgres:16" and services["redis"]["image"] == "redis:7"
+    )
+    for name in ("web", "worker-marketing", "worker-transactional", "beat"):
+        service = services[name]
+        assert service["env_file"] == ".env"
+        for needed in ("postgres", "redis"):
+            assert service["depends_on"][needed]["condition"] == "service_healthy"
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "--queues=marketing" in services["worker-marketing"]["command"]
+    assert "--queues=transactional" in services["worker-transactional"]["command"]
+    assert "beat" in services["beat"]["command"]
