@@ -307,3 +307,13 @@ except OSError:
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")
 )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Under `make run` web, worker and beat share one SQLite file: write-ahead logging lets
+    # readers work during a write, and writers queue for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
