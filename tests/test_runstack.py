@@ -55,11 +55,9 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.fixture
-def stack(tmp_path):
-    """runstack in a clean environment: no DATABASE_URL, broker or Redis, its own var/."""
-    port = free_port()
-    env = {
+def clean_env(tmp_path: Path, port: int) -> dict[str, str]:
+    """No DATABASE_URL, broker or Redis (the test run's own are not inherited), its own var/."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(tmp_path)),
         "LANG": "C.UTF-8",
@@ -67,10 +65,15 @@ def stack(tmp_path):
         "PREFCENTER_VAR_DIR": str(tmp_path / "var"),
         "PORT": str(port),
     }
+
+
+@pytest.fixture
+def stack(tmp_path):
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runstack", "--concurrency", "1"],
         cwd=ROOT,
-        env=env,
+        env=clean_env(tmp_path, port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -130,6 +133,29 @@ def test_it_runs_the_whole_stack_and_stops_it_on_ctrl_c(stack):
     assert wait_for(lambda: any("All processes stopped." in line for line in lines), 5)
     # Every child and everything it started (gunicorn and Celery pool processes) is gone.
     assert wait_for(lambda: not any(group_alive(pid) for pid in pids), 5)
+
+
+@pytest.mark.e2e
+def test_it_stops_everything_when_a_process_cannot_start(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "runstack", "--no-seed", "--concurrency", "1"],
+            cwd=ROOT,
+            env=clean_env(tmp_path, port),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    output = result.stdout + result.stderr
+
+    assert result.returncode != 0
+    assert "web exited with status" in output
+    pids = [int(p) for p in re.findall(r"started (?:web|worker|beat) \(pid (\d+)\)", output)]
+    assert len(pids) == 3
+    assert not any(group_alive(pid) for pid in pids)
 
 
 def test_it_defaults_to_debug_and_a_site_url_on_the_port():
