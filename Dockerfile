@@ -1,12 +1,16 @@
 # prefcenter: one image for every process (web, both Celery workers, beat, one-off commands).
 FROM python:3.11-slim
 
+# FORWARDED_ALLOW_IPS: the container is reached only through the proxy / load balancer in front
+# of it, so gunicorn trusts its X-Forwarded-* headers (Django reads X-Forwarded-Proto when
+# SITE_URL is https).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PREFCENTER_VAR_DIR=/app/var \
-    STATIC_ROOT=/app/static
+    STATIC_ROOT=/app/static \
+    FORWARDED_ALLOW_IPS=*
 
 WORKDIR /app
 
