@@ -12,7 +12,7 @@ def main() -> None:
         # set before the settings are read so this process and its children agree.
         from subscriptions.management.commands.runstack import apply_dev_defaults
 
-        apply_dev_defaults(os.environ)
+        apply_dev_defaults(os.environ, sys.argv[2:])
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

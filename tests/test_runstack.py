@@ -167,6 +167,15 @@ def test_it_defaults_to_debug_and_a_site_url_on_the_port():
     assert environ["SITE_URL"] == "http://127.0.0.1:8123"
 
 
+def test_it_takes_the_port_from_the_command_line():
+    environ = {"PORT": "8123"}
+
+    apply_dev_defaults(environ, ["--no-seed", "--port", "9001"])
+
+    assert environ["PORT"] == "9001"
+    assert environ["SITE_URL"] == "http://127.0.0.1:9001"
+
+
 def test_it_keeps_what_the_environment_says():
     environ = {"DEBUG": "0", "SITE_URL": "https://prefs.example.com"}
 

@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
 from django.core.management.base import BaseCommand, CommandError
@@ -29,17 +29,26 @@ STOP_TIMEOUT = 15.0
 READY_TIMEOUT = 90.0
 
 
-def apply_dev_defaults(environ: MutableMapping[str, str]) -> None:
+def apply_dev_defaults(environ: MutableMapping[str, str], argv: Sequence[str] = ()) -> None:
     """Development values for anything the environment leaves unset (called before settings load).
 
     DEBUG turns on the settings' own dev SECRET_KEY, hash key and postal address; SITE_URL
-    follows PORT so links in the outbox's mails point at this server.
+    follows the port (`--port` in argv, else PORT) so links in the outbox's mails point here.
     """
-    port = environ.get("PORT") or str(DEFAULT_PORT)
+    port = _port_argument(argv) or environ.get("PORT") or str(DEFAULT_PORT)
+    environ["PORT"] = port
     environ.setdefault("DEBUG", "1")
-    environ.setdefault("PORT", port)
     environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+def _port_argument(argv: Sequence[str]) -> str | None:
+    for index, arg in enumerate(argv):
+        if arg == "--port" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--port="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 @dataclass
@@ -58,7 +67,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or DEFAULT_PORT))
         parser.add_argument("--no-seed", action="store_true", help="Skip seed_demo.")
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes.")
 

@@ -38,6 +38,7 @@ from subscriptions.models.choices import (
     SuppressionScope,
 )
 from subscriptions.suppression import suppression_add
+from subscriptions.tokens import preferences_url
 
 DEMO_USER = "demo"
 # The contact whose preference page `make run` prints.
@@ -221,6 +222,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  contact {email}: {state}")
 
         self._campaign(news, user)
+        ada = Contact.objects.active().filter(email_key=DEMO_PAGE_EMAIL).first()
+        if ada is not None:
+            self.stdout.write(f"  preference page of {ada.email}: {preferences_url(ada)}")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     def _topics(self) -> dict[str, Topic]:
