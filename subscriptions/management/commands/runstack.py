@@ -91,7 +91,8 @@ class Command(BaseCommand):
         stop = threading.Event()
         previous = {
             sig: signal.signal(sig, lambda *_: stop.set())
-            for sig in (signal.SIGINT, signal.SIGTERM)
+            # SIGHUP: the terminal closed; the children, in their own sessions, would live on.
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         }
         children = self._children(host, port, options["concurrency"], settings)
         try:
