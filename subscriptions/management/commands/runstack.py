@@ -179,6 +179,7 @@ class Command(BaseCommand):
         return False
 
     def _print_urls(self, base: str) -> None:
+        from django.contrib.auth import get_user_model
         from django.urls import reverse
 
         from subscriptions.management.commands.seed_demo import DEMO_PAGE_EMAIL, DEMO_USER
@@ -186,19 +187,22 @@ class Command(BaseCommand):
         from subscriptions.tokens import preferences_token
 
         contact = Contact.objects.active().filter(email_key=DEMO_PAGE_EMAIL).first()
+        has_demo_user = get_user_model().objects.filter(username=DEMO_USER).exists()
+        demo_login = f"   (login {DEMO_USER} / {DEMO_USER})" if has_demo_user else ""
         lines = [
             "",
             "=" * 72,
             "prefcenter is running.",
             f"  Site:              {base}/subscribe/",
             f"  Health:            {base}/healthz",
-            f"  Admin:             {base}/admin/   (login {DEMO_USER} / {DEMO_USER})",
+            f"  Admin:             {base}/admin/{demo_login}",
             f"  Outbox (mail):     {base}/outbox/",
         ]
         if contact is not None:
             page = reverse("preferences", args=[preferences_token(contact)])
             lines.append(f"  Preference page:   {base}{page}   ({contact.email})")
-        lines.append(f"  Signed-in page:    {base}/account/preferences/   (as {DEMO_USER})")
+        if has_demo_user:
+            lines.append(f"  Signed-in page:    {base}/account/preferences/   (as {DEMO_USER})")
         lines += ["Press Ctrl-C to stop everything.", "=" * 72, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
