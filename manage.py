@@ -7,6 +7,12 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prefcenter.settings")
+    if sys.argv[1:2] == ["runstack"]:
+        # The development stack: DEBUG and its dev values unless the environment says otherwise,
+        # set before the settings are read so this process and its children agree.
+        from subscriptions.management.commands.runstack import apply_dev_defaults
+
+        apply_dev_defaults(os.environ, sys.argv[2:])
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

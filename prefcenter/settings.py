@@ -393,3 +393,35 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _crontab(minute=17, hour=RETENTION_HOUR),
     },
 }
+
+# --- runstack ---
+# Static files (admin CSS, page assets) are served by the app itself through WhiteNoise, so the
+# same gunicorn process works behind any proxy or none. In DEBUG they come straight from the
+# apps' static folders; in production from STATIC_ROOT, filled by `collectstatic` (the image
+# runs it at build time).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+try:
+    # WhiteNoise warns on every start when the folder is missing (e.g. before collectstatic).
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
+# `celery beat` keeps its schedule state here (one file, one beat process per deployment).
+CELERY_BEAT_SCHEDULE_FILENAME = env_str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")
+)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Under `make run` web, worker and beat share one SQLite file: write-ahead logging lets
+    # readers work during a write, and writers queue for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )

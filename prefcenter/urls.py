@@ -7,4 +7,5 @@ urlpatterns = [
 
     path("api/", include("subscriptions.api.urls")),
     path("", include("subscriptions.urls")),
+    path("outbox/", include("subscriptions.urls_outbox")),
 ]
