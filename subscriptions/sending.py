@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -285,6 +286,24 @@ def _campaign_status(campaign_id: int) -> str | None:
     return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
 
 
+def _send_one(mail, campaign: Campaign, compiled: CompiledCampaign, delivery: Delivery) -> str:
+    """Render and send one message: its ESP id, or "!" + the error when it did not go."""
+    try:
+        message = build_marketing_message(
+            campaign=campaign,
+            contact=delivery.contact,
+            compiled=compiled,
+            delivery_id=delivery.pk,
+            connection=mail,
+        )
+        accepted = mail.send_messages([message])
+    except SoftTimeLimitExceeded:
+        raise  # not a refusal: whether it left is unknown (the claim stays, never resent)
+    except Exception as exc:  # refused or unrenderable: recorded, never retried blindly
+        return f"!{type(exc).__name__}: {exc}"
+    return _esp_id(message) if accepted else "!not accepted by the backend"
+
+
 def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     """Claim one batch and send it through one connection of the marketing backend.
 
@@ -295,6 +314,9 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     when the transport cannot be opened, so the caller may retry.
     """
     size = size or settings.SEND_BATCH_SIZE
+    if settings.MARKETING_SEND_RATE > 0:
+        # Keep a throttled batch to about a minute, far below STALE_CLAIM_SECONDS.
+        size = min(size, max(1, int(settings.MARKETING_SEND_RATE * 60)))
     result = BatchResult()
     compiled: CompiledCampaign = compile_campaign(campaign)
     deliveries = claim_batch(campaign=campaign, size=size)
@@ -330,35 +352,30 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
             checked_at = time.monotonic()
             sent: list[tuple[Delivery, str]] = []
             failed: list[tuple[Delivery, str]] = []
-            # Send while the check is younger than SEND_RECHECK_SECONDS (the first always).
-            while remaining:
-                if not have_token:
-                    throttle(1)
-                    have_token = True
-                if (sent or failed) and time.monotonic() - checked_at >= recheck_every:
-                    break  # check again, then use the slot already taken
-                have_token = False
-                delivery = remaining.pop(0)
-                message = build_marketing_message(
-                    campaign=campaign,
-                    contact=delivery.contact,
-                    compiled=compiled,
-                    delivery_id=delivery.pk,
-                    connection=mail,
-                )
-                try:
-                    accepted = mail.send_messages([message])
-                except Exception as exc:  # the ESP refused it: record, never retry blindly
-                    failed.append((delivery, f"{type(exc).__name__}: {exc}"))
-                    continue
-                if accepted:
-                    sent.append((delivery, _esp_id(message)))
-                else:
-                    failed.append((delivery, "not accepted by the backend"))
-            _record_sent(sent)
-            _record_failed(failed)
-            result.sent += len(sent)
-            result.failed += len(failed)
+            try:
+                # Send while the check is younger than SEND_RECHECK_SECONDS (the first always).
+                while remaining:
+                    if not have_token:
+                        throttle(1)
+                        have_token = True
+                    if (sent or failed) and time.monotonic() - checked_at >= recheck_every:
+                        break  # check again, then use the slot already taken
+                    have_token = False
+                    delivery = remaining.pop(0)
+                    outcome = _send_one(mail, campaign, compiled, delivery)
+                    (failed if outcome.startswith("!") else sent).append(
+                        (delivery, outcome.removeprefix("!"))
+                    )
+            except BaseException:
+                # Interrupted (time limit, shutdown): what was not attempted goes back; the
+                # one in flight, if any, stays claimed and ends as outcome_unknown.
+                _release(remaining)
+                raise
+            finally:
+                _record_sent(sent)
+                _record_failed(failed)
+                result.sent += len(sent)
+                result.failed += len(failed)
     finally:
         try:
             mail.close()

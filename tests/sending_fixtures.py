@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import datetime
 
-import factory
 import pytest
 from django.core import mail
 from django.utils import timezone
 
 from subscriptions.addresses import address_hash
-from subscriptions.models import Campaign, Suppression
+from subscriptions.models import Suppression
 from subscriptions.models.campaigns import CampaignStatus
 
 from .factories import ContactFactory, SubscriptionFactory
-
-
-class CampaignFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Campaign
-
-    name = factory.Sequence(lambda n: f"Campaign {n}")
-    subject = "News for {{ contact.attributes.first_name|default:'you' }}"
-    html_body = '<p>Hello {{ contact.attributes.first_name|default:"there" }}</p>'
-    text_body = 'Hello {{ contact.attributes.first_name|default:"there" }}'
-
-
-def subscribers(topic, n: int, **contact_fields) -> list:
-    """`n` contacts subscribed to `topic`."""
-    contacts = ContactFactory.create_batch(n, **contact_fields)
-    for contact in contacts:
-        SubscriptionFactory(contact=contact, topic=topic)
-    return contacts
+from .sending_factories import CampaignFactory, subscribers
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from subscriptions.emails import (
 )
 from subscriptions.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
 
-from .sending_fixtures import CampaignFactory
+from .sending_factories import CampaignFactory
 
 pytest_plugins = ["tests.sending_fixtures"]
 

@@ -14,7 +14,7 @@ from subscriptions.models import Delivery
 from subscriptions.models.campaigns import CampaignStatus, DeliveryStatus
 from subscriptions.tasks import marketing
 
-from .sending_fixtures import CampaignFactory, subscribers
+from .sending_factories import CampaignFactory, subscribers
 
 pytest_plugins = ["tests.sending_fixtures"]
 
@@ -360,3 +360,52 @@ def test_it_skips_the_claims_a_worker_gives_back_after_a_cancel(campaign, topic,
     sending._release(claimed)
 
     assert sending.campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}
+
+
+def test_it_sends_a_campaign_from_the_command_line(topic, audience, outbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    draft = CampaignFactory(topic=topic)
+    out = StringIO()
+
+    call_command("send_campaign", str(draft.pk), stdout=out, stderr=StringIO())
+
+    assert sorted(m.to[0] for m in outbox) == sorted([audience["ann"].email, audience["bob"].email])
+    assert f"Campaign {draft.pk} sent: sent 2, skipped 0, failed 0" in out.getvalue()
+
+
+def test_it_refuses_to_send_an_unknown_campaign_from_the_command_line(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No campaign"):
+        call_command("send_campaign", "999999")
+
+
+class InterruptedBackend(UnsubscribingBackend):
+    calls = 0
+
+    def send_messages(self, messages):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        InterruptedBackend.calls += 1
+        if InterruptedBackend.calls == 2:
+            raise SoftTimeLimitExceeded()
+        return self.inner.send_messages(messages)
+
+
+def test_it_records_what_went_when_the_task_is_interrupted(campaign, topic, outbox, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.InterruptedBackend"
+    InterruptedBackend.calls = 0
+    subscribers(topic, 4)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        sending.send_batch(campaign=campaign)
+
+    stats = sending.campaign_stats(campaign)
+    assert (stats["sent"], stats["claimed"], stats["pending"]) == (1, 1, 3)
+    assert len(outbox) == 1

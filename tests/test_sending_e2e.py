@@ -27,7 +27,7 @@ from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.tasks import marketing
 from subscriptions.transactional import send_transactional
 
-from .sending_fixtures import CampaignFactory, subscribers
+from .sending_factories import CampaignFactory, subscribers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,1 @@
+from . import campaigns  # noqa: F401  (registers the campaign admin)
