@@ -575,9 +575,14 @@ def main() -> None:
         type=int,
         default=None,
         help="queue at most this many messages for post_office (default: the whole audience "
-        "up to 100,000; 0 skips post_office)",
+        "up to 20,000: its rate is per message; 0 skips post_office)",
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per send phase")
+    parser.add_argument(
+        "--audience-only",
+        action="store_true",
+        help="stop after the audience build (time the 1,000,000 audience without the send)",
+    )
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefcenter")
@@ -630,6 +635,15 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
     audience = sending.campaign_build_audience(campaign=campaign)
     audience_s = time.perf_counter() - t
     again = sending.campaign_build_audience(campaign=campaign)  # idempotent: adds nobody
+    if args.audience_only:
+        return {
+            "args": args,
+            "machine": machine(),
+            "contacts_s": contacts_s,
+            "audience": audience,
+            "audience_again": again,
+            "audience_s": audience_s,
+        }
 
     print(f"sending {audience:,} messages through {args.workers} workers …", file=sys.stderr)
     send_s, worker_rss, stats = send_campaign(
@@ -639,7 +653,7 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
 
     limit = args.post_office_limit
     if limit is None:
-        limit = min(stats["sent"], 100_000)
+        limit = min(stats["sent"], 20_000)
     po = {"messages": 0, "queue_s": None, "send_s": None, "rss": {}, "sent": 0}
     if limit:
         print(f"post_office: queueing {limit:,} messages …", file=sys.stderr)
@@ -674,7 +688,35 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
     }
 
 
+def print_audience_only(f: dict) -> None:
+    m = f["machine"]
+    print()
+    print("prefcenter audience build")
+    print(f"  machine   {m['cpus']} CPUs · {m['cpu_model']} · {m['ram_gb']} GB RAM")
+    print(f"  software  Python {m['python']} · PostgreSQL {m['postgres']}")
+    print(f"  contacts  {f['args'].contacts:,} (created in {f['contacts_s']:.1f} s)")
+    print(
+        f"  audience  {f['audience']:,} built in {f['audience_s']:.2f} s "
+        f"(re-run added {f['audience_again']})"
+    )
+    summary = {
+        "contacts": f["args"].contacts,
+        "audience": f["audience"],
+        "audience_build_s": round(f["audience_s"], 3),
+        "messages_per_s": None,
+        "worker_peak_rss_mb": None,
+        "post_office_messages_per_s": None,
+        "duplicates": None,
+        "sent_to_ineligible": None,
+        "machine": m,
+    }
+    print(json.dumps(summary))
+
+
 def print_report(f: dict) -> None:
+    if f["args"].audience_only:
+        print_audience_only(f)
+        return
     args, m, stats, counts, po = f["args"], f["machine"], f["stats"], f["counts"], f["po"]
     rate = stats["sent"] / f["send_s"] if f["send_s"] else 0.0
     po_rate = po["messages"] / po["send_s"] if po["send_s"] else None
