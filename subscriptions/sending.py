@@ -175,6 +175,11 @@ def claim_batch(*, campaign: Campaign, size: int) -> list[Delivery]:
     claimed contacts are re-checked in one query; the no-longer-marketable are marked skipped.
     Returned deliveries carry their contact (`delivery.contact`) for rendering.
     """
+    return _claim(campaign, size)[1]
+
+
+def _claim(campaign: Campaign, size: int) -> tuple[int, list[Delivery]]:
+    """claim_batch, also saying how many rows were claimed (skipped ones included)."""
     now = timezone.now()
     with transaction.atomic():
         ids = list(
@@ -184,11 +189,11 @@ def claim_batch(*, campaign: Campaign, size: int) -> list[Delivery]:
             .values_list("pk", flat=True)[:size]
         )
         if not ids:
-            return []
+            return 0, []
         Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.CLAIMED, claimed_at=now)
     deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
     blocked = blocked_contacts(topic=campaign.topic, contact_ids=[d.contact_id for d in deliveries])
-    return _skip(deliveries, blocked)
+    return len(ids), _skip(deliveries, blocked)
 
 
 def _release(deliveries: list[Delivery]) -> None:
@@ -319,10 +324,10 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
         size = min(size, max(1, int(settings.MARKETING_SEND_RATE * 60)))
     result = BatchResult()
     compiled: CompiledCampaign = compile_campaign(campaign)
-    deliveries = claim_batch(campaign=campaign, size=size)
+    result.claimed, deliveries = _claim(campaign, size)
+    result.skipped = result.claimed - len(deliveries)
     if not deliveries:
         return result
-    result.claimed = len(deliveries)
     mail = marketing_connection()
     try:
         mail.open()
@@ -455,6 +460,14 @@ def _transition(campaign: Campaign, allowed, **changes) -> None:
         )
 
 
+def _enqueue(task, campaign_id: int) -> None:
+    """Queue work after commit; with the broker down the beat's sweep picks the campaign up."""
+    try:
+        getattr(task, "delay", task)(campaign_id)
+    except Exception:
+        log.exception("could not queue %s for campaign %s", task, campaign_id)
+
+
 def campaign_validate(*, campaign: Campaign) -> None:
     """Raise InvalidCampaignTemplate when the subject or a body does not compile."""
     compile_campaign(campaign)
@@ -483,7 +496,7 @@ def campaign_start(*, campaign: Campaign, user=None, enqueue: bool = True) -> Ca
         from .tasks.marketing import start_campaign
 
         pk = campaign.pk
-        transaction.on_commit(lambda: start_campaign.delay(pk))
+        transaction.on_commit(lambda: _enqueue(start_campaign, pk))
     return campaign
 
 
@@ -499,7 +512,7 @@ def campaign_resume(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
         from .tasks.marketing import fan_out
 
         pk = campaign.pk
-        transaction.on_commit(lambda: fan_out(pk))
+        transaction.on_commit(lambda: _enqueue(fan_out, pk))
     return campaign
 
 
@@ -527,6 +540,18 @@ def stalled_campaign_ids(*, quiet_for: datetime.timedelta) -> list[int]:
         )
         .filter(Exists(pending))
         .exclude(Exists(recent))
+        .values_list("pk", flat=True)
+    )
+
+
+def unbuilt_campaign_ids(*, quiet_for: datetime.timedelta) -> list[int]:
+    """Sending campaigns started a while ago without a single delivery (start task lost)."""
+    any_delivery = Delivery.objects.filter(campaign=OuterRef("pk"))
+    return list(
+        Campaign.objects.filter(
+            status=CampaignStatus.SENDING, started_at__lt=timezone.now() - quiet_for
+        )
+        .exclude(Exists(any_delivery))
         .values_list("pk", flat=True)
     )
 

@@ -409,3 +409,40 @@ def test_it_records_what_went_when_the_task_is_interrupted(campaign, topic, outb
     stats = sending.campaign_stats(campaign)
     assert (stats["sent"], stats["claimed"], stats["pending"]) == (1, 1, 3)
     assert len(outbox) == 1
+
+
+def test_it_goes_on_after_a_batch_that_was_all_skipped(campaign, topic, outbox):
+    gone = subscribers(topic, 2)
+    stays = subscribers(topic, 1)[0]
+    sending.campaign_build_audience(campaign=campaign)
+    for contact in gone:
+        subscription_unsubscribe(contact=contact, topic=topic, by=ACTOR)
+
+    result = sending.send_until_done(campaign=campaign, size=2)
+
+    assert [m.to[0] for m in outbox] == [stays.email]
+    assert (result.claimed, result.skipped, result.sent) == (3, 2, 1)
+
+
+def test_it_restarts_a_campaign_whose_start_task_was_lost(topic, settings, monkeypatch):
+    queued = []
+    monkeypatch.setattr(marketing.start_campaign, "delay", queued.append)
+    monkeypatch.setattr(marketing.send_batches, "delay", queued.append)
+    lost = CampaignFactory(
+        topic=topic, status="sending", started_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+
+    marketing.sweep_campaigns()
+
+    assert queued == [lost.pk]
+
+
+def test_it_schedules_a_campaign(topic):
+    draft = CampaignFactory(topic=topic)
+    at = timezone.now() + datetime.timedelta(days=1)
+
+    sending.campaign_schedule(campaign=draft, at=at)
+
+    assert (draft.status, draft.scheduled_at) == ("scheduled", at)
+    assert list(sending.due_campaigns(at + datetime.timedelta(seconds=1))) == [draft]
+    assert list(sending.due_campaigns()) == []

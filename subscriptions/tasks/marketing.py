@@ -80,4 +80,9 @@ def sweep_campaigns() -> dict:
         # Its tasks were lost with a killed worker: a fresh sender claims what is pending.
         fan_out(campaign_id)
         revived += 1
+    for campaign_id in sending.unbuilt_campaign_ids(
+        quiet_for=datetime.timedelta(seconds=settings.SEND_STALLED_SECONDS)
+    ):
+        start_campaign.delay(campaign_id)
+        revived += 1
     return {"started": started, "recovered": recovered, "revived": revived}
