@@ -555,6 +555,8 @@ def machine() -> dict:
         "python": platform.python_version(),
         "postgres": pg,
         "platform": platform.platform(),
+        # Other work on the machine skews every figure: the 1-minute load at the end.
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -729,6 +731,7 @@ def print_report(f: dict) -> None:
     rows = [
         ("machine", f"{m['cpus']} CPUs · {m['cpu_model']} · {m['ram_gb']} GB RAM"),
         ("software", f"Python {m['python']} · PostgreSQL {m['postgres']}"),
+        ("load average (1 min)", f"{m['load_avg_1m']} at the end of the run"),
         ("transport", transport),
         ("contacts", f"{args.contacts:,} (created in {f['contacts_s']:.1f} s)"),
         ("audience (marketable)", f"{f['audience']:,} (re-run added {f['audience_again']})"),
