@@ -358,7 +358,15 @@ def stop_processes(procs: list[subprocess.Popen]) -> None:
 # --- phases -----------------------------------------------------------------------------------
 
 
-def send_campaign(campaign, workers_n: int, env, workdir: Path, fake: Fake, timeout: float):
+def send_campaign(
+    campaign,
+    workers_n: int,
+    env,
+    workdir: Path,
+    fake: Fake,
+    timeout: float,
+    send_seconds: float | None = None,
+):
     from prefcenter.celery import app
     from subscriptions import sending
     from subscriptions.models import Delivery
@@ -380,7 +388,12 @@ def send_campaign(campaign, workers_n: int, env, workdir: Path, fake: Fake, time
             campaign=campaign, status__in=[DeliveryStatus.PENDING, DeliveryStatus.CLAIMED]
         )
         last_report = started
+        cancelled = False
         while open_work.exists():
+            if send_seconds and not cancelled and time.perf_counter() - started > send_seconds:
+                # A sample of a long send: cancel; in-flight batches finish or release.
+                sending.campaign_cancel(campaign=campaign)
+                cancelled = True
             if time.perf_counter() - started > timeout:
                 raise SystemExit(f"the campaign did not finish within {timeout:.0f} s")
             if any(w.poll() is not None for w in workers):
@@ -581,6 +594,13 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per send phase")
     parser.add_argument(
+        "--send-seconds",
+        type=float,
+        default=None,
+        help="cancel the campaign after this many seconds of sending (a sample of a long send, "
+        "e.g. to see the workers' RSS at 1,000,000 contacts in a few minutes)",
+    )
+    parser.add_argument(
         "--audience-only",
         action="store_true",
         help="stop after the audience build (time the 1,000,000 audience without the send)",
@@ -649,7 +669,7 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
 
     print(f"sending {audience:,} messages through {args.workers} workers …", file=sys.stderr)
     send_s, worker_rss, stats = send_campaign(
-        campaign, args.workers, env, workdir, fake, args.timeout
+        campaign, args.workers, env, workdir, fake, args.timeout, args.send_seconds
     )
     campaign_fake = fake.stats()
 
@@ -777,6 +797,7 @@ def print_report(f: dict) -> None:
         "audience": f["audience"],
         "audience_build_s": round(f["audience_s"], 3),
         "send_s": round(f["send_s"], 2),
+        "send_cancelled_after_s": args.send_seconds,
         "sent": stats["sent"],
         "messages_per_s": round(rate, 1),
         "worker_peak_rss_mb": f["worker_rss"].get("tree_peak_mb"),
