@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/prefcenter
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install run test lint format check clean chromium
+.PHONY: install run test lint format check clean chromium bench
 
 install: $(STAMP)
 
@@ -47,6 +47,15 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The campaign benchmark (bench/campaign.py): needs PostgreSQL and Redis, like `make test`.
+# BENCH_ARGS="--contacts 1000000" or "--sink smtp" to vary it.
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	$(BIN)/python bench/campaign.py $(BENCH_ARGS)
 
 check: $(STAMP)
 	$(BIN)/python manage.py check

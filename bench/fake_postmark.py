@@ -1,0 +1,148 @@
+"""A small local fake of Postmark's HTTP API on loopback, for the campaign benchmark.
+
+Answers like Postmark (https://postmarkapp.com/developer/api/email-api):
+
+    POST /email                   one message        -> {"To", "SubmittedAt", "MessageID",
+                                                         "ErrorCode": 0, "Message": "OK"}
+    POST /email/batch             up to 500 messages -> a list of the above, one per message
+    POST /email/batchWithTemplates {"Messages": [...]} -> the same list
+
+It requires the X-Postmark-Server-Token header (401, ErrorCode 10, without it), refuses
+batches over Postmark's limit of 500 (422, ErrorCode 300) and records every recipient with
+the message's Metadata campaign_id / delivery_id (see bench/recorder.py). Control endpoints
+for the benchmark: `POST /_phase?name=NAME` starts a new counting phase, `GET /_stats`.
+
+Run: python bench/fake_postmark.py --port 0 --log /tmp/received.tsv   (prints "PORT <n>")
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import uuid
+from email.utils import getaddresses
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.recorder import Recorder
+
+BATCH_LIMIT = 500
+
+
+class PostmarkHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Anymail's requests.Session expects
+    disable_nagle_algorithm = True
+    server_version = "FakePostmark/1.0"
+    recorder: Recorder  # set on the class by serve()
+
+    def log_message(self, format, *args):  # quiet: thousands of requests per second
+        pass
+
+    def _reply(self, status: int, payload) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if urlparse(self.path).path == "/_stats":
+            return self._reply(200, self.recorder.stats())
+        return self._reply(404, {"ErrorCode": 404, "Message": "Not found"})
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if url.path == "/_phase":
+            self.recorder.start_phase(parse_qs(url.query).get("name", ["unnamed"])[0])
+            return self._reply(200, {"ok": True})
+        if not self.headers.get("X-Postmark-Server-Token"):
+            return self._reply(
+                401, {"ErrorCode": 10, "Message": "No Account or Server API tokens were supplied"}
+            )
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return self._reply(400, {"ErrorCode": 402, "Message": "Invalid JSON"})
+        path = url.path.rstrip("/")
+        if path == "/email":
+            if not isinstance(data, dict):
+                return self._reply(422, {"ErrorCode": 300, "Message": "Invalid email request"})
+            return self._reply(200, self._accept("email", [data])[0])
+        if path in ("/email/batch", "/email/batchWithTemplates"):
+            messages = data.get("Messages") if isinstance(data, dict) else data
+            if not isinstance(messages, list):
+                return self._reply(422, {"ErrorCode": 300, "Message": "Invalid batch request"})
+            if len(messages) > BATCH_LIMIT:
+                return self._reply(
+                    422,
+                    {
+                        "ErrorCode": 300,
+                        "Message": f"Batch too large: at most {BATCH_LIMIT} messages per call.",
+                    },
+                )
+            return self._reply(200, self._accept(path.removeprefix("/"), messages))
+        return self._reply(404, {"ErrorCode": 404, "Message": "Not found"})
+
+    def _accept(self, endpoint: str, messages: list) -> list[dict]:
+        answers, rows = [], []
+        submitted = datetime.datetime.now(datetime.UTC).isoformat()
+        for message in messages:
+            to = message.get("To", "") if isinstance(message, dict) else ""
+            addresses = [addr for _name, addr in getaddresses([to]) if addr]
+            if not addresses:
+                answers.append({"ErrorCode": 300, "Message": "Invalid 'To' address: ''."})
+                continue
+            metadata = message.get("Metadata") or {}
+            for addr in addresses:
+                rows.append(
+                    (
+                        addr.lower(),
+                        str(metadata.get("campaign_id", "")),
+                        str(metadata.get("delivery_id", "")),
+                    )
+                )
+            answers.append(
+                {
+                    "To": to,
+                    "SubmittedAt": submitted,
+                    "MessageID": str(uuid.uuid4()),
+                    "ErrorCode": 0,
+                    "Message": "OK",
+                }
+            )
+        self.recorder.record(endpoint, rows)
+        return answers
+
+
+def serve(port: int, log: Path) -> ThreadingHTTPServer:
+    PostmarkHandler.recorder = Recorder(log)
+    server = ThreadingHTTPServer(("127.0.0.1", port), PostmarkHandler)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--log", type=Path, required=True)
+    args = parser.parse_args()
+    server = serve(args.port, args.log)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
