@@ -387,7 +387,6 @@ RETENTION_HOUR = env_int("RETENTION_HOUR", 3)
 from celery.schedules import crontab as _crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "privacy-apply-retention": {
         "task": "subscriptions.tasks.retention.apply_retention",
         "schedule": _crontab(minute=17, hour=RETENTION_HOUR),

@@ -197,9 +197,14 @@ def build_marketing_message(
     )
     if html:
         message.attach_alternative(html, "text/html")
-    # Anymail sends these to the ESP; its tracking webhooks hand them back.
-    message.tags = ["marketing", f"campaign-{campaign.pk}"]
-    message.metadata = {"campaign_id": str(campaign.pk), "delivery_id": str(delivery_id or "")}
+    # Anymail sends these to the ESP; its tracking webhooks hand them back. One tag only:
+    # Postmark (and others) accept a single tag per message; the stream is in the metadata.
+    message.tags = [f"campaign-{campaign.pk}"]
+    message.metadata = {
+        "stream": "marketing",
+        "campaign_id": str(campaign.pk),
+        "delivery_id": str(delivery_id or ""),
+    }
     return message
 
 

@@ -103,8 +103,12 @@ def test_it_tags_the_message_with_campaign_and_delivery(topic, alice, outbox):
     message.send()
 
     params = outbox[0].anymail_test_params
-    assert params["metadata"] == {"campaign_id": str(campaign.pk), "delivery_id": "42"}
-    assert "marketing" in params["tags"]
+    assert params["metadata"] == {
+        "stream": "marketing",
+        "campaign_id": str(campaign.pk),
+        "delivery_id": "42",
+    }
+    assert params["tags"] == [f"campaign-{campaign.pk}"]  # Postmark takes one tag
 
 
 def test_it_sends_a_test_to_another_address_with_the_contact_s_links(topic, alice):
