@@ -564,16 +564,15 @@ def due_campaigns(now: datetime.datetime | None = None):
 
 # --- stats ----------------------------------------------------------------------------------------
 
-# Hook for the feedback area: functions (campaign) -> dict adding bounced/complained/unsubscribed.
-STATS_EXTENSIONS: list = []
-
-
 def campaign_stats(campaign: Campaign) -> dict:
     """Progress counters: audience, pending (incl. claimed), sent, skipped (+by reason), failed.
 
-    bounced / complained / unsubscribed are 0 until a feedback extension in STATS_EXTENSIONS
-    supplies them.
+    Deliveries the retention job archived still count; bounced / complained / unsubscribed come
+    from the ESP's feedback on the live delivery rows.
     """
+    from .feedback import feedback_counts
+    from .retention import campaign_archived_rows
+
     rows = (
         Delivery.objects.filter(campaign=campaign)
         .values("status", "reason")
@@ -593,7 +592,7 @@ def campaign_stats(campaign: Campaign) -> dict:
         "complained": 0,
         "unsubscribed": 0,
     }
-    for row in rows:
+    for row in [*rows, *campaign_archived_rows(campaign)]:
         status, n = row["status"], row["n"]
         stats["audience"] += n
         if status == DeliveryStatus.CLAIMED:
@@ -606,8 +605,9 @@ def campaign_stats(campaign: Campaign) -> dict:
             by[row["reason"]] = by.get(row["reason"], 0) + n
         if status == DeliveryStatus.FAILED and row["reason"] == OUTCOME_UNKNOWN:
             stats["outcome_unknown"] += n
-    for extension in STATS_EXTENSIONS:
-        stats.update(extension(campaign))
+    feedback = feedback_counts(campaign)
+    for key in ("bounced", "complained", "unsubscribed"):
+        stats[key] = feedback[key]
     return stats
 
 
