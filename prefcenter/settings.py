@@ -205,7 +205,7 @@ SERVER_EMAIL = TRANSACTIONAL_FROM_EMAIL
 POSTAL_ADDRESS = env_str(
     "POSTAL_ADDRESS", "Example Inc., 1 Example Street, 1000 Example City" if DEBUG else None
 )
-ORGANIZATION_NAME = env_str("ORGANIZATION_NAME", "Example Inc.")
+ORGANIZATION_NAME = env_str("ORGANIZATION_NAME", "Example Inc")
 # Optional mailto: target added after the https one in List-Unsubscribe.
 LIST_UNSUBSCRIBE_MAILTO = env_str("LIST_UNSUBSCRIBE_MAILTO", "")
 LIST_ID_DOMAIN = env_str("LIST_ID_DOMAIN", _site.hostname or "prefcenter.local")
