@@ -22,7 +22,19 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    TextField,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from .emails import (
@@ -266,6 +278,10 @@ def _esp_id(message) -> str:
 
 
 def _record_sent(sent: list[tuple[Delivery, str]]) -> None:
+    """Mark accepted deliveries sent with their ESP ids: ONE statement per batch on PostgreSQL.
+
+    Only rows still `claimed` are written, so an outcome is never recorded twice (rule 4).
+    """
     if not sent:
         return
     now = timezone.now()
@@ -273,18 +289,65 @@ def _record_sent(sent: list[tuple[Delivery, str]]) -> None:
         delivery.status = DeliveryStatus.SENT
         delivery.esp_message_id = esp_id
         delivery.sent_at = now
-    Delivery.objects.bulk_update(
-        [d for d, _ in sent], ["status", "esp_message_id", "sent_at"], batch_size=500
-    )
+    if connection.vendor == "postgresql":
+        # bulk_update's CASE over three columns cost ~40% of a batch; a join on unnest is one
+        # index-driven UPDATE whatever the batch size.
+        q = connection.ops.quote_name
+        statement = (
+            f"UPDATE {q(Delivery._meta.db_table)} d"  # noqa: S608
+            f" SET {q('status')} = %s, {q('esp_message_id')} = v.mid, {q('sent_at')} = %s"
+            " FROM unnest(%s::bigint[], %s::text[]) AS v(id, mid)"
+            f" WHERE d.{q('id')} = v.id AND d.{q('status')} = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                statement,
+                [
+                    DeliveryStatus.SENT,
+                    now,
+                    [d.pk for d, _ in sent],
+                    [esp_id for _, esp_id in sent],
+                    DeliveryStatus.CLAIMED,
+                ],
+            )
+        return
+    # Portable fallback (SQLite in `make run`): one CASE update per chunk of 400 rows, which
+    # stays below SQLite's bound-parameter limit.
+    for start in range(0, len(sent), 400):
+        chunk = sent[start : start + 400]
+        Delivery.objects.filter(
+            pk__in=[d.pk for d, _ in chunk], status=DeliveryStatus.CLAIMED
+        ).update(
+            status=DeliveryStatus.SENT,
+            sent_at=now,
+            esp_message_id=Case(
+                *(When(pk=d.pk, then=Value(esp_id)) for d, esp_id in chunk),
+                default=F("esp_message_id"),
+                output_field=CharField(),
+            ),
+        )
 
 
 def _record_failed(failed: list[tuple[Delivery, str]]) -> None:
+    """Mark refused deliveries failed with their error; only rows still `claimed` (rule 4)."""
     for delivery, error in failed:
         delivery.status = DeliveryStatus.FAILED
         delivery.reason = "error"
         delivery.error = error[:2000]
-    if failed:
-        Delivery.objects.bulk_update([d for d, _ in failed], ["status", "reason", "error"])
+    # Refusals are rare, so one portable CASE update per chunk is plenty.
+    for start in range(0, len(failed), 400):
+        chunk = failed[start : start + 400]
+        Delivery.objects.filter(
+            pk__in=[d.pk for d, _ in chunk], status=DeliveryStatus.CLAIMED
+        ).update(
+            status=DeliveryStatus.FAILED,
+            reason="error",
+            error=Case(
+                *(When(pk=d.pk, then=Value(d.error)) for d, _ in chunk),
+                default=F("error"),
+                output_field=TextField(),
+            ),
+        )
 
 
 def _campaign_status(campaign_id: int) -> str | None:

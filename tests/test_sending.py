@@ -4,6 +4,7 @@ import datetime
 import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from subscriptions import sending
@@ -446,3 +447,28 @@ def test_it_schedules_a_campaign(topic):
     assert (draft.status, draft.scheduled_at) == ("scheduled", at)
     assert list(sending.due_campaigns(at + datetime.timedelta(seconds=1))) == [draft]
     assert list(sending.due_campaigns()) == []
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "portable"])
+def test_it_records_each_outcome_once_and_only_on_a_claimed_delivery(
+    campaign, topic, vendor, monkeypatch
+):
+    if vendor == "portable":  # the CASE fallback `make run` uses on SQLite
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+    first, second, third = sending.claim_batch(campaign=campaign, size=3)
+    # The third's claim went stale and was recovered before its worker reported.
+    Delivery.objects.filter(pk=third.pk).update(
+        status=DeliveryStatus.FAILED, reason=sending.OUTCOME_UNKNOWN
+    )
+
+    sending._record_sent([(first, "esp-1"), (third, "esp-3")])
+    sending._record_failed([(second, "refused"), (first, "late refusal")])
+
+    rows = {d.pk: d for d in Delivery.objects.filter(campaign=campaign)}
+    assert (rows[first.pk].status, rows[first.pk].esp_message_id) == ("sent", "esp-1")
+    assert rows[first.pk].sent_at is not None
+    assert (rows[second.pk].status, rows[second.pk].error) == ("failed", "refused")
+    assert (rows[third.pk].status, rows[third.pk].reason) == ("failed", "outcome_unknown")
+    assert rows[third.pk].esp_message_id == ""

@@ -56,13 +56,19 @@ class Campaign(models.Model):
 class Delivery(models.Model):
     """One campaign to one contact: the progress record and the idempotency key."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: the (campaign, contact) unique constraint and the (campaign, status)
+    # index both start with campaign_id and serve its lookups and cascades.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=20, choices=DeliveryStatus, default=DeliveryStatus.PENDING)
     # Why a delivery was skipped or failed (e.g. "unsubscribed", "suppressed", "outcome_unknown").
     reason = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
-    esp_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    # Indexed by the partial index in Meta (webhook lookups), not db_index: that made two
+    # PostgreSQL indexes (btree + LIKE) holding an empty entry for every unsent delivery.
+    esp_message_id = models.CharField(max_length=200, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # What the ESP reported afterwards (tracking webhooks); each the first time it was seen.
@@ -81,7 +87,14 @@ class Delivery(models.Model):
                 fields=["campaign", "contact"], name="one_delivery_per_contact"
             ),
         ]
-        indexes = [models.Index(fields=["campaign", "status"])]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            models.Index(
+                fields=["esp_message_id"],
+                name="delivery_esp_message_id",
+                condition=~models.Q(esp_message_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id} → {self.contact_id}: {self.status}"
