@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .addresses import address_hash, address_key, normalize_email
 from .ledger import Actor, record
-from .models import Contact, Subscription, Suppression, Topic
+from .models import ConsentEvent, Contact, Subscription, Suppression, Topic
 from .models.choices import (
     Action,
     ImpliedBy,
@@ -113,8 +113,23 @@ def _locked_subscription(contact: Contact, topic: Topic) -> Subscription | None:
 
 
 def _opted_out(contact: Contact, subscription: Subscription | None) -> bool:
-    if subscription is not None and subscription.status == SubscriptionStatus.UNSUBSCRIBED:
-        return True
+    """Whether the person left this topic or is suppressed, so only their own proof undoes it.
+
+    A `pending` row that was unsubscribed before (a re-subscribe awaiting confirmation) still
+    counts as opted out: pending is a request, not a consent.
+    """
+    if subscription is not None:
+        if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+            return True
+        if (
+            subscription.status == SubscriptionStatus.PENDING
+            and ConsentEvent.objects.filter(
+                contact=contact,
+                topic=subscription.topic_id,
+                new_status=SubscriptionStatus.UNSUBSCRIBED,
+            ).exists()
+        ):
+            return True
     return Suppression.objects.for_hash(contact.address_hash).exists()
 
 
@@ -215,11 +230,11 @@ def subscription_request(*, contact: Contact, topics: Iterable[Topic], by: Actor
                 contact=contact, topic=topic, frequency=topic.default_frequency
             )
         else:
-            # An unsubscribed row stays unsubscribed until the person confirms.
+            # An unsubscribed row becomes pending; _opted_out still treats it as an opt-out
+            # until the person confirms.
             old_status = subscription.status
-        if subscription.pk is None:
-            subscription.status = SubscriptionStatus.PENDING
-            subscription.save()
+        subscription.status = SubscriptionStatus.PENDING
+        subscription.save()
         record(
             contact=contact,
             topic=topic,

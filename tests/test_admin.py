@@ -115,7 +115,7 @@ def test_it_sends_a_double_opt_in_to_someone_who_opted_out(admin_client, unsubsc
     admin_client.post(
         consent_url(unsubscribed_alice), {"action": "request_confirmation", "topic": topic.pk}
     )
-    assert Subscription.objects.get(contact=unsubscribed_alice).status == "unsubscribed"
+    assert Subscription.objects.get(contact=unsubscribed_alice).status == "pending"
     assert TransactionalMessage.objects.filter(to_email="alice@example.com").exists()
 
 

@@ -278,8 +278,8 @@ def test_it_asks_an_opt_out_to_confirm_by_email(
         sub_url(subscribed_alice, topic.slug), {"status": "subscribed", "double_opt_in": True}
     )
     assert response.status_code == 200, response.content
-    # Still unsubscribed until the person confirms; a confirmation is on its way.
-    assert response.json()["status"] == "unsubscribed"
+    # Pending (not marketable) until the person confirms; a confirmation is on its way.
+    assert response.json()["status"] == "pending"
     assert response.json()["confirmation_sent"] is True
     outbox = send_queued_transactional()
     assert [m.to for m in outbox] == [["alice@example.com"]]

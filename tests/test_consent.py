@@ -118,7 +118,9 @@ def test_it_never_subscribes_a_suppressed_address_by_import(alice, topic, reason
 def test_it_lets_the_person_resubscribe_by_confirmed_double_opt_in(subscribed_alice, topic):
     contact_unsubscribe_all(contact=subscribed_alice, by=ADMIN)
     subscription_request(contact=subscribed_alice, topics=[topic], by=WEB)
-    assert status(subscribed_alice, topic) == "unsubscribed"  # not until confirmed
+    assert status(subscribed_alice, topic) == "pending"  # not subscribed until confirmed
+    with pytest.raises(ResubscribeRequiresConfirmation):  # and still guarded meanwhile
+        subscription_subscribe(contact=subscribed_alice, topic=topic, by=IMPORT)
     subscription_confirm(contact=subscribed_alice, topics=[topic], by=WEB)
     assert status(subscribed_alice, topic) == "subscribed"
     assert not Suppression.objects.filter(reason="unsubscribed_all").exists()

@@ -53,7 +53,7 @@ def subscription_put(
 
     Subscribing someone who opted out raises ResubscribeRequiresConfirmation (rule 5) unless
     `double_opt_in`: then a confirmation is emailed and the row changes only when the person
-    confirms (an unsubscribed row stays unsubscribed until then; a new one is `pending`).
+    confirms (the row is `pending` meanwhile, and still guarded as an opt-out).
     """
     confirmation_sent = False
     with transaction.atomic():
