@@ -627,6 +627,7 @@ def due_campaigns(now: datetime.datetime | None = None):
 
 # --- stats ----------------------------------------------------------------------------------------
 
+
 def campaign_stats(campaign: Campaign) -> dict:
     """Progress counters: audience, pending (incl. claimed), sent, skipped (+by reason), failed.
 
