@@ -72,6 +72,14 @@ class Feedback:
     description: str = ""
     metadata: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # An ESP payload may carry NUL characters, which PostgreSQL text can neither store nor
+        # compare: drop them here so no query built from this event fails (rule 7).
+        for name in ("recipient", "message_id", "event_id", "description"):
+            value = getattr(self, name)
+            if isinstance(value, str) and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+
     def dedupe_key(self) -> str:
         """The per-ESP idempotency key: the ESP's event id, qualified by recipient.
 

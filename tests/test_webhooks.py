@@ -449,6 +449,18 @@ def test_it_never_answers_500_to_any_json(client, sent_to_john, payload):
     assert post_sendgrid(client, [payload]).status_code in (200, 400)
 
 
+def test_it_accepts_nul_characters_in_a_payload(client, sent_to):
+    # PostgreSQL text cannot hold NUL: the event is applied with them dropped, not a 500.
+    sent_to("john@example.com", POSTMARK_MID)
+    payload = load("postmark/bounce_hard.json")
+    payload.update(
+        {"ID": f"{payload['ID']}\x00", "Description": "bad\x00box", "MessageID": "\x00x"}
+    )
+    assert post_postmark(client, payload).status_code == 200
+    assert reasons("john@example.com") == {("hard_bounce", "all")}
+    assert "\x00" not in ProcessedWebhookEvent.objects.get().event_id
+
+
 @pytest.fixture
 def sent_to_john(sent_to):
     return sent_to("john@example.com", POSTMARK_MID)
