@@ -259,12 +259,14 @@ SPECTACULAR_SETTINGS = {
 _CELERY_FS = VAR_DIR / "celery"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_CELERY_FS / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_CELERY_FS / "queue"),
         "data_folder_out": str(_CELERY_FS / "queue"),
         "processed_folder": str(_CELERY_FS / "processed"),
+        # kombu's default is ./control, which would litter the working directory.
+        "control_folder": str(_CELERY_FS / "control"),
         "store_processed": False,
     }
 else:
