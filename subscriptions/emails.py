@@ -122,16 +122,50 @@ def list_unsubscribe_header(unsubscribe_url: str) -> str:
     return value
 
 
-def build_marketing_message(
+@dataclass(frozen=True)
+class MarketingMessage:
+    """One rendered marketing message, before any transport has touched it.
+
+    The batch senders (subscriptions.esp_batch) serialise these straight into an ESP's batch
+    call; every other road goes through `as_email()`, a Django EmailMessage with the same parts.
+    """
+
+    to: str
+    from_email: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+    tag: str
+    metadata: dict[str, str]
+
+    def as_email(self, connection=None) -> EmailMultiAlternatives:
+        message = EmailMultiAlternatives(
+            subject=self.subject,
+            body=self.text,
+            from_email=self.from_email,
+            to=[self.to],
+            connection=connection,
+            headers=dict(self.headers),
+        )
+        if self.html:
+            message.attach_alternative(self.html, "text/html")
+        # Anymail sends these to the ESP; its tracking webhooks hand them back. One tag only:
+        # Postmark (and others) accept a single tag per message; the stream is in the metadata.
+        message.tags = [self.tag]
+        message.metadata = dict(self.metadata)
+        return message
+
+
+def render_marketing_message(
     *,
     campaign,
     contact,
     compiled: CompiledCampaign | None = None,
     delivery_id: int | None = None,
     to: str | None = None,
-    connection=None,
-) -> EmailMultiAlternatives:
-    """The one builder of marketing mail: merge fields, footer, RFC 8058 and List-Id headers.
+) -> MarketingMessage:
+    """The one renderer of marketing mail: merge fields, footer, RFC 8058 and List-Id headers.
 
     Every message carries List-Unsubscribe (+ One-Click POST) for the campaign's topic, a
     List-Id, and a footer with the unsubscribe link, the preference link and the postal
@@ -182,30 +216,40 @@ def build_marketing_message(
         )
     if html and "<style" in html:
         html = css_inline.inline(html)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
+    return MarketingMessage(
+        to=to or contact.email,
         from_email=campaign.from_email or settings.MARKETING_FROM_EMAIL,
-        to=[to or contact.email],
-        connection=connection,
+        subject=subject,
+        text=text,
+        html=html,
         headers={
             "List-Unsubscribe": list_unsubscribe_header(unsub),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": f"<{topic.slug}.{settings.LIST_ID_DOMAIN}>",
             "Message-ID": make_msgid(domain=settings.LIST_ID_DOMAIN),
         },
+        tag=f"campaign-{campaign.pk}",
+        metadata={
+            "stream": "marketing",
+            "campaign_id": str(campaign.pk),
+            "delivery_id": str(delivery_id or ""),
+        },
     )
-    if html:
-        message.attach_alternative(html, "text/html")
-    # Anymail sends these to the ESP; its tracking webhooks hand them back. One tag only:
-    # Postmark (and others) accept a single tag per message; the stream is in the metadata.
-    message.tags = [f"campaign-{campaign.pk}"]
-    message.metadata = {
-        "stream": "marketing",
-        "campaign_id": str(campaign.pk),
-        "delivery_id": str(delivery_id or ""),
-    }
-    return message
+
+
+def build_marketing_message(
+    *,
+    campaign,
+    contact,
+    compiled: CompiledCampaign | None = None,
+    delivery_id: int | None = None,
+    to: str | None = None,
+    connection=None,
+) -> EmailMultiAlternatives:
+    """render_marketing_message() as a Django EmailMessage (previews, test sends, SMTP)."""
+    return render_marketing_message(
+        campaign=campaign, contact=contact, compiled=compiled, delivery_id=delivery_id, to=to
+    ).as_email(connection)
 
 
 def _append_html(html: str, footer: str) -> str:

@@ -9,12 +9,15 @@ expire (a years-old email must still unsubscribe); tokens that can opt someone i
 from __future__ import annotations
 
 import datetime
+import functools
 import time
 import uuid
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.http import RFC3986_SUBDELIMS
 
 from .models import Contact, Topic
 
@@ -66,6 +69,25 @@ def absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
+_SLOT = "TOKEN"
+
+
+@functools.lru_cache(maxsize=64)
+def _route(name: str, script_prefix: str, urlconf: str | None) -> tuple[str, str]:
+    head, _slot, tail = reverse(name, args=[_SLOT], urlconf=urlconf).partition(_SLOT)
+    return head, tail
+
+
+def token_path(name: str, token: str) -> str:
+    """reverse(name, args=[token]), the same string, without reverse()'s ~100 µs per call.
+
+    A campaign builds two such links per recipient; the route around the token is resolved
+    once per URL name (and script prefix), the token quoted as reverse() quotes it.
+    """
+    head, tail = _route(name, get_script_prefix(), get_urlconf())
+    return head + quote(token, safe=RFC3986_SUBDELIMS + "/~:@") + tail
+
+
 # --- unsubscribe: contact x topic, never expires ------------------------------------------------
 
 
@@ -82,7 +104,7 @@ def read_unsubscribe_token(token: str) -> tuple[Contact, Topic]:
 
 
 def unsubscribe_url(contact: Contact, topic: Topic) -> str:
-    return absolute(reverse("unsubscribe", args=[unsubscribe_token(contact, topic)]))
+    return absolute(token_path("unsubscribe", unsubscribe_token(contact, topic)))
 
 
 # --- preferences: never expires, but remembers when it was issued -------------------------------
@@ -106,7 +128,7 @@ def read_preferences_token(token: str) -> tuple[Contact, datetime.datetime]:
 
 
 def preferences_url(contact: Contact, issued_at: datetime.datetime | None = None) -> str:
-    return absolute(reverse("preferences", args=[preferences_token(contact, issued_at)]))
+    return absolute(token_path("preferences", preferences_token(contact, issued_at)))
 
 
 # --- confirm: double opt-in, short-lived -------------------------------------------------------
@@ -130,7 +152,7 @@ def read_confirm_token(token: str) -> tuple[Contact, list[Topic]]:
 
 
 def confirm_url(contact: Contact, topics: list[Topic]) -> str:
-    return absolute(reverse("confirm", args=[confirm_token(contact, topics)]))
+    return absolute(token_path("confirm", confirm_token(contact, topics)))
 
 
 # --- privacy: export / erasure verification, one hour, single use -----------------------------
@@ -159,4 +181,4 @@ def read_privacy_token(token: str, action: str) -> tuple[Contact, str]:
 
 
 def privacy_url(contact: Contact, action: str, nonce: str) -> str:
-    return absolute(reverse(f"privacy_{action}", args=[privacy_token(contact, action, nonce)]))
+    return absolute(token_path(f"privacy_{action}", privacy_token(contact, action, nonce)))

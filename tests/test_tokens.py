@@ -56,3 +56,17 @@ def test_it_expires_confirmation_tokens(alice, topic, settings):
     settings.CONFIRMATION_MAX_AGE_HOURS = -1
     with pytest.raises(BadToken):
         tokens.read_confirm_token(token)
+
+
+@pytest.mark.parametrize("token", ["abc", ".eJy:1a2B:x-Y_z", "a b?c#d%e", "ü&=+@~"])
+@pytest.mark.parametrize("name", ["unsubscribe", "preferences", "confirm", "privacy_erase"])
+def test_it_builds_the_same_link_as_reverse(name, token):
+    from django.urls import reverse, set_script_prefix
+
+    assert tokens.token_path(name, token) == reverse(name, args=[token])
+    set_script_prefix("/prefs/")
+    try:
+        assert tokens.token_path(name, token) == reverse(name, args=[token])
+        assert tokens.token_path(name, token).startswith("/prefs/")
+    finally:
+        set_script_prefix("/")
