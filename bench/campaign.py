@@ -125,9 +125,6 @@ class Fake:
                 "MARKETING_EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
                 "ANYMAIL_POSTMARK_SERVER_TOKEN": SERVER_TOKEN,
                 "ANYMAIL_POSTMARK_API_URL": f"http://127.0.0.1:{self.port}/",
-                # Postmark takes one tag per message; the marketing builder sets two. Until it
-                # sets one, let Anymail send the first instead of refusing every message.
-                "ANYMAIL_IGNORE_UNSUPPORTED_FEATURES": "true",
             }
         return {
             "MARKETING_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",

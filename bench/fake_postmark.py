@@ -11,6 +11,10 @@ It requires the X-Postmark-Server-Token header (401, ErrorCode 10, without it), 
 batches over Postmark's limit of 500 (422, ErrorCode 300) and records every recipient with
 the message's Metadata campaign_id / delivery_id (see bench/recorder.py). Control endpoints
 for the benchmark: `POST /_phase?name=NAME` starts a new counting phase, `GET /_stats`.
+Recipients whose address starts with `inactive` are refused one by one with ErrorCode 406, as
+Postmark refuses hard-bounced addresses. For tests, `POST /_fault?status=503` (or
+`?delay=SECONDS`) makes the next send request fail that way, and a list set as
+`PostmarkHandler.capture` collects every message received.
 
 Run: python bench/fake_postmark.py --port 0 --log /tmp/received.tsv   (prints "PORT <n>")
 """
@@ -21,6 +25,7 @@ import argparse
 import datetime
 import json
 import sys
+import time
 import uuid
 from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +45,8 @@ class PostmarkHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "FakePostmark/1.0"
     recorder: Recorder  # set on the class by serve()
+    capture: list | None = None
+    faults: list[dict] = []
 
     def log_message(self, format, *args):  # quiet: thousands of requests per second
         pass
@@ -64,6 +71,16 @@ class PostmarkHandler(BaseHTTPRequestHandler):
         if url.path == "/_phase":
             self.recorder.start_phase(parse_qs(url.query).get("name", ["unnamed"])[0])
             return self._reply(200, {"ok": True})
+        if url.path == "/_fault":
+            query = parse_qs(url.query)
+            type(self).faults.append({k: float(v[0]) for k, v in query.items()})
+            return self._reply(200, {"ok": True})
+        if self.faults:
+            fault = type(self).faults.pop(0)
+            if "delay" in fault:
+                time.sleep(fault["delay"])  # the client gives up; the messages still "go"
+            else:
+                return self._reply(int(fault["status"]), {"ErrorCode": 100, "Message": "Fault"})
         if not self.headers.get("X-Postmark-Server-Token"):
             return self._reply(
                 401, {"ErrorCode": 10, "Message": "No Account or Server API tokens were supplied"}
@@ -97,9 +114,25 @@ class PostmarkHandler(BaseHTTPRequestHandler):
         submitted = datetime.datetime.now(datetime.UTC).isoformat()
         for message in messages:
             to = message.get("To", "") if isinstance(message, dict) else ""
-            addresses = [addr for _name, addr in getaddresses([to]) if addr]
+            if isinstance(to, str) and "@" in to and not set(to) & set('<>,"() '):
+                addresses = [to]  # a bare address: spare the parser (thousands per second)
+            else:
+                addresses = [addr for _name, addr in getaddresses([to]) if addr]
             if not addresses:
                 answers.append({"ErrorCode": 300, "Message": "Invalid 'To' address: ''."})
+                continue
+            if self.capture is not None:
+                self.capture.append(message)
+            if any(addr.lower().startswith("inactive") for addr in addresses):
+                answers.append(
+                    {
+                        "ErrorCode": 406,
+                        "Message": "You tried to send to recipient(s) that have been marked as "
+                        f"inactive. Found inactive addresses: {to}. Inactive recipients are "
+                        "ones that have generated a hard bounce, a spam complaint, or a manual "
+                        "suppression.",
+                    }
+                )
                 continue
             metadata = message.get("Metadata") or {}
             for addr in addresses:
@@ -125,6 +158,8 @@ class PostmarkHandler(BaseHTTPRequestHandler):
 
 def serve(port: int, log: Path) -> ThreadingHTTPServer:
     PostmarkHandler.recorder = Recorder(log)
+    PostmarkHandler.faults = []
+    PostmarkHandler.capture = None
     server = ThreadingHTTPServer(("127.0.0.1", port), PostmarkHandler)
     server.daemon_threads = True
     server.request_queue_size = 128

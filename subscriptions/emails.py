@@ -12,6 +12,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template import Context, Template, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.html import escape
 
 
 def render_email(name: str, context: dict, locale: str | None = None) -> tuple[str, str, str]:
@@ -79,8 +80,40 @@ class CompiledCampaign:
     subject: Template
     text: Template | None
     html: Template | None
-    text_has_links: tuple[bool, bool]
-    html_has_links: tuple[bool, bool]
+    # The footers, rendered once with stand-ins for the two per-recipient links.
+    text_footer: str
+    html_footer: str
+
+    def footers(self, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
+        """The text and HTML footers of one recipient."""
+        text = self.text_footer.replace(_UNSUBSCRIBE_SLOT, unsubscribe_url).replace(
+            _PREFERENCES_SLOT, preferences_url
+        )
+        html = self.html_footer.replace(_UNSUBSCRIBE_SLOT, escape(unsubscribe_url)).replace(
+            _PREFERENCES_SLOT, escape(preferences_url)
+        )
+        return text, html
+
+
+# A footer's other values come from PostgreSQL text, which cannot hold NUL: no collision.
+_UNSUBSCRIBE_SLOT = "\x00unsubscribe_url\x00"
+_PREFERENCES_SLOT = "\x00preferences_url\x00"
+
+
+def _render_footers(topic, text_links: tuple[bool, bool], html_links: tuple[bool, bool]):
+    ctx = {
+        "topic": topic,
+        "postal_address": settings.POSTAL_ADDRESS,
+        "unsubscribe_url": _UNSUBSCRIBE_SLOT,
+        "preferences_url": _PREFERENCES_SLOT,
+    }
+
+    def links(has: tuple[bool, bool]) -> dict:
+        return {"body_has_unsubscribe": has[0], "body_has_preferences": has[1]}
+
+    text = _FOOTER_TEXT.render(Context({**ctx, **links(text_links)}, autoescape=False))
+    html = _FOOTER_HTML.render(Context({**ctx, **links(html_links)}))
+    return text, html
 
 
 def _places(source: str) -> tuple[bool, bool]:
@@ -102,12 +135,18 @@ def compile_campaign(campaign) -> CompiledCampaign:
             raise InvalidCampaignTemplate(f"The {label} is not a valid template: {exc}") from exc
     if parts["text body"] is None and parts["HTML body"] is None:
         raise InvalidCampaignTemplate("A campaign needs a text or an HTML body.")
+    text_has_links = _places(campaign.text_body)
+    html_has_links = _places(campaign.html_body)
+    # A text part made from the HTML carries the links the HTML body places.
+    text_footer, html_footer = _render_footers(
+        campaign.topic, text_has_links if parts["text body"] else html_has_links, html_has_links
+    )
     return CompiledCampaign(
         subject=parts["subject"] or Template(""),
         text=parts["text body"],
         html=parts["HTML body"],
-        text_has_links=_places(campaign.text_body),
-        html_has_links=_places(campaign.html_body),
+        text_footer=text_footer,
+        html_footer=html_footer,
     )
 
 
@@ -187,33 +226,16 @@ def render_marketing_message(
         "postal_address": settings.POSTAL_ADDRESS,
         "organization_name": settings.ORGANIZATION_NAME,
     }
+    text_footer, html_footer = compiled.footers(unsub, prefs)
     with translation.override(contact.locale or settings.LANGUAGE_CODE):
         subject = " ".join(compiled.subject.render(Context(ctx, autoescape=False)).split())
-        html = ""
-        if compiled.html is not None:
-            html = compiled.html.render(Context(ctx))
-            footer = _FOOTER_HTML.render(
-                Context(
-                    {
-                        **ctx,
-                        "body_has_unsubscribe": compiled.html_has_links[0],
-                        "body_has_preferences": compiled.html_has_links[1],
-                    }
-                )
-            )
-            html = _append_html(html, footer)
+        html_body = compiled.html.render(Context(ctx)) if compiled.html is not None else ""
         if compiled.text is not None:
             text = compiled.text.render(Context(ctx, autoescape=False))
-            has_links = compiled.text_has_links
         else:
-            text = html2text.html2text(compiled.html.render(Context(ctx)))
-            has_links = compiled.html_has_links
-        text = text.rstrip() + _FOOTER_TEXT.render(
-            Context(
-                {**ctx, "body_has_unsubscribe": has_links[0], "body_has_preferences": has_links[1]},
-                autoescape=False,
-            )
-        )
+            text = html2text.html2text(html_body)
+        text = text.rstrip() + text_footer
+    html = _append_html(html_body, html_footer) if compiled.html is not None else ""
     if html and "<style" in html:
         html = css_inline.inline(html)
     return MarketingMessage(

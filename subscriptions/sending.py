@@ -5,6 +5,7 @@ The Delivery row is both the progress record and the idempotency key (rule 4):
     pending --claim_batch--> claimed --accepted--> sent
                                      \\--refused--> failed (error)
                                      \\--no longer marketable--> skipped (reason)
+                                     \\--ESP's answer lost--> failed (outcome_unknown)
     claimed, worker killed --recover_stale_claims--> failed (outcome_unknown), never resent
 
 Marketability (rule 1) is checked when the audience is built, again for the whole batch at
@@ -18,7 +19,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -39,10 +39,12 @@ from django.utils import timezone
 
 from .emails import (
     CompiledCampaign,
-    build_marketing_message,
+    MarketingMessage,
     compile_campaign,
     marketing_connection,
+    render_marketing_message,
 )
+from .esp_batch import OneByOne, OutcomeUnknown, PostmarkBatch, TransportUnavailable, sender_for
 from .models import Campaign, Contact, Delivery, Subscription, Suppression
 from .models.campaigns import CampaignStatus, DeliveryStatus
 from .policy import under_age_q
@@ -267,16 +269,6 @@ class BatchResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _esp_id(message) -> str:
-    status = getattr(message, "anymail_status", None)
-    esp_id = getattr(status, "message_id", None) if status else None
-    if isinstance(esp_id, set):  # Anymail gives a set when recipients' ids differ
-        esp_id = ",".join(sorted(str(i) for i in esp_id if i))
-    if esp_id is None or esp_id == "":
-        esp_id = message.extra_headers.get("Message-ID", "")
-    return str(esp_id)[:200]
-
-
 def _record_sent(sent: list[tuple[Delivery, str]]) -> None:
     """Mark accepted deliveries sent with their ESP ids: ONE statement per batch on PostgreSQL.
 
@@ -354,32 +346,37 @@ def _campaign_status(campaign_id: int) -> str | None:
     return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
 
 
-def _send_one(mail, campaign: Campaign, compiled: CompiledCampaign, delivery: Delivery) -> str:
-    """Render and send one message: its ESP id, or "!" + the error when it did not go."""
-    try:
-        message = build_marketing_message(
-            campaign=campaign,
-            contact=delivery.contact,
-            compiled=compiled,
-            delivery_id=delivery.pk,
-            connection=mail,
-        )
-        accepted = mail.send_messages([message])
-    except SoftTimeLimitExceeded:
-        raise  # not a refusal: whether it left is unknown (the claim stays, never resent)
-    except Exception as exc:  # refused or unrenderable: recorded, never retried blindly
-        return f"!{type(exc).__name__}: {exc}"
-    return _esp_id(message) if accepted else "!not accepted by the backend"
+def _render(
+    campaign: Campaign, compiled: CompiledCampaign, deliveries: list[Delivery]
+) -> tuple[list[tuple[Delivery, MarketingMessage]], list[tuple[Delivery, str]]]:
+    """Each delivery's message, or the error that kept it from rendering."""
+    rendered, broken = [], []
+    for delivery in deliveries:
+        try:
+            message = render_marketing_message(
+                campaign=campaign,
+                contact=delivery.contact,
+                compiled=compiled,
+                delivery_id=delivery.pk,
+            )
+        except Exception as exc:  # a merge field that breaks on this contact's data
+            broken.append((delivery, f"{type(exc).__name__}: {exc}"))
+        else:
+            rendered.append((delivery, message))
+    return rendered, broken
 
 
 def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     """Claim one batch and send it through one connection of the marketing backend.
 
-    Before each send call the remaining recipients are re-checked (at most
-    SEND_RECHECK_SECONDS apart) and the campaign's status is read: on pause or cancel the
-    unsent claims are released. A delivery is marked sent once its message was accepted,
-    failed with the error when it was refused. Raises SendingUnavailable (claims released)
-    when the transport cannot be opened, so the caller may retry.
+    Messages go in send calls of as many as the transport takes at once (500 through
+    Postmark's batch API, one through SMTP; see subscriptions.esp_batch). Before a send call
+    the remaining recipients are re-checked and the campaign's status is read, at most
+    SEND_RECHECK_SECONDS apart: on pause or cancel the unsent claims are released. A delivery
+    is marked sent once its message was accepted, failed with the error when it was refused,
+    failed with `outcome_unknown` when the answer was lost (never resent). Raises
+    SendingUnavailable (unsent claims released) when the transport cannot take mail now, so
+    the caller may retry.
     """
     size = size or settings.SEND_BATCH_SIZE
     if settings.MARKETING_SEND_RATE > 0:
@@ -397,59 +394,92 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     except Exception as exc:
         _release(deliveries)
         raise SendingUnavailable(str(exc)) from exc
-    recheck_every = settings.SEND_RECHECK_SECONDS
     try:
-        remaining = deliveries
-        have_token = False  # a rate-limit slot taken before the last check, not yet used
-        while remaining:
-            if not have_token:
-                # Wait for the rate limit BEFORE checking, so the check is fresh at send time.
-                throttle(1)
-                have_token = True
-            # The re-check before this stretch of send calls (rule 1).
-            if _campaign_status(campaign.pk) != CampaignStatus.SENDING:
-                _release(remaining)
-                result.stopped = True
-                break
-            blocked = blocked_contacts(
-                topic=campaign.topic, contact_ids=[d.contact_id for d in remaining]
-            )
-            before = len(remaining)
-            remaining = _skip(remaining, blocked)
-            result.skipped += before - len(remaining)
-            checked_at = time.monotonic()
-            sent: list[tuple[Delivery, str]] = []
-            failed: list[tuple[Delivery, str]] = []
-            try:
-                # Send while the check is younger than SEND_RECHECK_SECONDS (the first always).
-                while remaining:
-                    if not have_token:
-                        throttle(1)
-                        have_token = True
-                    if (sent or failed) and time.monotonic() - checked_at >= recheck_every:
-                        break  # check again, then use the slot already taken
-                    have_token = False
-                    delivery = remaining.pop(0)
-                    outcome = _send_one(mail, campaign, compiled, delivery)
-                    (failed if outcome.startswith("!") else sent).append(
-                        (delivery, outcome.removeprefix("!"))
-                    )
-            except BaseException:
-                # Interrupted (time limit, shutdown): what was not attempted goes back; the
-                # one in flight, if any, stays claimed and ends as outcome_unknown.
-                _release(remaining)
-                raise
-            finally:
-                _record_sent(sent)
-                _record_failed(failed)
-                result.sent += len(sent)
-                result.failed += len(failed)
+        _send_claimed(campaign, compiled, sender_for(mail), deliveries, result)
     finally:
         try:
             mail.close()
         except Exception:
             log.exception("closing the marketing connection failed")
     return result
+
+
+def _send_claimed(
+    campaign: Campaign,
+    compiled: CompiledCampaign,
+    sender: OneByOne | PostmarkBatch,
+    remaining: list[Delivery],
+    result: BatchResult,
+) -> None:
+    """Send claimed deliveries in send calls of `sender.capacity`, recording every outcome.
+
+    Outcomes are written at each re-check and at the end (a few statements per second of
+    sending, whatever the batch size); a worker killed in between leaves them claimed, and
+    the stale-claim sweep reports them as outcome_unknown: never resent.
+    """
+    sent: list[tuple[Delivery, str]] = []
+    failed: list[tuple[Delivery, str]] = []
+
+    def flush() -> None:
+        _record_sent(sent)
+        _record_failed(failed)
+        result.sent += len(sent)
+        result.failed += len(failed)
+        sent.clear()
+        failed.clear()
+
+    checked_at: float | None = None
+    try:
+        while remaining:
+            # Wait for the rate limit BEFORE checking, so the check is fresh at send time.
+            throttle(min(sender.capacity, len(remaining)))
+            if checked_at is None or time.monotonic() - checked_at >= settings.SEND_RECHECK_SECONDS:
+                flush()
+                # The re-check before this stretch of send calls (rule 1).
+                if _campaign_status(campaign.pk) != CampaignStatus.SENDING:
+                    _release(remaining)
+                    result.stopped = True
+                    return
+                blocked = blocked_contacts(
+                    topic=campaign.topic, contact_ids=[d.contact_id for d in remaining]
+                )
+                before = len(remaining)
+                remaining = _skip(remaining, blocked)
+                result.skipped += before - len(remaining)
+                checked_at = time.monotonic()
+                if not remaining:
+                    return
+            chunk, remaining = remaining[: sender.capacity], remaining[sender.capacity :]
+            rendered, broken = _render(campaign, compiled, chunk)
+            failed.extend(broken)
+            if not rendered:
+                continue
+            in_flight = [delivery for delivery, _ in rendered]
+            try:
+                outcomes = sender.send([message for _, message in rendered])
+            except TransportUnavailable as exc:
+                _release(in_flight + remaining)
+                raise SendingUnavailable(str(exc)) from exc
+            except OutcomeUnknown as exc:
+                # The ESP may be in trouble: stop rather than risk more unknown outcomes.
+                _record_unknown(in_flight)
+                result.failed += len(in_flight)
+                _release(remaining)
+                raise SendingUnavailable(
+                    f"{len(in_flight)} messages of unknown outcome: {exc}"
+                ) from exc
+            except BaseException:
+                # Interrupted (time limit, shutdown): what was not attempted goes back; the
+                # call in flight stays claimed and ends as outcome_unknown.
+                _release(remaining)
+                raise
+            for delivery, outcome in zip(in_flight, outcomes, strict=True):
+                if outcome.accepted:
+                    sent.append((delivery, outcome.esp_id))
+                else:
+                    failed.append((delivery, outcome.error))
+    finally:
+        flush()
 
 
 def campaign_finish_if_done(*, campaign: Campaign) -> bool:
@@ -505,6 +535,17 @@ def recover_stale_claims(
         status=DeliveryStatus.FAILED,
         reason=OUTCOME_UNKNOWN,
         error="The worker stopped after claiming; the message may or may not have been sent.",
+    )
+
+
+def _record_unknown(deliveries: list[Delivery]) -> None:
+    """The send call went out but its answer was lost: failed, outcome_unknown, never resent."""
+    Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries], status=DeliveryStatus.CLAIMED
+    ).update(
+        status=DeliveryStatus.FAILED,
+        reason=OUTCOME_UNKNOWN,
+        error="The ESP's answer was lost; the message may or may not have been sent.",
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import threading
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
+from bench.fake_postmark import serve
 from subscriptions.addresses import address_hash
 from subscriptions.models import Suppression
 from subscriptions.models.campaigns import CampaignStatus
@@ -52,3 +54,14 @@ def audience(topic):
         address_hash=address_hash(people["suppressed"].email), reason="complaint", scope="marketing"
     )
     return people
+
+
+@pytest.fixture
+def fake_postmark(tmp_path):
+    """bench/fake_postmark.py's local fake of Postmark's HTTP API, on a loopback port."""
+    server = serve(0, tmp_path / "received.tsv")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

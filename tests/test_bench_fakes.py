@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from aiosmtpd.controller import Controller
 from anymail.exceptions import AnymailAPIError
 from django.core.mail import EmailMessage, get_connection
 
-from bench.fake_postmark import BATCH_LIMIT, serve
+from bench.fake_postmark import BATCH_LIMIT
 from bench.recorder import Recorder
 from bench.smtp_sink import SinkHandler, free_port
 
-
-@pytest.fixture
-def fake_postmark(tmp_path):
-    server = serve(0, tmp_path / "received.tsv")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+pytest_plugins = ["tests.sending_fixtures"]
 
 
 def postmark(server, token="bench-token"):  # noqa: S107 (the fake accepts any token)

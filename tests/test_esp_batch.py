@@ -1,0 +1,193 @@
+"""Campaigns through Postmark's batch API: Anymail's Postmark backend against a local fake of
+Postmark's HTTP API (bench/fake_postmark.py), outcomes per message, faults per call."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+import pytest
+
+from subscriptions import esp_batch, sending
+from subscriptions.models import Delivery
+
+from .sending_factories import subscribers
+
+pytest_plugins = ["tests.sending_fixtures"]
+
+
+@pytest.fixture
+def postmark(fake_postmark, settings):
+    """The marketing stream goes to the fake Postmark; returns the messages it receives."""
+    port = fake_postmark.server_address[1]
+    settings.MARKETING_EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "POSTMARK_SERVER_TOKEN": "test-token",
+        "POSTMARK_API_URL": f"http://127.0.0.1:{port}/",
+        "POSTMARK_MESSAGE_STREAM": "broadcast",
+        "REQUESTS_TIMEOUT": 1,
+    }
+    fake_postmark.RequestHandlerClass.capture = []
+    return fake_postmark.RequestHandlerClass.capture
+
+
+def fault(server, **query) -> None:
+    port = server.server_address[1]
+    args = "&".join(f"{k}={v}" for k, v in query.items())
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/_fault?{args}", b""))
+
+
+def endpoints(server) -> list[str]:
+    server.RequestHandlerClass.recorder.stats()  # flushes the log
+    lines = server.RequestHandlerClass.recorder.path.read_text().splitlines()
+    return [line.split("\t")[1] for line in lines]
+
+
+def test_it_sends_distinct_messages_in_one_batch_call(
+    campaign, topic, postmark, fake_postmark, settings
+):
+    people = subscribers(topic, 3, attributes={"first_name": "Ann"})
+    subscribers(topic, 1, attributes={"first_name": "Bea"})
+    sending.campaign_build_audience(campaign=campaign)
+
+    result = sending.send_batch(campaign=campaign)
+
+    assert (result.sent, result.failed) == (4, 0)
+    assert endpoints(fake_postmark) == ["email/batch"] * 4
+    assert sorted(m["To"] for m in postmark)[:3] == sorted(p.email for p in people)
+    unsubscribe_links = set()
+    for message in postmark:
+        headers = {h["Name"]: h["Value"] for h in message["Headers"]}
+        link = headers["List-Unsubscribe"].strip("<>")
+        assert link in message["TextBody"] and link in message["HtmlBody"]
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert headers["List-Id"] == f"<{topic.slug}.{settings.LIST_ID_DOMAIN}>"
+        assert message["MessageStream"] == "broadcast"
+        assert message["Tag"] == f"campaign-{campaign.pk}"
+        assert message["Metadata"]["campaign_id"] == str(campaign.pk)
+        unsubscribe_links.add(link)
+    assert len(unsubscribe_links) == 4
+    assert sorted(m["Subject"] for m in postmark) == ["News for Ann"] * 3 + ["News for Bea"]
+    # Each delivery carries the id Postmark gave its own message.
+    ids = dict(Delivery.objects.values_list("pk", "esp_message_id"))
+    assert len(set(ids.values())) == 4
+    for message in postmark:
+        assert ids[int(message["Metadata"]["delivery_id"])]
+
+
+def test_it_splits_a_batch_at_the_esp_s_limit(
+    campaign, topic, postmark, fake_postmark, monkeypatch
+):
+    monkeypatch.setattr(esp_batch.PostmarkBatch, "capacity", 2)
+    subscribers(topic, 5)
+    sending.campaign_build_audience(campaign=campaign)
+
+    sending.send_until_done(campaign=campaign)
+
+    assert len(postmark) == 5
+    stats = fake_postmark.RequestHandlerClass.recorder.stats()
+    assert stats["requests"] == 3  # 2 + 2 + 1
+    assert stats["by_endpoint"] == {"email/batch": 5}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_it_sends_a_batch_in_a_number_of_queries_independent_of_its_size(
+    campaign, topic, postmark, django_assert_max_num_queries
+):
+    subscribers(topic, 60)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with django_assert_max_num_queries(12):
+        small = sending.send_batch(campaign=campaign, size=5)
+    with django_assert_max_num_queries(12):
+        large = sending.send_batch(campaign=campaign, size=55)
+
+    assert (small.sent, large.sent) == (5, 55)
+
+
+def test_it_records_a_message_postmark_refused_and_sends_the_others(campaign, topic, postmark):
+    fine = subscribers(topic, 2)
+    subscribers(topic, 1, email="inactive@example.com")
+    sending.campaign_build_audience(campaign=campaign)
+
+    result = sending.send_until_done(campaign=campaign)
+
+    assert (result.sent, result.failed) == (2, 1)
+    refused = Delivery.objects.get(status="failed")
+    assert refused.contact.email == "inactive@example.com"
+    assert "406" in refused.error and "inactive" in refused.error
+    assert {d.contact.email for d in Delivery.objects.filter(status="sent")} == {
+        p.email for p in fine
+    }
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_it_gives_the_claims_back_when_postmark_asks_to_retry(
+    campaign, topic, postmark, fake_postmark, status
+):
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+    fault(fake_postmark, status=status)
+
+    with pytest.raises(sending.SendingUnavailable):
+        sending.send_batch(campaign=campaign)
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+    assert sending.send_batch(campaign=campaign).sent == 3  # the retry sends them, once
+
+
+def test_it_gives_the_claims_back_when_postmark_cannot_be_reached(campaign, topic, settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    settings.MARKETING_EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "POSTMARK_SERVER_TOKEN": "test-token",
+        "POSTMARK_API_URL": f"http://127.0.0.1:{closed_port}/",
+    }
+    subscribers(topic, 2)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with pytest.raises(sending.SendingUnavailable):
+        sending.send_batch(campaign=campaign)
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_it_never_resends_a_batch_whose_answer_was_lost(campaign, topic, postmark, fake_postmark):
+    subscribers(topic, 3)
+    sending.campaign_build_audience(campaign=campaign)
+    fault(fake_postmark, delay=1.5)  # longer than the client's 1 s timeout
+
+    with pytest.raises(sending.SendingUnavailable, match="unknown outcome"):
+        sending.send_batch(campaign=campaign, size=2)
+    sending.send_until_done(campaign=campaign)
+
+    stats = sending.campaign_stats(campaign)
+    assert (stats["outcome_unknown"], stats["sent"], stats["pending"]) == (2, 1, 0)
+    assert sending.send_until_done(campaign=campaign).sent == 0
+
+
+def test_it_refuses_every_message_of_a_batch_postmark_rejected_whole(
+    campaign, topic, postmark, settings
+):
+    settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": ""}
+    subscribers(topic, 2)
+    sending.campaign_build_audience(campaign=campaign)
+
+    result = sending.send_batch(campaign=campaign)
+
+    assert (result.sent, result.failed) == (0, 2)
+    assert all("401" in e for e in Delivery.objects.values_list("error", flat=True))
+    assert postmark == []
+
+
+def test_it_sends_one_by_one_through_backends_without_a_batch_call(settings):
+    from django.core.mail import get_connection
+
+    assert isinstance(esp_batch.sender_for(get_connection()), esp_batch.OneByOne)
+    settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "t"}
+    postmark = get_connection("anymail.backends.postmark.EmailBackend")
+    assert isinstance(esp_batch.sender_for(postmark), esp_batch.PostmarkBatch)
