@@ -114,21 +114,29 @@ def campaign_build_audience(*, campaign: Campaign) -> int:
 
 
 def blocked_contacts(*, topic, contact_ids: list[int]) -> dict[int, str]:
-    """Among `contact_ids`, those no longer marketable on `topic`, with why. ONE query.
+    """Among `contact_ids`, those no longer marketable on `topic`, with why.
 
-    The verdict is Contact.objects.marketable() itself; the flags only name the reason.
+    The verdict is Contact.objects.marketable() itself, restricted to these ids: one indexed
+    query whatever the audience size. Only when someone is blocked does a second query name
+    the reasons.
     """
     if not contact_ids:
         return {}
     now = timezone.now()
-    marketable = Contact.objects.marketable(topic, at=now)
+    ok = set(
+        Contact.objects.marketable(topic, at=now)
+        .filter(pk__in=contact_ids)
+        .values_list("pk", flat=True)
+    )
+    blocked_ids = [pk for pk in contact_ids if pk not in ok]
+    if not blocked_ids:
+        return {}
     subscribed = Subscription.objects.filter(
         contact=OuterRef("pk"), topic=topic, status="subscribed"
     )
     rows = (
-        Contact.objects.filter(pk__in=contact_ids)
+        Contact.objects.filter(pk__in=blocked_ids)
         .annotate(
-            ok=Exists(marketable.filter(pk=OuterRef("pk"))),
             is_subscribed=Exists(subscribed),
             is_paused=Exists(subscribed.filter(paused_until__gt=now)),
             is_suppressed=Exists(Suppression.objects.filter(address_hash=OuterRef("address_hash"))),
@@ -137,13 +145,11 @@ def blocked_contacts(*, topic, contact_ids: list[int]) -> dict[int, str]:
             ),
         )
         .values_list(
-            "pk", "ok", "erased_at", "is_suppressed", "is_subscribed", "is_paused", "is_under_age"
+            "pk", "erased_at", "is_suppressed", "is_subscribed", "is_paused", "is_under_age"
         )
     )
     blocked = {}
-    for pk, ok, erased_at, suppressed, is_subscribed, paused, under_age in rows:
-        if ok:
-            continue
+    for pk, erased_at, suppressed, is_subscribed, paused, under_age in rows:
         if erased_at is not None:
             blocked[pk] = ERASED
         elif suppressed:
@@ -157,8 +163,7 @@ def blocked_contacts(*, topic, contact_ids: list[int]) -> dict[int, str]:
         else:
             blocked[pk] = UNSUBSCRIBED
     # A contact row deleted outright is as good as erased.
-    missing = set(contact_ids) - {row[0] for row in rows}
-    blocked.update(dict.fromkeys(missing, ERASED))
+    blocked.update(dict.fromkeys(set(blocked_ids) - blocked.keys(), ERASED))
     return blocked
 
 
