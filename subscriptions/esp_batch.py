@@ -6,25 +6,31 @@ unsubscribe links). Postmark's `/email/batch` takes up to 500 complete, distinct
 one request, so `PostmarkBatch` serialises MarketingMessages straight into that call. The
 fields all messages share (From, MessageStream, tracking, send defaults) come from Anymail's own
 payload for the first message, so Anymail settings behave as with its backend; Anymail's
-pre_send/post_send signals are not sent for batched messages. Every other backend goes through
-`OneByOne`: one message per send call, over the connection the caller opened (one SMTP
-session or one HTTP session per batch).
+pre_send/post_send signals are not sent for batched messages.
 
-The contract of `send(messages)`, for both: it returns one Outcome per message, in order —
-accepted with the ESP's message id, or refused with the error (that message did not leave).
-Whole-call failures raise:
+Every other backend (SMTP, Anymail's single-message ESPs) goes through `Parallel`: one message
+per send call on each of SEND_CONNECTIONS connections at once, so the round trips of one
+message overlap the rendering and sending of the others.
 
-- TransportUnavailable: known not to have been accepted (connection refused, HTTP 429 / 500 /
-  503, SMTP 4xx). Nothing of this call left; the caller gives the claims back and retries.
-- OutcomeUnknown: the call may or may not have been accepted (a timeout or a dropped
-  connection after the request went out, an unreadable answer). Never resent (rule 4).
+`send(messages)` returns one Outcome per message, in order, never raising for the transport's
+answers:
+
+- sent: accepted, with the ESP's message id;
+- refused: the transport said no to this message; it did not leave;
+- retry: known not to have been accepted, and the transport asks to be called later
+  (connection refused, HTTP 429 / 500 / 503, SMTP 4xx): the claim goes back to pending;
+- unknown: the call went out but its answer was lost (a timeout, a dropped connection, an
+  unreadable answer): the message may have left, so it is never resent (rule 4).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import smtplib
 import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -32,9 +38,12 @@ import requests
 from anymail.backends.postmark import EmailBackend as AnymailPostmarkBackend
 from anymail.exceptions import AnymailAPIError
 from celery.exceptions import SoftTimeLimitExceeded
+from django.core.mail import get_connection
 from urllib3.exceptions import NewConnectionError
 
 from .emails import MarketingMessage
+
+SENT, REFUSED, RETRY, UNKNOWN = "sent", "refused", "retry", "unknown"
 
 # HTTP answers that say the ESP took nothing and asks to be called again later.
 RETRY_LATER_STATUSES = {429, 500, 503}
@@ -43,22 +52,15 @@ RETRY_LATER_STATUSES = {429, 500, 503}
 POSTMARK_BATCH_LIMIT = 500
 
 
-class TransportUnavailable(Exception):
-    """The transport refused the whole call for now; nothing of it was accepted."""
-
-
-class OutcomeUnknown(Exception):
-    """The call went out but its answer was lost: each of its messages may have been sent."""
-
-
 @dataclass(frozen=True)
 class Outcome:
+    state: str
     esp_id: str = ""
     error: str = ""
 
-    @property
-    def accepted(self) -> bool:
-        return not self.error
+
+class TransportUnavailable(Exception):
+    """The transport cannot be opened now (connection refused, unknown host, ...)."""
 
 
 def _connect_failed(error: BaseException) -> bool:
@@ -71,65 +73,30 @@ def _connect_failed(error: BaseException) -> bool:
     return False
 
 
-def classify(error: BaseException) -> type[Exception] | None:
-    """TransportUnavailable, OutcomeUnknown, or None (this message was refused) for an error."""
+def classify(error: BaseException) -> str:
+    """RETRY, UNKNOWN or REFUSED for an error raised by a send call."""
     status = getattr(error, "status_code", None)
     if isinstance(error, AnymailAPIError) and status is not None:
         # The ESP answered: a refusal, unless it asked to be called again later.
-        return TransportUnavailable if status in RETRY_LATER_STATUSES else None
+        return RETRY if status in RETRY_LATER_STATUSES else REFUSED
     cause = error.__cause__ or error
     if isinstance(cause, ConnectionRefusedError | socket.gaierror | smtplib.SMTPConnectError):
-        return TransportUnavailable
+        return RETRY
     if isinstance(cause, smtplib.SMTPResponseException) and 400 <= cause.smtp_code < 500:
-        return TransportUnavailable
+        return RETRY
     if isinstance(cause, smtplib.SMTPRecipientsRefused) and all(
         400 <= code < 500 for code, _ in cause.recipients.values()
     ):
-        return TransportUnavailable
+        return RETRY
     if isinstance(cause, requests.RequestException):
-        return TransportUnavailable if _connect_failed(cause) else OutcomeUnknown
+        return RETRY if _connect_failed(cause) else UNKNOWN
     if isinstance(cause, smtplib.SMTPServerDisconnected | TimeoutError | ConnectionError):
-        return OutcomeUnknown
-    return None
+        return UNKNOWN
+    return REFUSED
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
-def _check_size(messages: list, capacity: int) -> None:
-    if len(messages) > capacity:
-        raise ValueError(f"at most {capacity} message(s) per send call")
-
-
-class OneByOne:
-    """Any Django email backend: one message per send call, so each has its own outcome."""
-
-    capacity = 1
-
-    def __init__(self, connection):
-        self.connection = connection
-
-    def send(self, messages: list[MarketingMessage]) -> list[Outcome]:
-        _check_size(messages, self.capacity)
-        outcomes = []
-        for rendered in messages:
-            message = rendered.as_email(self.connection)
-            try:
-                accepted = self.connection.send_messages([message])
-            except SoftTimeLimitExceeded:
-                raise  # not a refusal: whether it left is unknown (the claim stays)
-            except Exception as error:
-                kind = classify(error)
-                if kind is not None:
-                    raise kind(_describe(error)) from error
-                outcomes.append(Outcome(error=_describe(error)))
-                continue
-            if accepted:
-                outcomes.append(Outcome(esp_id=_esp_id(message)))
-            else:
-                outcomes.append(Outcome(error="not accepted by the backend"))
-        return outcomes
+    return f"{type(error).__name__}: {error}"[:2000]
 
 
 def _esp_id(message) -> str:
@@ -142,6 +109,45 @@ def _esp_id(message) -> str:
     return str(esp_id)[:200]
 
 
+def send_one(connection, rendered: MarketingMessage) -> Outcome:
+    """Send one message through an open Django email backend; its outcome."""
+    message = rendered.as_email(connection)
+    try:
+        accepted = connection.send_messages([message])
+    except SoftTimeLimitExceeded:
+        raise  # the task's time is up, not the transport's answer: the claim stays unknown
+    except Exception as error:  # the transport's answer, whatever its type
+        return Outcome(classify(error), error=_describe(error))
+    if not accepted:
+        return Outcome(REFUSED, error="not accepted by the backend")
+    return Outcome(SENT, esp_id=_esp_id(message))
+
+
+class Parallel:
+    """Any Django email backend: one message per send call, on several connections at once."""
+
+    def __init__(self, connections: list):
+        self.connections = connections
+        self.capacity = len(connections)
+        self._pool = ThreadPoolExecutor(max_workers=self.capacity) if self.capacity > 1 else None
+
+    def send(self, messages: list[MarketingMessage]) -> list[Outcome]:
+        if len(messages) > self.capacity:
+            raise ValueError(f"at most {self.capacity} messages per send call")
+        if self._pool is None:
+            return [send_one(self.connections[0], m) for m in messages]
+        futures = [
+            self._pool.submit(send_one, c, m)
+            for c, m in zip(self.connections, messages, strict=False)
+        ]
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            # An interrupted send leaves its threads to finish their message; don't wait.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class PostmarkBatch:
     """Anymail's Postmark backend, up to 500 distinct messages per `/email/batch` request."""
 
@@ -151,22 +157,26 @@ class PostmarkBatch:
         self.connection = connection
 
     def send(self, messages: list[MarketingMessage]) -> list[Outcome]:
+        if len(messages) > self.capacity:
+            raise ValueError(f"Postmark takes at most {self.capacity} messages per batch call")
         if not messages:
             return []
-        _check_size(messages, self.capacity)
         backend = self.connection
         payload = backend.build_message_payload(messages[0].as_email(), backend.send_defaults)
         params = payload.get_request_params(backend.api_url)
         params["url"] = urljoin(backend.api_url, "email/batch")
         params["data"] = self._serialize(payload.data, backend.send_defaults, messages)
         params.setdefault("timeout", backend.timeout)
+
+        def every(state: str, error: str) -> list[Outcome]:
+            return [Outcome(state, error=error[:2000]) for _ in messages]
+
         try:
             response = backend.session.request(**params)
         except requests.RequestException as error:
-            kind = TransportUnavailable if _connect_failed(error) else OutcomeUnknown
-            raise kind(_describe(error)) from error
+            return every(RETRY if _connect_failed(error) else UNKNOWN, _describe(error))
         if response.status_code in RETRY_LATER_STATUSES:
-            raise TransportUnavailable(f"Postmark answered {response.status_code}")
+            return every(RETRY, f"Postmark answered {response.status_code}; try again later")
         try:
             answer = response.json()
         except ValueError:
@@ -174,11 +184,13 @@ class PostmarkBatch:
         if response.status_code != 200:
             # The whole request was refused (bad token, malformed batch): nothing was sent.
             detail = answer.get("Message", "") if isinstance(answer, dict) else response.text
-            error = f"Postmark refused the batch ({response.status_code}): {detail}"[:2000]
-            return [Outcome(error=error) for _ in messages]
+            return every(REFUSED, f"Postmark refused the batch ({response.status_code}): {detail}")
         if not isinstance(answer, list) or len(answer) != len(messages):
-            raise OutcomeUnknown("Postmark's batch answer does not list one result per message")
+            return every(UNKNOWN, "Postmark's answer does not list one result per message")
         return [self._outcome(item) for item in answer]
+
+    def close(self) -> None:
+        pass
 
     @staticmethod
     def _serialize(shared: dict, defaults: dict, messages: list[MarketingMessage]) -> str:
@@ -212,20 +224,46 @@ class PostmarkBatch:
     @staticmethod
     def _outcome(item) -> Outcome:
         if not isinstance(item, dict):
-            return Outcome(error="Postmark gave no result for this message")
+            return Outcome(UNKNOWN, error="Postmark gave no result for this message")
         code = item.get("ErrorCode", 0)
         if code == 0 and item.get("MessageID"):
-            return Outcome(esp_id=str(item["MessageID"])[:200])
-        return Outcome(error=f"Postmark error {code}: {item.get('Message', '')}"[:2000])
+            return Outcome(SENT, esp_id=str(item["MessageID"])[:200])
+        return Outcome(REFUSED, error=f"Postmark error {code}: {item.get('Message', '')}"[:2000])
 
 
 # Backends with a batch call for distinct messages; subclasses count as their base.
 BATCH_SENDERS: dict[type, type] = {AnymailPostmarkBackend: PostmarkBatch}
 
 
-def sender_for(connection) -> OneByOne | PostmarkBatch:
-    """The best way to hand messages to this connection's transport."""
-    for base in type(connection).__mro__:
-        if base in BATCH_SENDERS:
-            return BATCH_SENDERS[base](connection)
-    return OneByOne(connection)
+def _open(connection):
+    try:
+        connection.open()
+    except Exception as error:
+        raise TransportUnavailable(_describe(error)) from error
+    return connection
+
+
+@contextlib.contextmanager
+def open_sender(backend: str, connections: int) -> Iterator[Parallel | PostmarkBatch]:
+    """The best sender for this backend, its connections open; closes them at the end.
+
+    Raises TransportUnavailable when a connection cannot be opened (nothing was sent).
+    """
+    first = get_connection(backend)
+    sender_class = next((BATCH_SENDERS[b] for b in type(first).__mro__ if b in BATCH_SENDERS), None)
+    opened = [_open(first)]
+    try:
+        if sender_class is not None:
+            sender = sender_class(first)
+        else:
+            for _ in range(max(connections, 1) - 1):
+                opened.append(_open(get_connection(backend)))
+            sender = Parallel(opened)
+        try:
+            yield sender
+        finally:
+            sender.close()
+    finally:
+        for connection in opened:
+            with contextlib.suppress(Exception):
+                connection.close()

@@ -41,10 +41,17 @@ from .emails import (
     CompiledCampaign,
     MarketingMessage,
     compile_campaign,
-    marketing_connection,
     render_marketing_message,
 )
-from .esp_batch import OneByOne, OutcomeUnknown, PostmarkBatch, TransportUnavailable, sender_for
+from .esp_batch import (
+    RETRY,
+    SENT,
+    UNKNOWN,
+    Parallel,
+    PostmarkBatch,
+    TransportUnavailable,
+    open_sender,
+)
 from .models import Campaign, Contact, Delivery, Subscription, Suppression
 from .models.campaigns import CampaignStatus, DeliveryStatus
 from .policy import under_age_q
@@ -393,26 +400,19 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     result.skipped = result.claimed - len(deliveries)
     if not deliveries:
         return result
-    mail = marketing_connection()
     try:
-        mail.open()
-    except Exception as exc:
-        _release(deliveries)
+        with open_sender(settings.MARKETING_EMAIL_BACKEND, settings.SEND_CONNECTIONS) as sender:
+            _send_claimed(campaign, compiled, sender, deliveries, result)
+    except TransportUnavailable as exc:
+        _release(deliveries)  # only rows still claimed: nothing was sent
         raise SendingUnavailable(str(exc)) from exc
-    try:
-        _send_claimed(campaign, compiled, sender_for(mail), deliveries, result)
-    finally:
-        try:
-            mail.close()
-        except Exception:
-            log.exception("closing the marketing connection failed")
     return result
 
 
 def _send_claimed(
     campaign: Campaign,
     compiled: CompiledCampaign,
-    sender: OneByOne | PostmarkBatch,
+    sender: Parallel | PostmarkBatch,
     remaining: list[Delivery],
     result: BatchResult,
 ) -> None:
@@ -462,27 +462,31 @@ def _send_claimed(
             in_flight = [delivery for delivery, _ in rendered]
             try:
                 outcomes = sender.send([message for _, message in rendered])
-            except TransportUnavailable as exc:
-                _release(in_flight + remaining)
-                raise SendingUnavailable(str(exc)) from exc
-            except OutcomeUnknown as exc:
-                # The ESP may be in trouble: stop rather than risk more unknown outcomes.
-                _record_unknown(in_flight)
-                result.failed += len(in_flight)
-                _release(remaining)
-                raise SendingUnavailable(
-                    f"{len(in_flight)} messages of unknown outcome: {exc}"
-                ) from exc
             except BaseException:
                 # Interrupted (time limit, shutdown): what was not attempted goes back; the
                 # call in flight stays claimed and ends as outcome_unknown.
                 _release(remaining)
                 raise
+            retry, unknown = [], []
             for delivery, outcome in zip(in_flight, outcomes, strict=True):
-                if outcome.accepted:
+                if outcome.state == SENT:
                     sent.append((delivery, outcome.esp_id))
+                elif outcome.state == RETRY:
+                    retry.append(delivery)
+                elif outcome.state == UNKNOWN:
+                    unknown.append(delivery)
                 else:
                     failed.append((delivery, outcome.error))
+            if retry or unknown:
+                # The transport is in trouble: stop here; the task retries with backoff.
+                flush()
+                _record_unknown(unknown)
+                result.failed += len(unknown)
+                _release(retry + remaining)
+                error = next(o.error for o in outcomes if o.state in (RETRY, UNKNOWN))
+                raise SendingUnavailable(
+                    f"{len(retry)} to retry, {len(unknown)} of unknown outcome: {error}"
+                )
     finally:
         flush()
 

@@ -184,10 +184,11 @@ def test_it_refuses_every_message_of_a_batch_postmark_rejected_whole(
     assert postmark == []
 
 
-def test_it_sends_one_by_one_through_backends_without_a_batch_call(settings):
-    from django.core.mail import get_connection
-
-    assert isinstance(esp_batch.sender_for(get_connection()), esp_batch.OneByOne)
+def test_it_picks_the_batch_call_only_where_the_backend_has_one(settings):
+    with esp_batch.open_sender(settings.MARKETING_EMAIL_BACKEND, 3) as sender:
+        assert isinstance(sender, esp_batch.Parallel)
+        assert sender.capacity == 3
     settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "t"}
-    postmark = get_connection("anymail.backends.postmark.EmailBackend")
-    assert isinstance(esp_batch.sender_for(postmark), esp_batch.PostmarkBatch)
+    with esp_batch.open_sender("anymail.backends.postmark.EmailBackend", 3) as sender:
+        assert isinstance(sender, esp_batch.PostmarkBatch)
+        assert sender.capacity == 500

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import collections
 import datetime
 import time
+from typing import ClassVar
 
 import pytest
 from django.db import connection
@@ -116,6 +118,7 @@ def test_it_rechecks_marketability_between_send_calls(campaign, topic, outbox, s
     first, second, third = subscribers(topic, 3)
     settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.UnsubscribingBackend"
     settings.SEND_RECHECK_SECONDS = 0  # re-check before every single send call
+    settings.SEND_CONNECTIONS = 1  # one message per send call
     UnsubscribingBackend.victim = (third, topic)
     sending.campaign_build_audience(campaign=campaign)
 
@@ -149,6 +152,27 @@ def test_it_records_a_refused_message_as_failed_and_goes_on(campaign, topic, out
     failed = Delivery.objects.get(campaign=campaign, status="failed")
     assert "ESP said no" in failed.error
     assert sending.campaign_stats(campaign)["failed"] == 1
+
+
+class CountingBackend(UnsubscribingBackend):
+    senders: ClassVar[list[int]] = []
+
+    def send_messages(self, messages):
+        self.senders.append(id(self))
+        return self.inner.send_messages(messages)
+
+
+def test_it_sends_over_several_connections_at_once(campaign, topic, outbox, settings):
+    settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.CountingBackend"
+    settings.SEND_CONNECTIONS = 3
+    CountingBackend.senders = []
+    subscribers(topic, 6)
+    sending.campaign_build_audience(campaign=campaign)
+
+    assert sending.send_batch(campaign=campaign).sent == 6
+
+    assert len(outbox) == 6
+    assert sorted(collections.Counter(CountingBackend.senders).values()) == [2, 2, 2]
 
 
 class DownBackend(UnsubscribingBackend):
@@ -400,6 +424,7 @@ def test_it_records_what_went_when_the_task_is_interrupted(campaign, topic, outb
     from celery.exceptions import SoftTimeLimitExceeded
 
     settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.InterruptedBackend"
+    settings.SEND_CONNECTIONS = 1
     InterruptedBackend.calls = 0
     subscribers(topic, 4)
     sending.campaign_build_audience(campaign=campaign)
