@@ -397,12 +397,17 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
     result = BatchResult()
     compiled: CompiledCampaign = compile_campaign(campaign)
     result.claimed, deliveries = _claim(campaign, size)
+    checked_at = time.monotonic()  # the claim re-checked marketability
     result.skipped = result.claimed - len(deliveries)
     if not deliveries:
         return result
+    if _campaign_status(campaign.pk) != CampaignStatus.SENDING:  # paused or cancelled meanwhile
+        _release(deliveries)
+        result.stopped = True
+        return result
     try:
         with open_sender(settings.MARKETING_EMAIL_BACKEND, settings.SEND_CONNECTIONS) as sender:
-            _send_claimed(campaign, compiled, sender, deliveries, result)
+            _send_claimed(campaign, compiled, sender, deliveries, result, checked_at)
     except TransportUnavailable as exc:
         _release(deliveries)  # only rows still claimed: nothing was sent
         raise SendingUnavailable(str(exc)) from exc
@@ -415,6 +420,7 @@ def _send_claimed(
     sender: Parallel | PostmarkBatch,
     remaining: list[Delivery],
     result: BatchResult,
+    checked_at: float,
 ) -> None:
     """Send claimed deliveries in send calls of `sender.capacity`, recording every outcome.
 
@@ -433,7 +439,6 @@ def _send_claimed(
         sent.clear()
         failed.clear()
 
-    checked_at: float | None = None
     try:
         while remaining:
             # Wait for the rate limit BEFORE checking, so the check is fresh at send time.
