@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from aiosmtpd.controller import Controller
 from anymail.exceptions import AnymailAPIError
 from django.core.mail import EmailMessage, get_connection
 
 from bench.fake_postmark import BATCH_LIMIT
 from bench.recorder import Recorder
-from bench.smtp_sink import SinkHandler, free_port
+from bench.smtp_sink import Sink
 
 pytest_plugins = ["tests.sending_fixtures"]
 
@@ -66,21 +65,22 @@ def test_it_refuses_batches_over_postmarks_limit_and_missing_tokens(fake_postmar
 def test_it_counts_smtp_recipients_per_phase(tmp_path):
     recorder = Recorder(tmp_path / "smtp.tsv")
     recorder.start_phase("campaign")
-    controller = Controller(SinkHandler(recorder), hostname="127.0.0.1", port=free_port())
-    controller.start()
+    sink = Sink(recorder).start()
     try:
         connection = get_connection(
-            "django.core.mail.backends.smtp.EmailBackend",
-            host="127.0.0.1",
-            port=controller.port,
+            "django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=sink.port
         )
-        message = EmailMessage("Hi", "Body", "news@example.com", ["A@example.com", "b@example.com"])
-        assert connection.send_messages([message]) == 1
+        first = EmailMessage(
+            "Hi", "Body\n.\nline", "news@example.com", ["A@example.com", "b@c.com"]
+        )
+        second = EmailMessage("Hi", "Ünïcode " * 2000, "news@example.com", ["d@example.com"])
+        assert connection.send_messages([first, second]) == 2
     finally:
-        controller.stop()
-    assert recorder.stats()["messages"] == 2
+        sink.stop()
+    assert recorder.stats()["messages"] == 3
     lines = (tmp_path / "smtp.tsv").read_text().splitlines()
     assert [line.split("\t")[:3] for line in lines] == [
         ["campaign", "smtp", "a@example.com"],
-        ["campaign", "smtp", "b@example.com"],
+        ["campaign", "smtp", "b@c.com"],
+        ["campaign", "smtp", "d@example.com"],
     ]
