@@ -743,7 +743,7 @@ def print_report(f: dict) -> None:
     transport = (
         "Anymail Postmark backend -> local fake Postmark API"
         if args.sink == "postmark"
-        else "Django SMTP backend -> local aiosmtpd sink"
+        else "Django SMTP backend -> local SMTP sink"
     )
     rows = [
         ("machine", f"{m['cpus']} CPUs · {m['cpu_model']} · {m['ram_gb']} GB RAM"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.policy import Compat32
 from email.utils import make_msgid
 
 import css_inline
@@ -161,6 +162,39 @@ def list_unsubscribe_header(unsubscribe_url: str) -> str:
     return value
 
 
+class _RepeatedHeaderFolding(Compat32):
+    """compat32 that remembers how it folded a header it has seen before.
+
+    Folding headers is most of the cost of turning a message into bytes (~0.5 ms of ~1 ms on
+    SMTP), and a campaign's messages repeat most of theirs (From, List-Id, List-Unsubscribe-
+    Post, every part's Content-Type and MIME-Version): those are folded once per process.
+    """
+
+    _cache: dict = {}  # shared on purpose: the generator clones the policy per message
+
+    def fold_binary(self, name, value):
+        if not isinstance(value, str):
+            return super().fold_binary(name, value)
+        key = (self.linesep, self.max_line_length, self.cte_type, name, value)
+        folded = self._cache.get(key)
+        if folded is None:
+            if len(self._cache) > 1000:  # per-recipient values pass through; keep it small
+                self._cache.clear()
+            folded = self._cache[key] = super().fold_binary(name, value)
+        return folded
+
+
+_FOLDING = _RepeatedHeaderFolding()
+
+
+class _MarketingEmail(EmailMultiAlternatives):
+    def message(self, *args, **kwargs):
+        message = super().message(*args, **kwargs)
+        if type(message.policy) is Compat32:  # Django 5.x; 6.x builds on its own policy
+            message.policy = _FOLDING
+        return message
+
+
 @dataclass(frozen=True)
 class MarketingMessage:
     """One rendered marketing message, before any transport has touched it.
@@ -179,7 +213,7 @@ class MarketingMessage:
     metadata: dict[str, str]
 
     def as_email(self, connection=None) -> EmailMultiAlternatives:
-        message = EmailMultiAlternatives(
+        message = _MarketingEmail(
             subject=self.subject,
             body=self.text,
             from_email=self.from_email,

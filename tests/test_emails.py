@@ -8,6 +8,7 @@ from subscriptions.emails import (
     build_transactional_message,
     compile_campaign,
     marketing_connection,
+    render_marketing_message,
 )
 from subscriptions.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
 
@@ -138,3 +139,37 @@ def test_it_never_puts_marketing_headers_on_transactional_mail():
 
     assert not {"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"} & set(message.extra_headers)
     assert "marketing" not in message.tags
+
+
+def test_it_turns_a_message_into_the_same_bytes_as_django_does(topic, alice):
+    import re
+    from email.policy import compat32
+
+    from django.core.mail import EmailMultiAlternatives
+
+    from subscriptions.emails import _RepeatedHeaderFolding
+
+    rendered = render_marketing_message(
+        campaign=CampaignFactory(topic=topic, subject="Ünïcode " * 12), contact=alice
+    )
+    for _ in range(2):  # the second time from the cache
+        ours = rendered.as_email().message()
+        plain = EmailMultiAlternatives(
+            rendered.subject,
+            rendered.text,
+            rendered.from_email,
+            [rendered.to],
+            headers=rendered.headers,
+        )
+        plain.attach_alternative(rendered.html, "text/html")
+
+        def normalized(message) -> bytes:
+            raw = message.as_bytes(linesep="\r\n")
+            raw = re.sub(rb"=+\d+==", b"BOUNDARY", raw)  # random MIME boundaries
+            return re.sub(rb"Date: [^\r]+", b"Date: -", raw)
+
+        assert normalized(ours) == normalized(plain.message())
+    folding = _RepeatedHeaderFolding()
+    for name, value in [("Subject", "Ünïcode " * 30), ("List-Unsubscribe", "<" + "x" * 300 + ">")]:
+        assert folding.fold_binary(name, value) == compat32.fold_binary(name, value)
+        assert folding.fold_binary(name, value) == compat32.fold_binary(name, value)
