@@ -243,6 +243,8 @@ SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 500)
 # Connections each batch sends over at once when the backend takes one message per call
 # (SMTP, most ESP APIs): their round trips overlap. Postmark's batch API needs only one.
 SEND_CONNECTIONS = env_int("SEND_CONNECTIONS", 4)
+# Database connections that build a large audience at once (PostgreSQL; 1 = one statement).
+AUDIENCE_BUILD_CONNECTIONS = env_int("AUDIENCE_BUILD_CONNECTIONS", 2)
 # Messages per second per backend, across all workers (0: unlimited).
 MARKETING_SEND_RATE = env_float("MARKETING_SEND_RATE", 0)
 

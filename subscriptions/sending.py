@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -30,6 +31,8 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Max,
+    Min,
     OuterRef,
     TextField,
     Value,
@@ -90,14 +93,46 @@ class SendingUnavailable(Exception):
 # --- audience -----------------------------------------------------------------------------------
 
 
+# Below this span of contact ids one statement is as quick as several.
+AUDIENCE_SPLIT_MIN_IDS = 100_000
+
+
 def campaign_build_audience(*, campaign: Campaign) -> int:
     """Create a pending Delivery for every contact marketable on the campaign's topic now.
 
-    One set-based INSERT … SELECT; idempotent (existing deliveries are kept as they are), so
+    Set-based INSERT … SELECT; idempotent (existing deliveries are kept as they are), so
     calling it again after new subscriptions only adds the newcomers. Returns rows added.
+
+    A large audience is built by AUDIENCE_BUILD_CONNECTIONS statements at once, each over its
+    own range of contact ids on its own connection, so PostgreSQL inserts on several cores
+    (one statement spends most of its time in index upkeep and foreign-key checks, on one
+    core). Inside a transaction it is one statement on the caller's connection. Should one
+    range fail, the others stay built; the call raises, and building again completes it.
     """
-    marketable = Contact.objects.marketable(campaign.topic).order_by().values("id")
-    sql, params = marketable.query.sql_with_params()
+    parts = settings.AUDIENCE_BUILD_CONNECTIONS
+    if parts > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        bounds = Contact.objects.aggregate(low=Min("id"), high=Max("id"))
+        low, high = bounds["low"], bounds["high"]
+        if low is not None and high - low >= AUDIENCE_SPLIT_MIN_IDS:
+            step = (high - low) // parts + 1
+            ranges = [(low + i * step, low + (i + 1) * step) for i in range(parts)]
+            with ThreadPoolExecutor(max_workers=parts) as pool:
+                return sum(pool.map(lambda r: _build_range(campaign, r), ranges))
+    return _insert_audience(campaign, Contact.objects.marketable(campaign.topic))
+
+
+def _build_range(campaign: Campaign, id_range: tuple[int, int]) -> int:
+    """One range of the audience, on this thread's own database connection."""
+    try:
+        low, high = id_range
+        marketable = Contact.objects.marketable(campaign.topic).filter(pk__gte=low, pk__lt=high)
+        return _insert_audience(campaign, marketable)
+    finally:
+        connection.close()
+
+
+def _insert_audience(campaign: Campaign, marketable) -> int:
+    sql, params = marketable.order_by().values("id").query.sql_with_params()
     q = connection.ops.quote_name
     table = q(Delivery._meta.db_table)
     # `WHERE true` lets SQLite tell the upsert clause from a join constraint.
@@ -417,7 +452,7 @@ def _render(
 
 
 def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
-    """Claim one batch and send it through one connection of the marketing backend.
+    """Claim one batch and send it through the marketing backend.
 
     Messages go in send calls of as many as the transport takes at once (500 through
     Postmark's batch API, one through SMTP; see subscriptions.esp_batch). Before a send call
@@ -460,12 +495,16 @@ def _send_claimed(
     result: BatchResult,
     checked_at: float,
 ) -> None:
-    """Send claimed deliveries in send calls of `sender.capacity`, recording every outcome.
+    """Send claimed deliveries in calls of up to `sender.capacity`, recording every outcome.
 
     Outcomes are written at each re-check and at the end (a few statements per second of
     sending, whatever the batch size); a worker killed in between leaves them claimed, and
     the stale-claim sweep reports them as outcome_unknown: never resent.
     """
+    per_call = sender.capacity
+    if settings.MARKETING_SEND_RATE > 0:
+        # A batch call must fit in the rate limiter's window (one second's worth of messages).
+        per_call = min(per_call, max(1, int(settings.MARKETING_SEND_RATE)))
     sent: list[tuple[Delivery, str]] = []
     failed: list[tuple[Delivery, str]] = []
 
@@ -480,8 +519,8 @@ def _send_claimed(
     try:
         while remaining:
             # Wait for the rate limit BEFORE checking, so the check is fresh at send time.
-            throttle(min(sender.capacity, len(remaining)))
-            if checked_at is None or time.monotonic() - checked_at >= settings.SEND_RECHECK_SECONDS:
+            throttle(min(per_call, len(remaining)))
+            if time.monotonic() - checked_at >= settings.SEND_RECHECK_SECONDS:
                 flush()
                 # The re-check before this stretch of send calls (rule 1).
                 if _campaign_status(campaign.pk) != CampaignStatus.SENDING:
@@ -497,7 +536,7 @@ def _send_claimed(
                 checked_at = time.monotonic()
                 if not remaining:
                     return
-            chunk, remaining = remaining[: sender.capacity], remaining[sender.capacity :]
+            chunk, remaining = remaining[:per_call], remaining[per_call:]
             rendered, broken = _render(campaign, compiled, chunk)
             failed.extend(broken)
             if not rendered:

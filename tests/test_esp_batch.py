@@ -4,6 +4,7 @@ Postmark's HTTP API (bench/fake_postmark.py), outcomes per message, faults per c
 from __future__ import annotations
 
 import socket
+import time
 import urllib.request
 
 import pytest
@@ -192,3 +193,17 @@ def test_it_picks_the_batch_call_only_where_the_backend_has_one(settings):
     with esp_batch.open_sender("anymail.backends.postmark.EmailBackend", 3) as sender:
         assert isinstance(sender, esp_batch.PostmarkBatch)
         assert sender.capacity == 500
+
+
+def test_it_keeps_batch_calls_within_the_send_rate(
+    campaign, topic, postmark, fake_postmark, settings
+):
+    settings.MARKETING_SEND_RATE = 2  # a window of one second admits two messages
+    subscribers(topic, 5)
+    sending.campaign_build_audience(campaign=campaign)
+
+    started = time.monotonic()
+    assert sending.send_until_done(campaign=campaign).sent == 5
+
+    assert fake_postmark.RequestHandlerClass.recorder.stats()["requests"] == 3  # 2 + 2 + 1
+    assert time.monotonic() - started >= 1.0  # three calls span at least two windows

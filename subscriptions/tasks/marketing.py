@@ -73,16 +73,14 @@ def sweep_campaigns() -> dict:
     recovered = sending.recover_stale_claims(
         older_than=datetime.timedelta(seconds=settings.STALE_CLAIM_SECONDS)
     )
+    quiet_for = datetime.timedelta(seconds=settings.SEND_STALLED_SECONDS)
     revived = 0
-    for campaign_id in sending.stalled_campaign_ids(
-        quiet_for=datetime.timedelta(seconds=settings.SEND_STALLED_SECONDS)
-    ):
-        # Its tasks were lost with a killed worker: a fresh sender claims what is pending.
-        fan_out(campaign_id)
-        revived += 1
-    for campaign_id in sending.unbuilt_campaign_ids(
-        quiet_for=datetime.timedelta(seconds=settings.SEND_STALLED_SECONDS)
-    ):
+    for campaign_id in [
+        *sending.stalled_campaign_ids(quiet_for=quiet_for),
+        *sending.unbuilt_campaign_ids(quiet_for=quiet_for),
+    ]:
+        # Its tasks were lost with a killed worker, maybe mid-build: building again completes
+        # the audience (it adds nobody twice), then fresh senders claim what is pending.
         start_campaign.delay(campaign_id)
         revived += 1
     return {"started": started, "recovered": recovered, "revived": revived}
