@@ -105,14 +105,13 @@ class Sink:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self) -> Sink:
-        server = self.loop.run_until_complete(
-            self.loop.create_server(
-                lambda: SinkProtocol(self.recorder), "127.0.0.1", self.port, backlog=128
-            )
-        )
-        self.server = server
-        self.port = server.sockets[0].getsockname()[1]
+        # The server is made on the sink's own loop thread: the caller may run a loop already.
         self.thread.start()
+        serving = self.loop.create_server(
+            lambda: SinkProtocol(self.recorder), "127.0.0.1", self.port, backlog=128
+        )
+        self.server = asyncio.run_coroutine_threadsafe(serving, self.loop).result(10)
+        self.port = self.server.sockets[0].getsockname()[1]
         return self
 
     def stop(self) -> None:
