@@ -1,10 +1,10 @@
 """Campaign benchmark: audience build, end-to-end send through real Celery workers, peak RSS,
 and the same workload through django-post-office, on this machine, in one run.
 
-    pip install -e '.[test,bench]'          # aiosmtpd, psutil, django-post-office
+    pip install -e '.[test,bench]'          # psutil, django-post-office
     python bench/campaign.py                # 100,000 contacts, Anymail Postmark -> local fake
     python bench/campaign.py --contacts 1000000
-    python bench/campaign.py --sink smtp    # Django's SMTP backend -> local aiosmtpd sink
+    python bench/campaign.py --sink smtp    # Django's SMTP backend -> local SMTP sink
 
 It drops and re-creates its own database (the name of DATABASE_URL's database + "_run", e.g.
 pc_bench_run), migrates it, creates the contacts set-based in PostgreSQL (INSERT ... SELECT
