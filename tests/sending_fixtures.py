@@ -65,3 +65,19 @@ def fake_postmark(tmp_path):
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def postmark(fake_postmark, settings):
+    """The marketing stream goes to the fake Postmark; returns the messages it receives."""
+    port = fake_postmark.server_address[1]
+    settings.MARKETING_EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "POSTMARK_SERVER_TOKEN": "test-token",
+        "POSTMARK_API_URL": f"http://127.0.0.1:{port}/",
+        "POSTMARK_MESSAGE_STREAM": "broadcast",
+        "REQUESTS_TIMEOUT": 1,
+    }
+    fake_postmark.RequestHandlerClass.capture = []
+    return fake_postmark.RequestHandlerClass.capture

@@ -17,22 +17,6 @@ from .sending_factories import subscribers
 pytest_plugins = ["tests.sending_fixtures"]
 
 
-@pytest.fixture
-def postmark(fake_postmark, settings):
-    """The marketing stream goes to the fake Postmark; returns the messages it receives."""
-    port = fake_postmark.server_address[1]
-    settings.MARKETING_EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-    settings.ANYMAIL = {
-        **settings.ANYMAIL,
-        "POSTMARK_SERVER_TOKEN": "test-token",
-        "POSTMARK_API_URL": f"http://127.0.0.1:{port}/",
-        "POSTMARK_MESSAGE_STREAM": "broadcast",
-        "REQUESTS_TIMEOUT": 1,
-    }
-    fake_postmark.RequestHandlerClass.capture = []
-    return fake_postmark.RequestHandlerClass.capture
-
-
 def fault(server, **query) -> None:
     port = server.server_address[1]
     args = "&".join(f"{k}={v}" for k, v in query.items())
@@ -91,20 +75,6 @@ def test_it_splits_a_batch_at_the_esp_s_limit(
     assert stats["requests"] == 3  # 2 + 2 + 1
     assert stats["by_endpoint"] == {"email/batch": 5}
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
-
-
-def test_it_sends_a_batch_in_a_number_of_queries_independent_of_its_size(
-    campaign, topic, postmark, django_assert_max_num_queries
-):
-    subscribers(topic, 60)
-    sending.campaign_build_audience(campaign=campaign)
-
-    with django_assert_max_num_queries(12):
-        small = sending.send_batch(campaign=campaign, size=5)
-    with django_assert_max_num_queries(12):
-        large = sending.send_batch(campaign=campaign, size=55)
-
-    assert (small.sent, large.sent) == (5, 55)
 
 
 def test_it_records_a_message_postmark_refused_and_sends_the_others(campaign, topic, postmark):
