@@ -170,7 +170,11 @@ def blocked_contacts(*, topic, contact_ids: list[int]) -> dict[int, str]:
         .filter(pk__in=contact_ids)
         .values_list("pk", flat=True)
     )
-    blocked_ids = [pk for pk in contact_ids if pk not in ok]
+    return _block_reasons(topic, [pk for pk in contact_ids if pk not in ok], now)
+
+
+def _block_reasons(topic, blocked_ids: list[int], now: datetime.datetime) -> dict[int, str]:
+    """Why each of these contacts, found not marketable at `now`, is blocked."""
     if not blocked_ids:
         return {}
     subscribed = Subscription.objects.filter(
@@ -278,7 +282,10 @@ def _claim(campaign: Campaign, size: int) -> tuple[int, list[Delivery]]:
     rows = _claim_rows(campaign, size, now)
     if not rows:
         return 0, []
-    contacts = Contact.objects.in_bulk([contact_id for _, contact_id in rows])
+    # The re-check and the fetch in one query: the contacts still marketable, loaded to render.
+    contacts = Contact.objects.marketable(campaign.topic, at=now).in_bulk(
+        [contact_id for _, contact_id in rows]
+    )
     deliveries = []
     for pk, contact_id in rows:
         delivery = Delivery(
@@ -291,7 +298,8 @@ def _claim(campaign: Campaign, size: int) -> tuple[int, list[Delivery]]:
         if contact_id in contacts:
             delivery.contact = contacts[contact_id]
         deliveries.append(delivery)
-    blocked = blocked_contacts(topic=campaign.topic, contact_ids=[d.contact_id for d in deliveries])
+    blocked_ids = [contact_id for _, contact_id in rows if contact_id not in contacts]
+    blocked = _block_reasons(campaign.topic, blocked_ids, now)
     return len(rows), _skip(deliveries, blocked)
 
 
