@@ -453,7 +453,7 @@ def _render(
                 delivery_id=delivery.pk,
             )
         except Exception as exc:  # a merge field that breaks on this contact's data
-            broken.append((delivery, f"{type(exc).__name__}: {exc}"))
+            broken.append((delivery, f"could not render: {type(exc).__name__}: {exc}"))
         else:
             rendered.append((delivery, message))
     return rendered, broken

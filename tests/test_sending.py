@@ -265,6 +265,28 @@ def test_it_sends_a_batch_in_a_number_of_queries_independent_of_its_size(
     assert (small.sent, large.sent) == (5, 55)
 
 
+@pytest.mark.parametrize("transport", ["outbox", "postmark"])
+def test_it_fails_a_message_that_cannot_render_and_sends_the_others(topic, transport, request):
+    sent = request.getfixturevalue(transport)
+    campaign = CampaignFactory(
+        topic=topic,
+        status=CampaignStatus.SENDING,
+        text_body="{{ contact.attributes.n|divisibleby:contact.attributes.d }}",
+    )
+    subscribers(topic, 1, email="zero@example.com", attributes={"n": 4, "d": 0})
+    subscribers(topic, 2, attributes={"n": 4, "d": 2})
+    sending.campaign_build_audience(campaign=campaign)
+
+    result = sending.send_until_done(campaign=campaign)
+
+    assert (result.sent, result.failed) == (2, 1)
+    broken = Delivery.objects.get(status="failed")
+    assert broken.contact.email == "zero@example.com"
+    assert "could not render: ZeroDivisionError" in broken.error
+    assert "zero@example.com" not in [m["To"] if isinstance(m, dict) else m.to[0] for m in sent]
+    assert len(sent) == 2
+
+
 def test_it_stops_and_releases_claims_when_paused(campaign, topic, outbox):
     subscribers(topic, 3)
     sending.campaign_build_audience(campaign=campaign)
