@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -452,6 +453,8 @@ def _render(
                 compiled=compiled,
                 delivery_id=delivery.pk,
             )
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: this delivery is still only claimed
         except Exception as exc:  # a merge field that breaks on this contact's data
             broken.append((delivery, f"could not render: {type(exc).__name__}: {exc}"))
         else:
@@ -544,8 +547,12 @@ def _send_claimed(
                 checked_at = time.monotonic()
                 if not remaining:
                     return
-            chunk, remaining = remaining[:per_call], remaining[per_call:]
-            rendered, broken = _render(campaign, compiled, chunk)
+            try:
+                rendered, broken = _render(campaign, compiled, remaining[:per_call])
+            except BaseException:
+                _release(remaining)  # interrupted before anything of this call went out
+                raise
+            remaining = remaining[per_call:]
             failed.extend(broken)
             if not rendered:
                 continue

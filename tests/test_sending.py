@@ -538,3 +538,29 @@ def test_it_records_each_outcome_once_and_only_on_a_claimed_delivery(
     assert (rows[second.pk].status, rows[second.pk].error) == ("failed", "refused")
     assert (rows[third.pk].status, rows[third.pk].reason) == ("failed", "outcome_unknown")
     assert rows[third.pk].esp_message_id == ""
+
+
+def test_it_gives_back_what_it_was_rendering_when_the_task_is_interrupted(
+    campaign, topic, outbox, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    render = sending.render_marketing_message
+    calls = []
+
+    def render_until_time_is_up(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SoftTimeLimitExceeded()
+        return render(**kwargs)
+
+    monkeypatch.setattr(sending, "render_marketing_message", render_until_time_is_up)
+    subscribers(topic, 6)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        sending.send_batch(campaign=campaign)
+
+    stats = sending.campaign_stats(campaign)
+    assert (stats["sent"], stats["claimed"], stats["pending"], stats["failed"]) == (0, 0, 6, 0)
+    assert outbox == []
