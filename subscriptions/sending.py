@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -462,7 +463,9 @@ def _render(
     return rendered, broken
 
 
-def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
+def send_batch(
+    *, campaign: Campaign, size: int | None = None, stop: threading.Event | None = None
+) -> BatchResult:
     """Claim one batch and send it through the marketing backend.
 
     Messages go in send calls of as many as the transport takes at once (500 through
@@ -491,7 +494,7 @@ def send_batch(*, campaign: Campaign, size: int | None = None) -> BatchResult:
         return result
     try:
         with open_sender(settings.MARKETING_EMAIL_BACKEND, settings.SEND_CONNECTIONS) as sender:
-            _send_claimed(campaign, compiled, sender, deliveries, result, checked_at)
+            _send_claimed(campaign, compiled, sender, deliveries, result, checked_at, stop)
     except TransportUnavailable as exc:
         _release(deliveries)  # only rows still claimed: nothing was sent
         raise SendingUnavailable(str(exc)) from exc
@@ -505,6 +508,7 @@ def _send_claimed(
     remaining: list[Delivery],
     result: BatchResult,
     checked_at: float,
+    stop: threading.Event | None = None,
 ) -> None:
     """Send claimed deliveries in calls of up to `sender.capacity`, recording every outcome.
 
@@ -531,6 +535,10 @@ def _send_claimed(
         while remaining:
             # Wait for the rate limit BEFORE checking, so the check is fresh at send time.
             throttle(min(per_call, len(remaining)))
+            if stop is not None and stop.is_set():  # the task is stopping: give the rest back
+                _release(remaining)
+                result.stopped = True
+                return
             if time.monotonic() - checked_at >= settings.SEND_RECHECK_SECONDS:
                 flush()
                 # The re-check before this stretch of send calls (rule 1).
@@ -601,26 +609,71 @@ def campaign_finish_if_done(*, campaign: Campaign) -> bool:
     return bool(done)
 
 
+def _add(total: BatchResult, result: BatchResult) -> None:
+    for name in ("claimed", "sent", "skipped", "failed"):
+        setattr(total, name, getattr(total, name) + getattr(result, name))
+    total.stopped = total.stopped or result.stopped
+
+
 def send_until_done(
-    *, campaign: Campaign, size: int | None = None, max_batches: int | None = None
+    *,
+    campaign: Campaign,
+    size: int | None = None,
+    max_batches: int | None = None,
+    stop: threading.Event | None = None,
 ) -> BatchResult:
-    """Send batches until nothing is pending, the campaign stops, or `max_batches` ran."""
+    """Send batches until nothing is pending, the campaign stops, `max_batches` ran, or
+    `stop` is set (checked before every send call; unsent claims are given back)."""
     total = BatchResult()
     batches = 0
     while max_batches is None or batches < max_batches:
-        if _campaign_status(campaign.pk) != CampaignStatus.SENDING:
+        if (stop is not None and stop.is_set()) or _campaign_status(
+            campaign.pk
+        ) != CampaignStatus.SENDING:
             total.stopped = True
             break
-        result = send_batch(campaign=campaign, size=size)
+        result = send_batch(campaign=campaign, size=size, stop=stop)
         batches += 1
-        for name in ("claimed", "sent", "skipped", "failed"):
-            setattr(total, name, getattr(total, name) + getattr(result, name))
+        _add(total, result)
         if result.stopped:
-            total.stopped = True
             break
         if not result.claimed:
             campaign_finish_if_done(campaign=campaign)
             break
+    return total
+
+
+def send_until_done_concurrently(
+    *, campaign_id: int, loops: int, max_batches: int | None = None
+) -> BatchResult:
+    """send_until_done on `loops` threads at once, each with its own database connection.
+
+    One worker process then overlaps a batch's database and ESP waits with another batch's
+    rendering (claims never overlap: SKIP LOCKED). When one loop fails, or this thread is
+    interrupted (a soft time limit only reaches the main thread), the others stop at their
+    next send call, give back their unsent claims, and the first error is raised.
+    """
+    stop = threading.Event()
+
+    def loop() -> BatchResult:
+        try:
+            campaign = Campaign.objects.select_related("topic").get(pk=campaign_id)
+            return send_until_done(campaign=campaign, max_batches=max_batches, stop=stop)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            connection.close()
+
+    total = BatchResult()
+    with ThreadPoolExecutor(max_workers=loops) as pool:
+        futures = [pool.submit(loop) for _ in range(loops)]
+        try:
+            for future in futures:
+                _add(total, future.result())
+        except BaseException:
+            stop.set()  # leaving the block waits for the other loops to stop
+            raise
     return total
 
 

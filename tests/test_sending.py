@@ -564,3 +564,31 @@ def test_it_gives_back_what_it_was_rendering_when_the_task_is_interrupted(
     stats = sending.campaign_stats(campaign)
     assert (stats["sent"], stats["claimed"], stats["pending"], stats["failed"]) == (0, 0, 6, 0)
     assert outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_sends_on_several_loops_at_once_without_overlap(topic, outbox, settings):
+    settings.SEND_BATCH_SIZE = 4
+    people = subscribers(topic, 30)
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    sending.campaign_build_audience(campaign=campaign)
+
+    result = sending.send_until_done_concurrently(campaign_id=campaign.pk, loops=3)
+
+    assert result.sent == 30
+    assert sorted(m.to[0] for m in outbox) == sorted(p.email for p in people)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stops_every_loop_when_one_fails(topic, settings):
+    settings.MARKETING_EMAIL_BACKEND = "tests.test_sending.DownBackend"
+    subscribers(topic, 12)
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    sending.campaign_build_audience(campaign=campaign)
+
+    with pytest.raises(sending.SendingUnavailable):
+        sending.send_until_done_concurrently(campaign_id=campaign.pk, loops=2)
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}

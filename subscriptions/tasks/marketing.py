@@ -7,6 +7,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connection
 
 from .. import sending
 from ..models import Campaign
@@ -48,9 +49,16 @@ def send_batches(campaign_id: int) -> dict:
     campaign = Campaign.objects.select_related("topic").filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING:
         return {}
-    result = sending.send_until_done(
-        campaign=campaign, max_batches=settings.SEND_MAX_BATCHES_PER_TASK
-    )
+    if settings.SEND_LOOPS > 1 and not connection.in_atomic_block:
+        result = sending.send_until_done_concurrently(
+            campaign_id=campaign_id,
+            loops=settings.SEND_LOOPS,
+            max_batches=settings.SEND_MAX_BATCHES_PER_TASK,
+        )
+    else:
+        result = sending.send_until_done(
+            campaign=campaign, max_batches=settings.SEND_MAX_BATCHES_PER_TASK
+        )
     if (
         not result.stopped
         and result.claimed
