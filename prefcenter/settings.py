@@ -343,8 +343,8 @@ SPECTACULAR_SETTINGS = {
 SEND_RECHECK_SECONDS = env_float("SEND_RECHECK_SECONDS", 1.0)
 # Batch senders queued per campaign start/resume (more workers: raise it).
 SEND_FANOUT = env_int("SEND_FANOUT", 4)
-# Batches one worker process sends at once, on threads: one batch's database and ESP waits
-# overlap another's rendering.
+# Batches one worker process sends at once through a batch API (Postmark), on threads: one
+# batch's database and ESP waits overlap another's rendering.
 SEND_LOOPS = env_int("SEND_LOOPS", 2)
 # Batches one task sends before it re-queues itself (keeps tasks short and fair).
 SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)

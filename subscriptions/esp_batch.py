@@ -39,6 +39,7 @@ from anymail.backends.postmark import EmailBackend as AnymailPostmarkBackend
 from anymail.exceptions import AnymailAPIError
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.mail import get_connection
+from django.utils.module_loading import import_string
 from urllib3.exceptions import NewConnectionError
 
 from .emails import MarketingMessage
@@ -235,6 +236,15 @@ class PostmarkBatch:
 BATCH_SENDERS: dict[type, type] = {AnymailPostmarkBackend: PostmarkBatch}
 
 
+def _batch_sender(backend_class: type) -> type | None:
+    return next((BATCH_SENDERS[b] for b in backend_class.__mro__ if b in BATCH_SENDERS), None)
+
+
+def has_batch_api(backend: str) -> bool:
+    """Whether this email backend (a dotted path) sends many distinct messages per call."""
+    return _batch_sender(import_string(backend)) is not None
+
+
 def _open(connection):
     try:
         connection.open()
@@ -250,7 +260,7 @@ def open_sender(backend: str, connections: int) -> Iterator[Parallel | PostmarkB
     Raises TransportUnavailable when a connection cannot be opened (nothing was sent).
     """
     first = get_connection(backend)
-    sender_class = next((BATCH_SENDERS[b] for b in type(first).__mro__ if b in BATCH_SENDERS), None)
+    sender_class = _batch_sender(type(first))
     opened = [_open(first)]
     try:
         if sender_class is not None:

@@ -177,3 +177,9 @@ def test_it_keeps_batch_calls_within_the_send_rate(
 
     assert fake_postmark.RequestHandlerClass.recorder.stats()["requests"] == 3  # 2 + 2 + 1
     assert time.monotonic() - started >= 1.0  # three calls span at least two windows
+
+
+def test_it_knows_which_backends_have_a_batch_api():
+    assert esp_batch.has_batch_api("anymail.backends.postmark.EmailBackend")
+    assert not esp_batch.has_batch_api("django.core.mail.backends.smtp.EmailBackend")
+    assert not esp_batch.has_batch_api("anymail.backends.test.EmailBackend")
