@@ -55,6 +55,7 @@ from .esp_batch import (
     Parallel,
     PostmarkBatch,
     TransportUnavailable,
+    has_batch_api,
     open_sender,
 )
 from .models import Campaign, Contact, Delivery, Subscription, Suppression
@@ -644,15 +645,24 @@ def send_until_done(
 
 
 def send_until_done_concurrently(
-    *, campaign_id: int, loops: int, max_batches: int | None = None
+    *, campaign: Campaign, max_batches: int | None = None, loops: int | None = None
 ) -> BatchResult:
     """send_until_done on `loops` threads at once, each with its own database connection.
 
     One worker process then overlaps a batch's database and ESP waits with another batch's
-    rendering (claims never overlap: SKIP LOCKED). When one loop fails, or this thread is
-    interrupted (a soft time limit only reaches the main thread), the others stop at their
-    next send call, give back their unsent claims, and the first error is raised.
+    rendering (claims never overlap: SKIP LOCKED). By default SEND_LOOPS loops where the
+    marketing backend has a batch API, one elsewhere: one-message-per-call backends overlap
+    their waits over SEND_CONNECTIONS threads already, and more threads only fight for the GIL.
+    Inside a transaction it is one loop on the caller's connection. When one loop fails, or
+    this thread is interrupted (a soft time limit only reaches the main thread), the others
+    stop at their next send call, give back their unsent claims, and the first error is raised.
     """
+    if loops is None:
+        batching = has_batch_api(settings.MARKETING_EMAIL_BACKEND)
+        loops = settings.SEND_LOOPS if batching else 1
+    if loops <= 1 or connection.in_atomic_block:
+        return send_until_done(campaign=campaign, max_batches=max_batches)
+    campaign_id = campaign.pk
     stop = threading.Event()
 
     def loop() -> BatchResult:

@@ -573,7 +573,7 @@ def test_it_sends_on_several_loops_at_once_without_overlap(topic, outbox, settin
     campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
     sending.campaign_build_audience(campaign=campaign)
 
-    result = sending.send_until_done_concurrently(campaign_id=campaign.pk, loops=3)
+    result = sending.send_until_done_concurrently(campaign=campaign, loops=3)
 
     assert result.sent == 30
     assert sorted(m.to[0] for m in outbox) == sorted(p.email for p in people)
@@ -589,6 +589,6 @@ def test_it_stops_every_loop_when_one_fails(topic, settings):
     sending.campaign_build_audience(campaign=campaign)
 
     with pytest.raises(sending.SendingUnavailable):
-        sending.send_until_done_concurrently(campaign_id=campaign.pk, loops=2)
+        sending.send_until_done_concurrently(campaign=campaign, loops=2)
 
     assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}

@@ -7,10 +7,8 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
 
 from .. import sending
-from ..esp_batch import has_batch_api
 from ..models import Campaign
 from ..models.campaigns import CampaignStatus, DeliveryStatus
 
@@ -50,19 +48,9 @@ def send_batches(campaign_id: int) -> dict:
     campaign = Campaign.objects.select_related("topic").filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING:
         return {}
-    # Loops overlap a batch call's waits with the next batch; one-message-per-call backends
-    # overlap theirs already, over SEND_CONNECTIONS threads (more would only fight for the GIL).
-    loops = settings.SEND_LOOPS if has_batch_api(settings.MARKETING_EMAIL_BACKEND) else 1
-    if loops > 1 and not connection.in_atomic_block:
-        result = sending.send_until_done_concurrently(
-            campaign_id=campaign_id,
-            loops=loops,
-            max_batches=settings.SEND_MAX_BATCHES_PER_TASK,
-        )
-    else:
-        result = sending.send_until_done(
-            campaign=campaign, max_batches=settings.SEND_MAX_BATCHES_PER_TASK
-        )
+    result = sending.send_until_done_concurrently(
+        campaign=campaign, max_batches=settings.SEND_MAX_BATCHES_PER_TASK
+    )
     if (
         not result.stopped
         and result.claimed
