@@ -151,7 +151,14 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
             for m in messages
         ],
         "link_hits": [
-            {"kind": h.kind, "user_agent": h.user_agent, "created_at": _iso(h.created_at)}
+            {
+                "kind": h.kind,
+                "day": h.day.isoformat(),
+                "count": h.count,
+                "user_agent": h.user_agent,
+                "created_at": _iso(h.created_at),
+                "last_at": _iso(h.last_at),
+            }
             for h in LinkHit.objects.filter(contact=contact).order_by("created_at")
         ],
         "suppressions": [

@@ -159,9 +159,12 @@ def retention_minimise_ledger(*, now: datetime.datetime, dry_run: bool = False) 
 
 
 def retention_minimise_link_hits(*, now: datetime.datetime, dry_run: bool = False) -> int:
-    """Blank the user agents of counted link opens older than the ledger's setting."""
+    """Blank the user agents of counted link opens older than the ledger's setting.
+
+    Counted by their last open: a day's row keeps the latest opener's user agent.
+    """
     cutoff = now - _days(settings.RETENTION_LEDGER_NETWORK_DAYS)
-    rows = LinkHit.objects.filter(created_at__lt=cutoff).exclude(user_agent="")
+    rows = LinkHit.objects.filter(last_at__lt=cutoff).exclude(user_agent="")
     return rows.count() if dry_run else rows.update(user_agent="")
 
 

@@ -172,7 +172,7 @@ class LinkHitInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Opens of email links: mail scanners show up here, and never change consent."""
 
     model = LinkHit
-    fields = ["created_at", "kind", "topic", "user_agent"]
+    fields = ["day", "kind", "topic", "count", "created_at", "last_at", "user_agent"]
     readonly_fields = fields
     extra = 0
     can_delete = False
