@@ -270,6 +270,7 @@ def test_it_shows_already_used_in_the_contacts_language(topic, send_queued_trans
     page = client.post(confirm_path_in(message), HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 410
     assert '<html lang="da"' in page.content.decode()
+    assert "Dette link er allerede brugt" in page.content.decode()
 
 
 @pytest.mark.parametrize("opt_out", ["unsubscribe_all", "unsubscribe_topic", "complaint"])
