@@ -244,6 +244,8 @@ def read_confirm_token(token: str) -> tuple[Contact, ConfirmationRequest]:
     confirmation = ConfirmationRequest.objects.filter(contact=contact, nonce=nonce).first()
     if confirmation is None:
         raise BadToken("unknown confirmation")
+    if not confirmation.topics.exists():
+        raise BadToken("unknown topic")  # every topic it named was deleted since
     return contact, confirmation
 
 

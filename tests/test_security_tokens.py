@@ -15,13 +15,15 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core import mail
+from django.core import mail, signing
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from subscriptions.consent import contact_unsubscribe_all
 from subscriptions.feedback import Feedback, feedback_record
+from subscriptions.ledger import Actor
 from subscriptions.models import (
     ConfirmationRequest,
     ConsentEvent,
@@ -34,13 +36,17 @@ from subscriptions.models import (
 )
 from subscriptions.suppression import suppression_add
 from subscriptions.tokens import (
+    CONFIRM,
+    PREFERENCES,
+    PRIVACY_REQUEST,
+    UNSUBSCRIBE,
     preferences_url,
     privacy_request_token,
     read_preference_link,
     unsubscribe_token,
 )
 
-from .factories import ContactFactory, SubscriptionFactory
+from .factories import ContactFactory, SubscriptionFactory, TopicFactory
 
 pytest_plugins = ["tests.pages_fixtures"]
 pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
@@ -424,3 +430,44 @@ def test_it_folds_existing_link_hits_into_one_row_per_day(subscribed_alice, topi
     ]
     first = LinkHit.objects.order_by("day").first()
     assert (first.created_at, first.last_at) == (morning, morning + datetime.timedelta(hours=1))
+
+
+def test_it_treats_a_confirmation_link_from_before_single_use_as_expired(
+    subscribed_alice, topic, db_snapshot
+):
+    # Mailed before this change: no nonce, so nothing could tell its second use from its first.
+    legacy = signing.dumps({"c": subscribed_alice.token_key.hex, "t": [topic.slug]}, salt=CONFIRM)
+    contact_unsubscribe_all(contact=subscribed_alice, by=Actor(source="unsubscribe_link"))
+    before = db_snapshot()
+    assert Client().post(reverse("confirm", args=[legacy])).status_code == 410
+    assert db_snapshot() == before
+
+
+def test_it_keeps_every_token_opaque(subscribed_alice, topic, send_queued_transactional):
+    sign_up(subscribed_alice.email, TopicFactory(slug="other"))
+    (message,) = send_queued_transactional()
+    confirm = confirm_path_in(message).split("/")[2]
+    samples = {
+        UNSUBSCRIBE: unsubscribe_token(subscribed_alice, topic),
+        PREFERENCES: preferences_url(subscribed_alice).split("/")[-2],
+        PRIVACY_REQUEST: privacy_request_token(subscribed_alice),
+        CONFIRM: unquote(confirm),
+    }
+    for salt, token in samples.items():
+        payload = signing.loads(token, salt=salt)
+        readable = repr(payload).lower()
+        assert "alice" not in readable and "example" not in readable
+        # Only the random token key, times, kinds and nonces; no sequential id anywhere.
+        assert set(payload) <= {"c", "t", "i", "v", "n"}
+        assert str(subscribed_alice.pk) not in {str(v) for v in payload.values()}
+
+
+def test_it_records_how_each_mailed_preference_link_reached_the_person(
+    subscribed_alice, send_queued_transactional, fresh_rate_limits
+):
+    Client().post(reverse("preferences_request"), {"email": subscribed_alice.email})
+    (message,) = send_queued_transactional()
+    token = unquote(re.search(r"/preferences/(\S+?)/(?=\s|$)", message.body)[1])
+    link = read_preference_link(token)
+    assert link.via == "lost_link"
+    assert abs((timezone.now() - link.issued_at).total_seconds()) < 5

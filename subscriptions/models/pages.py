@@ -47,4 +47,4 @@ class LinkHit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.day:%Y-%m-%d} ×{self.count}"
+        return f"{self.kind} {self.day:%Y-%m-%d}: {self.count}"
