@@ -329,9 +329,9 @@ def confirmation_overtaken(confirmation: ConfirmationRequest) -> bool:
         Q(action=Action.UNSUBSCRIBED, topic_id__in=topic_ids)
         | Q(action__in=[Action.UNSUBSCRIBED_ALL, Action.SUPPRESSED])
     )
-    later_suppression = Suppression.objects.for_hash(
-        confirmation.contact.address_hash
-    ).filter(created_at__gte=since, reason__in=PERSON_LIFTABLE_REASONS)
+    later_suppression = Suppression.objects.for_hash(confirmation.contact.address_hash).filter(
+        created_at__gte=since, reason__in=PERSON_LIFTABLE_REASONS
+    )
     return later_opt_out.exists() or later_suppression.exists()
 
 

@@ -127,7 +127,7 @@ def test_it_lets_the_person_rejoin_after_unsubscribe_all_by_confirming(
     assert Suppression.objects.exists()
     (message,) = send_queued_transactional()
     token = message.body.split("/confirm/")[1].split("/")[0]
-    contact, confirmation = read_confirm_token(token)
+    _contact, confirmation = read_confirm_token(token)
     confirmation_accept(confirmation=confirmation, by=by)
     assert status_of(alice, topic) == "subscribed"
     assert not Suppression.objects.exists()
