@@ -19,6 +19,7 @@ from django.utils import timezone
 from .consent import subscription_unsubscribe
 from .ledger import Actor, record
 from .models import (
+    ConfirmationRequest,
     ConsentEvent,
     Contact,
     Delivery,
@@ -164,6 +165,17 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
         "suppressions": [
             {"reason": s.reason, "scope": s.scope, "created_at": _iso(s.created_at)}
             for s in suppressions
+        ],
+        "confirmation_requests": [
+            {
+                "topics": sorted(t.slug for t in r.topics.all()),
+                "age_confirmed": r.age_confirmed,
+                "created_at": _iso(r.created_at),
+                "used_at": _iso(r.used_at),
+            }
+            for r in ConfirmationRequest.objects.filter(contact=contact)
+            .prefetch_related("topics")
+            .order_by("created_at")
         ],
     }
 

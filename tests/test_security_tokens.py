@@ -471,3 +471,17 @@ def test_it_records_how_each_mailed_preference_link_reached_the_person(
     link = read_preference_link(token)
     assert link.via == "lost_link"
     assert abs((timezone.now() - link.issued_at).total_seconds()) < 5
+
+
+def test_it_exports_the_confirmation_requests_with_their_age_box(
+    alice, topic, send_queued_transactional
+):
+    from subscriptions.privacy import contact_export
+
+    sign_up(alice.email, topic, age_confirmed="on")
+    (request,) = contact_export(contact=alice, by=Actor(source="api"))["confirmation_requests"]
+    assert (request["topics"], request["age_confirmed"], request["used_at"]) == (
+        [topic.slug],
+        True,
+        None,
+    )
