@@ -302,6 +302,7 @@ def test_it_applies_every_rule_from_the_command_and_the_task(unconfirmed, implie
         "implied_consents_lapsed": 0,
         "ledger_rows_minimised": 0,
         "link_hits_minimised": 0,
+        "confirmation_requests_deleted": 0,
         "deliveries_archived": 0,
     }
     assert apply_retention(dry_run=True)["deliveries_archived"] == 0

@@ -485,3 +485,15 @@ def test_it_exports_the_confirmation_requests_with_their_age_box(
         True,
         None,
     )
+
+
+def test_it_deletes_confirmation_requests_once_their_link_has_expired(alice, topic, settings):
+    from subscriptions.retention import retention_delete_confirmation_requests
+
+    settings.CONFIRMATION_MAX_AGE_HOURS = 72
+    now = timezone.now()
+    for age in (datetime.timedelta(days=5), datetime.timedelta(days=3)):
+        ConfirmationRequest.objects.create(contact=alice, created_at=now - age)
+    assert retention_delete_confirmation_requests(now=now, dry_run=True) == 1
+    assert retention_delete_confirmation_requests(now=now) == 1
+    assert ConfirmationRequest.objects.get().created_at == now - datetime.timedelta(days=3)
