@@ -497,3 +497,13 @@ def test_it_deletes_confirmation_requests_once_their_link_has_expired(alice, top
     assert retention_delete_confirmation_requests(now=now, dry_run=True) == 1
     assert retention_delete_confirmation_requests(now=now) == 1
     assert ConfirmationRequest.objects.get().created_at == now - datetime.timedelta(days=3)
+
+
+def test_it_shows_staff_the_confirmation_emails_of_a_contact(
+    admin_client, alice, topic, send_queued_transactional
+):
+    sign_up(alice.email, topic, age_confirmed="on")
+    page = admin_client.get(reverse("admin:subscriptions_contact_change", args=[alice.pk]))
+    assert page.status_code == 200
+    assert "Confirmation emails (single-use links)" in page.content.decode()
+    assert "Product news" in page.content.decode()
