@@ -237,6 +237,9 @@ PREFERENCE_LINK_JOIN_MAX_AGE_DAYS = env_int("PREFERENCE_LINK_JOIN_MAX_AGE_DAYS",
 SUBSCRIBE_RATE_LIMIT = env_str("SUBSCRIBE_RATE_LIMIT", "10/h")
 PREFERENCE_LINK_RATE_LIMIT_IP = env_str("PREFERENCE_LINK_RATE_LIMIT_IP", "10/h")
 PREFERENCE_LINK_RATE_LIMIT_EMAIL = env_str("PREFERENCE_LINK_RATE_LIMIT_EMAIL", "3/h")
+# Confirmation emails per canonical address, whoever asks and from wherever: over the limit
+# the request is answered the same and no mail is sent.
+CONFIRMATION_RATE_LIMIT_EMAIL = env_str("CONFIRMATION_RATE_LIMIT_EMAIL", "3/h")
 
 # --- Sending ----------------------------------------------------------------------------------
 SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 500)

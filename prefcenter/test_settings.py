@@ -11,6 +11,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefce
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("EMAIL_BACKEND", "anymail.backends.test.EmailBackend")
+# The rate-limit windows live in Redis across tests and runs, and many tests confirm for the
+# same few addresses; the tests of the limit itself set the production value.
+os.environ.setdefault("CONFIRMATION_RATE_LIMIT_EMAIL", "100000/h")
 
 from .settings import *  # noqa: F403
 

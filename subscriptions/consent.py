@@ -14,12 +14,15 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from . import ratelimit
 from .addresses import address_hash, address_key, normalize_email
 from .ledger import Actor, record
-from .models import ConsentEvent, Contact, Subscription, Suppression, Topic
+from .models import ConfirmationRequest, ConsentEvent, Contact, Subscription, Suppression, Topic
 from .models.choices import (
     Action,
     ImpliedBy,
@@ -31,7 +34,8 @@ from .models.choices import (
 )
 from .suppression import suppression_add
 
-# Where a new consent proves control of the mailbox, so it may lift the person's own opt-outs.
+# Where a new consent proves control of the mailbox, so it may undo the person's own opt-out of
+# a topic. The preference page counts only from a fresh link (preferences.preferences_apply).
 PERSON_PROVEN_SOURCES = frozenset({Source.CONFIRMATION, Source.PREFERENCE_PAGE})
 # Suppressions the person caused themselves, and so may lift by a new proven consent.
 PERSON_LIFTABLE_REASONS = (
@@ -39,6 +43,11 @@ PERSON_LIFTABLE_REASONS = (
     SuppressionReason.COMPLAINT,
     SuppressionReason.ERASED,
 )
+# Only a confirmation emailed just now and clicked lifts those: a preference link, however
+# fresh, may be a forward, an archive or a log line (issue 9, road 1).
+SUPPRESSION_LIFTING_SOURCES = frozenset({Source.CONFIRMATION})
+# Rate-limit scope of confirmation emails per canonical address (CONFIRMATION_RATE_LIMIT_EMAIL).
+CONFIRMATION_MAIL_SCOPE = "confirm-email"
 
 
 class ConsentError(Exception):
@@ -133,6 +142,16 @@ def _opted_out(contact: Contact, subscription: Subscription | None) -> bool:
     return Suppression.objects.for_hash(contact.address_hash).exists()
 
 
+def person_suppressed(contact: Contact) -> bool:
+    """Whether the person's own unsubscribe-all, complaint or erasure suppresses the address:
+    only a double opt-in confirmation undoes that."""
+    return (
+        Suppression.objects.for_hash(contact.address_hash)
+        .filter(reason__in=PERSON_LIFTABLE_REASONS)
+        .exists()
+    )
+
+
 def _lift_person_suppressions(contact: Contact, by: Actor) -> None:
     lifted = Suppression.objects.for_hash(contact.address_hash).filter(
         reason__in=PERSON_LIFTABLE_REASONS
@@ -166,13 +185,20 @@ def subscription_subscribe(
 
     Refuses with ResubscribeRequiresConfirmation when the contact unsubscribed from the topic or
     the address is suppressed, unless the consent comes from a source that proves the mailbox
-    (PERSON_PROVEN_SOURCES); such a consent also lifts the person's own suppressions.
+    (PERSON_PROVEN_SOURCES). The person's own unsubscribe-all, complaint or erasure
+    suppression is lifted only by a confirmation (SUPPRESSION_LIFTING_SOURCES); from any other
+    source it refuses as well.
     """
     subscription = _locked_subscription(contact, topic)
     if _opted_out(contact, subscription):
         if by.source not in PERSON_PROVEN_SOURCES:
             raise ResubscribeRequiresConfirmation(
                 "This person opted out; only their own confirmed consent can subscribe them again."
+            )
+        if by.source not in SUPPRESSION_LIFTING_SOURCES and person_suppressed(contact):
+            raise ResubscribeRequiresConfirmation(
+                "This person unsubscribed from all or complained; only a confirmation email "
+                "can subscribe them again."
             )
         _lift_person_suppressions(contact, by)
     if subscription is None:
@@ -205,12 +231,19 @@ def subscription_subscribe(
 
 
 @transaction.atomic
-def subscription_request(*, contact: Contact, topics: Iterable[Topic], by: Actor) -> list[Topic]:
+def subscription_request(
+    *, contact: Contact, topics: Iterable[Topic], by: Actor, age_confirmed: bool = False
+) -> list[Topic]:
     """Start a double opt-in: topics not yet subscribed become pending, one confirmation is sent.
+
+    The confirmation is a single-use ConfirmationRequest row whose nonce the emailed link
+    carries; `age_confirmed` (the sign-up form's box) waits on that row until the person
+    confirms. At most CONFIRMATION_RATE_LIMIT_EMAIL confirmation emails go to one canonical
+    address: over it, the topics still become pending but no row is made and no mail sent.
 
     Returns the topics awaiting confirmation (empty when there is nothing to confirm or the
     address cannot receive mail at all). Callers show the same answer either way, so the
-    result never reveals whether an address is known.
+    result never reveals whether an address is known or was rate-limited.
     """
     from .suppression import blocks_all_mail
 
@@ -243,20 +276,97 @@ def subscription_request(*, contact: Contact, topics: Iterable[Topic], by: Actor
             old_status=old_status,
             new_status=subscription.status,
         )
-    if awaiting:
+    if awaiting and not ratelimit.hit(
+        scope=CONFIRMATION_MAIL_SCOPE,
+        key=address_key(contact.email),
+        rate=settings.CONFIRMATION_RATE_LIMIT_EMAIL,
+    ):
         from .notifications import send_confirmation_request
 
-        send_confirmation_request(contact=contact, topics=awaiting)
+        confirmation = ConfirmationRequest.objects.create(
+            contact=contact, age_confirmed=age_confirmed
+        )
+        confirmation.topics.set(awaiting)
+        send_confirmation_request(confirmation=confirmation, topics=awaiting)
     return awaiting
 
 
 def subscription_confirm(*, contact: Contact, topics: Iterable[Topic], by: Actor) -> list[Topic]:
-    """The person confirmed a double opt-in: subscribe them to each topic (rule 5's proof)."""
+    """The person confirmed a double opt-in: subscribe them to each topic (rule 5's proof).
+
+    Callers holding a confirmation link go through `confirmation_accept`, which makes the link
+    single-use; this is the step it ends with (and what seeding and tests call directly).
+    """
     confirmed_by = Actor(**{**by.__dict__, "source": Source.CONFIRMATION})
     with transaction.atomic():
         for topic in topics:
             subscription_subscribe(contact=contact, topic=topic, by=confirmed_by)
     return list(topics)
+
+
+class ConfirmationUnusable(ConsentError):
+    """The confirmation link was genuine but cannot confirm any more; nothing was changed."""
+
+
+class ConfirmationUsed(ConfirmationUnusable):
+    code = "confirmation_used"
+
+
+class ConfirmationOvertaken(ConfirmationUnusable):
+    """An opt-out or complaint came after the confirmation was sent: it no longer confirms."""
+
+    code = "confirmation_overtaken"
+
+
+def confirmation_overtaken(confirmation: ConfirmationRequest) -> bool:
+    """Whether the person opted out of one of its topics, of everything, or complained (or
+    was suppressed) after this confirmation was sent."""
+    since = confirmation.created_at
+    topic_ids = list(confirmation.topics.values_list("pk", flat=True))
+    later_opt_out = ConsentEvent.objects.filter(
+        contact_id=confirmation.contact_id, created_at__gte=since
+    ).filter(
+        Q(action=Action.UNSUBSCRIBED, topic_id__in=topic_ids)
+        | Q(action__in=[Action.UNSUBSCRIBED_ALL, Action.SUPPRESSED])
+    )
+    later_suppression = Suppression.objects.for_hash(confirmation.contact.address_hash).filter(
+        created_at__gte=since, reason__in=PERSON_LIFTABLE_REASONS
+    )
+    return later_opt_out.exists() or later_suppression.exists()
+
+
+def confirmation_check(confirmation: ConfirmationRequest) -> None:
+    """Raise ConfirmationUsed or ConfirmationOvertaken when the link can no longer confirm."""
+    if confirmation.used_at is not None:
+        raise ConfirmationUsed("This confirmation link was already used.")
+    if confirmation_overtaken(confirmation):
+        raise ConfirmationOvertaken("An opt-out came after this confirmation was sent.")
+
+
+def confirmation_accept(*, confirmation: ConfirmationRequest, by: Actor) -> list[Topic]:
+    """The person clicked their confirmation link's button: confirm its topics, once.
+
+    Locks the request row, so two concurrent POSTs confirm once (the second sees it used).
+    Raises ConfirmationUsed for a replay and ConfirmationOvertaken when an opt-out of one of
+    its topics, an unsubscribe-all or a complaint came after it was sent; either way nothing
+    changes. An age confirmation given with the request is stored on the contact now, with
+    the confirmed consent. Returns the topics confirmed.
+    """
+    with transaction.atomic():
+        locked = (
+            ConfirmationRequest.objects.select_for_update()
+            .select_related("contact")
+            .get(pk=confirmation.pk)
+        )
+        confirmation_check(locked)
+        locked.used_at = timezone.now()
+        locked.save(update_fields=["used_at"])
+        contact = locked.contact
+        if locked.age_confirmed and not contact.age_confirmed:
+            contact.age_confirmed = True
+            contact.save(update_fields=["age_confirmed", "updated_at"])
+        topics = list(locked.topics.all())
+        return subscription_confirm(contact=contact, topics=topics, by=by)
 
 
 # --- leaving ---------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 
-from .models import Contact, Topic
+from .models import ConfirmationRequest, Contact, Topic
+from .models.choices import LinkVia
 from .tokens import confirm_url, preferences_url
 from .transactional import AddressSuppressed, send_transactional
 
 
-def send_confirmation_request(*, contact: Contact, topics: list[Topic]) -> None:
-    """The double opt-in email: one link confirms every topic asked for."""
+def send_confirmation_request(*, confirmation: ConfirmationRequest, topics: list[Topic]) -> None:
+    """The double opt-in email: one single-use link confirms every topic asked for."""
+    contact = confirmation.contact
     try:
         send_transactional(
             to=contact.email,
@@ -18,7 +20,7 @@ def send_confirmation_request(*, contact: Contact, topics: list[Topic]) -> None:
             context={
                 "contact": contact,
                 "topics": topics,
-                "confirm_url": confirm_url(contact, topics),
+                "confirm_url": confirm_url(confirmation),
             },
             locale=contact.locale,
         )
@@ -32,6 +34,9 @@ def send_preference_link(*, contact: Contact) -> None:
         send_transactional(
             to=contact.email,
             template="preference_link",
-            context={"contact": contact, "preferences_url": preferences_url(contact)},
+            context={
+                "contact": contact,
+                "preferences_url": preferences_url(contact, via=LinkVia.LOST_LINK),
+            },
             locale=contact.locale,
         )

@@ -134,6 +134,7 @@ def policy_send_notices(*, policy) -> int:
     from django.db import transaction
 
     from .models import PolicyVersion
+    from .models.choices import LinkVia
     from .tokens import preferences_url
     from .transactional import AddressSuppressed, send_transactional
 
@@ -157,7 +158,7 @@ def policy_send_notices(*, policy) -> int:
                         template="policy_notice",
                         context={
                             "policy": policy,
-                            "preferences_url": preferences_url(contact),
+                            "preferences_url": preferences_url(contact, via=LinkVia.POLICY_NOTICE),
                         },
                         locale=contact.locale,
                         kind=f"policy_notice:{policy.version}",

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .consent import (
     UnknownFrequency,
+    person_suppressed,
     subscription_request,
     subscription_set_frequency,
     subscription_subscribe,
@@ -74,7 +75,9 @@ def preferences_apply(
     a topic left as it was. A pending topic left off stays pending. Joining a topic the person
     is not subscribed to is a new consent recorded with `by.wording` when the link was issued
     less than PREFERENCE_LINK_JOIN_MAX_AGE_DAYS ago; from an older link a double opt-in
-    confirmation is emailed instead. Raises UnknownFrequency for a frequency the topic does
+    confirmation is emailed instead. While the person's own unsubscribe-all, complaint or
+    erasure suppresses the address, every join is confirmed by email, however fresh the link:
+    only a confirmation lifts those. Raises UnknownFrequency for a frequency the topic does
     not offer, before anything changes.
     """
     topics = {t.slug: t for t in preferences_topics() if t.slug in choices}
@@ -86,7 +89,7 @@ def preferences_apply(
         s.topic_id: s
         for s in Subscription.objects.filter(contact=contact, topic__in=topics.values())
     }
-    direct = link_allows_direct_join(link_issued_at)
+    direct = link_allows_direct_join(link_issued_at) and not person_suppressed(contact)
     result = PreferencesResult()
     to_confirm: list[Topic] = []
     for slug, topic in topics.items():

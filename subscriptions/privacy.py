@@ -19,6 +19,7 @@ from django.utils import timezone
 from .consent import subscription_unsubscribe
 from .ledger import Actor, record
 from .models import (
+    ConfirmationRequest,
     ConsentEvent,
     Contact,
     Delivery,
@@ -151,12 +152,30 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
             for m in messages
         ],
         "link_hits": [
-            {"kind": h.kind, "user_agent": h.user_agent, "created_at": _iso(h.created_at)}
+            {
+                "kind": h.kind,
+                "day": h.day.isoformat(),
+                "count": h.count,
+                "user_agent": h.user_agent,
+                "created_at": _iso(h.created_at),
+                "last_at": _iso(h.last_at),
+            }
             for h in LinkHit.objects.filter(contact=contact).order_by("created_at")
         ],
         "suppressions": [
             {"reason": s.reason, "scope": s.scope, "created_at": _iso(s.created_at)}
             for s in suppressions
+        ],
+        "confirmation_requests": [
+            {
+                "topics": sorted(t.slug for t in r.topics.all()),
+                "age_confirmed": r.age_confirmed,
+                "created_at": _iso(r.created_at),
+                "used_at": _iso(r.used_at),
+            }
+            for r in ConfirmationRequest.objects.filter(contact=contact)
+            .prefetch_related("topics")
+            .order_by("created_at")
         ],
     }
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from .ledger import Actor, record
 from .models import (
     CampaignStatsArchive,
+    ConfirmationRequest,
     ConsentEvent,
     Contact,
     Delivery,
@@ -159,10 +160,22 @@ def retention_minimise_ledger(*, now: datetime.datetime, dry_run: bool = False) 
 
 
 def retention_minimise_link_hits(*, now: datetime.datetime, dry_run: bool = False) -> int:
-    """Blank the user agents of counted link opens older than the ledger's setting."""
+    """Blank the user agents of counted link opens older than the ledger's setting.
+
+    Counted by their last open: a day's row keeps the latest opener's user agent.
+    """
     cutoff = now - _days(settings.RETENTION_LEDGER_NETWORK_DAYS)
-    rows = LinkHit.objects.filter(created_at__lt=cutoff).exclude(user_agent="")
+    rows = LinkHit.objects.filter(last_at__lt=cutoff).exclude(user_agent="")
     return rows.count() if dry_run else rows.update(user_agent="")
+
+
+def retention_delete_confirmation_requests(*, now: datetime.datetime, dry_run: bool = False) -> int:
+    """Delete confirmation requests whose link has expired (a day after, to be sure): a link
+    past CONFIRMATION_MAX_AGE_HOURS is refused before its row is looked up, so the row only
+    kept a record of a request (and its age box) that nobody can act on any more."""
+    cutoff = now - datetime.timedelta(hours=settings.CONFIRMATION_MAX_AGE_HOURS, days=1)
+    rows = ConfirmationRequest.objects.filter(created_at__lt=cutoff)
+    return rows.count() if dry_run else rows.delete()[1].get(ConfirmationRequest._meta.label, 0)
 
 
 def retention_archive_deliveries(*, now: datetime.datetime, dry_run: bool = False) -> int:
@@ -200,6 +213,7 @@ RULES = {
     "implied_consents_lapsed": retention_lapse_implied,
     "ledger_rows_minimised": retention_minimise_ledger,
     "link_hits_minimised": retention_minimise_link_hits,
+    "confirmation_requests_deleted": retention_delete_confirmation_requests,
     "deliveries_archived": retention_archive_deliveries,
 }
 

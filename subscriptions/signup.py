@@ -24,16 +24,14 @@ def signup_request(
 
     Returns nothing on purpose: the caller must answer the same whether the address was new,
     known, already subscribed or suppressed. `locale` is kept only for a new contact (a
-    stranger must not change a known person's language); an age confirmation is recorded.
+    stranger must not change a known person's language). An age confirmation is kept with the
+    confirmation request and reaches the contact only when the person confirms: whoever types
+    a known address must not set it.
     """
     contact, created = contact_get_or_create(email=email)
-    changed = []
     if created and locale and contact.locale != locale:
         contact.locale = locale
-        changed.append("locale")
-    if age_confirmed and not contact.age_confirmed:
-        contact.age_confirmed = True
-        changed.append("age_confirmed")
-    if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
-    subscription_request(contact=contact, topics=list(topics), by=by)
+        contact.save(update_fields=["locale", "updated_at"])
+    subscription_request(
+        contact=contact, topics=list(topics), by=by, age_confirmed=bool(age_confirmed)
+    )

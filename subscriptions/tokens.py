@@ -1,9 +1,16 @@
 """Signed tokens, one salt per purpose, and the absolute URLs built from them.
 
-Tokens carry the contact's random `token_key`, never an address or a sequential id. They are
-signed with Django's signing framework, so they keep verifying after a SECRET_KEY rotation as
-long as the old key is listed in SECRET_KEY_FALLBACKS. Unsubscribe and preference tokens never
-expire (a years-old email must still unsubscribe); tokens that can opt someone in do.
+Tokens carry the contact's random `token_key`, never an address or a sequential id (a signed
+payload is only base64: anyone holding a token can read it). They are signed with Django's
+signing framework, so they keep verifying after a SECRET_KEY rotation as long as the old key
+is listed in SECRET_KEY_FALLBACKS. Unsubscribe and preference tokens never expire (a years-old
+email must still unsubscribe); tokens that can opt someone in do, or are single-use.
+
+Token power never grows: a page derives links only of equal or lesser power than the link
+that led to it. A preference token records when it was issued and how it reached the person
+(`via`); a link derived from it keeps that issue time. The privacy buttons carry a
+request-only token (own salt) that can start an export or erasure request (which itself is
+verified by email) and nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import datetime
 import functools
 import time
 import uuid
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
@@ -19,12 +27,17 @@ from django.core import signing
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
-from .models import Contact, Topic
+from .models import ConfirmationRequest, Contact, Topic
+from .models.choices import LinkVia
 
 UNSUBSCRIBE = "prefcenter.unsubscribe"
 PREFERENCES = "prefcenter.preferences"
+PRIVACY_REQUEST = "prefcenter.privacy-request"
 CONFIRM = "prefcenter.confirm"
 PRIVACY = "prefcenter.privacy"
+
+# The issue time of links derived from a never-expiring unsubscribe link: as old as can be.
+EPOCH = datetime.datetime.fromtimestamp(0, tz=datetime.UTC)
 
 
 class BadToken(Exception):
@@ -117,52 +130,127 @@ def unsubscribe_url(contact: Contact, topic: Topic) -> str:
     return absolute(token_path("unsubscribe", unsubscribe_token(contact, topic)))
 
 
-# --- preferences: never expires, but remembers when it was issued -------------------------------
+# --- preferences: never expires, but remembers when and how it was issued --------------------
 
 
-def preferences_token(contact: Contact, issued_at: datetime.datetime | None = None) -> str:
-    """A preference token; `issued_at` backdates it (a link derived from a never-expiring
-    unsubscribe link must count as old, so joining a topic from it is confirmed by email)."""
-    issued = int(issued_at.timestamp()) if issued_at is not None else int(time.time())
-    return _sign({"c": contact.token_key.hex, "i": issued}, PREFERENCES)
+@dataclass(frozen=True)
+class PreferenceLink:
+    """What a preference token proves: whose page, since when, and how it reached them."""
+
+    contact: Contact
+    issued_at: datetime.datetime
+    via: str
+
+
+def _issued(issued_at: datetime.datetime | None) -> int:
+    return int(issued_at.timestamp()) if issued_at is not None else int(time.time())
+
+
+def _read_issued(payload: dict) -> tuple[datetime.datetime, str]:
+    issued = payload.get("i")
+    via = payload.get("v", LinkVia.UNKNOWN)
+    if not isinstance(issued, int) or via not in LinkVia.values:
+        raise BadToken("malformed payload")
+    try:
+        return datetime.datetime.fromtimestamp(issued, tz=datetime.UTC), via
+    except (OverflowError, OSError, ValueError):
+        raise BadToken("malformed payload") from None
+
+
+def preferences_token(
+    contact: Contact,
+    issued_at: datetime.datetime | None = None,
+    *,
+    via: str = LinkVia.CAMPAIGN,
+) -> str:
+    """A preference token. `issued_at` backdates it: a link derived from another link keeps
+    the parent's issue time (one derived from a never-expiring unsubscribe link counts as
+    old, so joining a topic from it is confirmed by email). `via` says how it reached them."""
+    return _sign({"c": contact.token_key.hex, "i": _issued(issued_at), "v": str(via)}, PREFERENCES)
+
+
+def read_preference_link(token: str) -> PreferenceLink:
+    payload = _load(token, PREFERENCES)
+    issued_at, via = _read_issued(payload)
+    return PreferenceLink(contact=_contact(payload), issued_at=issued_at, via=via)
 
 
 def read_preferences_token(token: str) -> tuple[Contact, datetime.datetime]:
     """The contact and when the link was issued (joining topics from old links is confirmed)."""
-    payload = _load(token, PREFERENCES)
-    issued = payload.get("i")
-    if not isinstance(issued, int):
-        raise BadToken("malformed payload")
-    issued_at = datetime.datetime.fromtimestamp(issued, tz=datetime.UTC)
-    return _contact(payload), issued_at
+    link = read_preference_link(token)
+    return link.contact, link.issued_at
 
 
-def preferences_url(contact: Contact, issued_at: datetime.datetime | None = None) -> str:
-    return absolute(token_path("preferences", preferences_token(contact, issued_at)))
+def preferences_url(
+    contact: Contact,
+    issued_at: datetime.datetime | None = None,
+    *,
+    via: str = LinkVia.CAMPAIGN,
+) -> str:
+    return absolute(token_path("preferences", preferences_token(contact, issued_at, via=via)))
 
 
-# --- confirm: double opt-in, short-lived -------------------------------------------------------
+# --- privacy request: the buttons on the preference page, request-only ---------------------
 
 
-def confirm_token(contact: Contact, topics: list[Topic]) -> str:
-    return _sign({"c": contact.token_key.hex, "t": [t.slug for t in topics]}, CONFIRM)
+def privacy_request_token(contact: Contact, issued_at: datetime.datetime | None = None) -> str:
+    """Starts an export or erasure request (which emails a one-hour link) and nothing else.
+
+    It never opens the preference page, so a page showing the privacy buttons hands out no
+    preference power. `issued_at` is the issue time of the link the page was opened with.
+    """
+    return _sign({"c": contact.token_key.hex, "i": _issued(issued_at)}, PRIVACY_REQUEST)
 
 
-def read_confirm_token(token: str) -> tuple[Contact, list[Topic]]:
+def read_privacy_request_token(token: str) -> Contact:
+    """The contact a privacy button acts for. A preference token is accepted too: it already
+    has more power than a privacy request (its page shows the buttons)."""
+    try:
+        payload = _load(token, PRIVACY_REQUEST)
+    except BadToken:
+        return read_preference_link(token).contact
+    _read_issued(payload)
+    return _contact(payload)
+
+
+# --- confirm: double opt-in, short-lived and single-use ---------------------------------------
+
+
+def confirm_token(confirmation: ConfirmationRequest) -> str:
+    """The double opt-in link of one ConfirmationRequest. It carries the request's random nonce,
+    never the topics: which topics, whether it was used or overtaken, lives in the row."""
+    return _sign(
+        {"c": confirmation.contact.token_key.hex, "n": confirmation.nonce},
+        CONFIRM,
+    )
+
+
+def read_confirm_token(token: str) -> tuple[Contact, ConfirmationRequest]:
+    """The contact and its confirmation request; BadToken when forged, expired or unknown.
+
+    Whether the request is used or overtaken is for the caller (consent.confirmation_accept).
+    """
     payload = _load(
         token, CONFIRM, max_age=datetime.timedelta(hours=settings.CONFIRMATION_MAX_AGE_HOURS)
     )
-    slugs = payload.get("t")
-    if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+    nonce = payload.get("n")
+    if "n" not in payload and "t" in payload:
+        # Mailed before confirmations became single-use: such a link could be replayed, so it
+        # is treated as expired (the person signs up again and gets a single-use link).
+        raise BadToken("expired")
+    if not isinstance(nonce, str):
         raise BadToken("malformed payload")
-    topics = list(Topic.objects.filter(slug__in=slugs))
-    if not topics:
-        raise BadToken("unknown topic")
-    return _contact(payload), topics
+    contact = _contact(payload)
+    confirmation = ConfirmationRequest.objects.filter(contact=contact, nonce=nonce).first()
+    if confirmation is None:
+        raise BadToken("unknown confirmation")
+    if not confirmation.topics.exists():
+        raise BadToken("unknown topic")  # every topic it named was deleted since
+    return contact, confirmation
 
 
-def confirm_url(contact: Contact, topics: list[Topic]) -> str:
-    return absolute(token_path("confirm", confirm_token(contact, topics)))
+def confirm_url(confirmation: ConfirmationRequest) -> str:
+    return absolute(token_path("confirm", confirm_token(confirmation)))
 
 
 # --- privacy: export / erasure verification, one hour, single use -----------------------------

@@ -10,6 +10,7 @@ from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from subscriptions.models import ConfirmationRequest
 from subscriptions.tokens import confirm_token, preferences_token, unsubscribe_token
 
 pytest_plugins = ["tests.pages_fixtures"]
@@ -34,10 +35,12 @@ BODIES = st.sampled_from(
 
 @pytest.fixture
 def valid_tokens(subscribed_alice, topic):
+    confirmation = ConfirmationRequest.objects.create(contact=subscribed_alice)
+    confirmation.topics.set([topic])
     return [
         unsubscribe_token(subscribed_alice, topic),
         preferences_token(subscribed_alice),
-        confirm_token(subscribed_alice, [topic]),
+        confirm_token(confirmation),
     ]
 
 

@@ -7,11 +7,11 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from subscriptions.consent import UnknownFrequency, contact_unsubscribe_all
+from subscriptions.consent import UnknownFrequency, confirmation_accept, contact_unsubscribe_all
 from subscriptions.ledger import Actor
 from subscriptions.models import ConsentEvent, Contact, Subscription, Suppression
 from subscriptions.preferences import TopicChoice, preferences_apply
-from subscriptions.tokens import preferences_token
+from subscriptions.tokens import preferences_token, read_confirm_token
 
 from .factories import ContactFactory, SubscriptionFactory, TopicFactory
 
@@ -110,15 +110,25 @@ def test_it_refuses_a_frequency_the_topic_does_not_offer(subscribed_alice, topic
     assert not ConsentEvent.objects.exists()
 
 
-def test_it_lets_the_person_rejoin_after_unsubscribe_all(alice, topic, by, fresh):
+def test_it_lets_the_person_rejoin_after_unsubscribe_all_by_confirming(
+    alice, topic, by, fresh, send_queued_transactional
+):
     SubscriptionFactory(contact=alice, topic=topic)
     contact_unsubscribe_all(contact=alice, by=Actor(source="unsubscribe_link"))
-    preferences_apply(
+    result = preferences_apply(
         contact=alice,
         choices={topic.slug: TopicChoice(subscribed=True)},
         by=by,
         link_issued_at=fresh,
     )
+    # Even a fresh link only asks: lifting an unsubscribe-all takes a confirmation email.
+    assert result.awaiting_confirmation == [topic]
+    assert status_of(alice, topic) == "pending"
+    assert Suppression.objects.exists()
+    (message,) = send_queued_transactional()
+    token = message.body.split("/confirm/")[1].split("/")[0]
+    _contact, confirmation = read_confirm_token(token)
+    confirmation_accept(confirmation=confirmation, by=by)
     assert status_of(alice, topic) == "subscribed"
     assert not Suppression.objects.exists()
 

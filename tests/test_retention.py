@@ -205,10 +205,20 @@ def test_it_blanks_ip_and_user_agent_after_the_setting(subscribed_alice, topic, 
 def test_it_blanks_user_agents_of_old_link_opens(subscribed_alice, settings):
     settings.RETENTION_LEDGER_NETWORK_DAYS = 30
     old = LinkHit.objects.create(
-        contact=subscribed_alice, kind="unsubscribe", user_agent="Scanner", created_at=days_ago(31)
+        contact=subscribed_alice,
+        kind="unsubscribe",
+        user_agent="Scanner",
+        day=days_ago(31).date(),
+        created_at=days_ago(31),
+        last_at=days_ago(31),
     )
     recent = LinkHit.objects.create(
-        contact=subscribed_alice, kind="unsubscribe", user_agent="Firefox", created_at=days_ago(1)
+        contact=subscribed_alice,
+        kind="unsubscribe",
+        user_agent="Firefox",
+        day=days_ago(1).date(),
+        created_at=days_ago(1),
+        last_at=days_ago(1),
     )
     assert retention_minimise_link_hits(now=NOW, dry_run=True) == 1
     assert retention_minimise_link_hits(now=NOW) == 1
@@ -292,6 +302,7 @@ def test_it_applies_every_rule_from_the_command_and_the_task(unconfirmed, implie
         "implied_consents_lapsed": 0,
         "ledger_rows_minimised": 0,
         "link_hits_minimised": 0,
+        "confirmation_requests_deleted": 0,
         "deliveries_archived": 0,
     }
     assert apply_retention(dry_run=True)["deliveries_archived"] == 0

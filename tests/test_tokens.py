@@ -4,6 +4,7 @@ import pytest
 from django.test import override_settings
 
 from subscriptions import tokens
+from subscriptions.models import ConfirmationRequest
 from subscriptions.tokens import BadToken
 
 
@@ -18,11 +19,19 @@ def test_it_keeps_tokens_opaque(alice, topic):
         assert str(alice.pk) not in token.split(":")[0] or len(token) > 40
 
 
+def confirmation_of(contact, topic):
+    confirmation = ConfirmationRequest.objects.create(contact=contact)
+    confirmation.topics.set([topic])
+    return confirmation
+
+
 def test_it_uses_a_salt_per_purpose(alice, topic):
     with pytest.raises(BadToken):
         tokens.read_unsubscribe_token(tokens.preferences_token(alice))
     with pytest.raises(BadToken):
-        tokens.read_preferences_token(tokens.confirm_token(alice, [topic]))
+        tokens.read_preferences_token(tokens.confirm_token(confirmation_of(alice, topic)))
+    with pytest.raises(BadToken):
+        tokens.read_preferences_token(tokens.privacy_request_token(alice))
 
 
 @pytest.mark.parametrize(
@@ -52,7 +61,7 @@ def test_it_verifies_after_a_secret_key_rotation(alice, topic, settings):
 
 
 def test_it_expires_confirmation_tokens(alice, topic, settings):
-    token = tokens.confirm_token(alice, [topic])
+    token = tokens.confirm_token(confirmation_of(alice, topic))
     settings.CONFIRMATION_MAX_AGE_HOURS = -1
     with pytest.raises(BadToken):
         tokens.read_confirm_token(token)

@@ -33,6 +33,7 @@ from ..consent import (
 )
 from ..ledger import Actor
 from ..models import (
+    ConfirmationRequest,
     ConsentEvent,
     Contact,
     LinkHit,
@@ -172,7 +173,7 @@ class LinkHitInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Opens of email links: mail scanners show up here, and never change consent."""
 
     model = LinkHit
-    fields = ["created_at", "kind", "topic", "user_agent"]
+    fields = ["day", "kind", "topic", "count", "created_at", "last_at", "user_agent"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -180,6 +181,25 @@ class LinkHitInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("topic")
+
+
+class ConfirmationRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Double opt-in emails sent: each link confirms once, and the sign-up form's age box waits
+    here until the person confirms."""
+
+    model = ConfirmationRequest
+    fields = ["created_at", "topic_names", "age_confirmed", "used_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("confirmation emails (single-use links)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("topics")
+
+    @admin.display(description=_("topics"))
+    def topic_names(self, obj: ConfirmationRequest) -> str:
+        return ", ".join(topic.name for topic in obj.topics.all())
 
 
 class ErasedFilter(admin.SimpleListFilter):
@@ -270,7 +290,7 @@ class ContactAdmin(admin.ModelAdmin):
         "erased_at",
     ]
     raw_id_fields = ["user"]
-    inlines = [SubscriptionInline, ConsentEventInline, LinkHitInline]
+    inlines = [SubscriptionInline, ConsentEventInline, ConfirmationRequestInline, LinkHitInline]
     actions = ["unsubscribe_all_selected"]
     list_per_page = 50
     # A million contacts: skip the second COUNT(*) of the whole table on every filtered list.

@@ -1,5 +1,6 @@
 from .api import ApiKey
 from .campaigns import Campaign, Delivery
+from .confirmations import ConfirmationRequest
 from .contacts import Contact, Subscription, Topic
 from .feedback import (
     CampaignComplaints,
@@ -20,6 +21,7 @@ __all__ = [
     "Campaign",
     "CampaignComplaints",
     "CampaignStatsArchive",
+    "ConfirmationRequest",
     "ConsentEvent",
     "Contact",
     "ContactImport",

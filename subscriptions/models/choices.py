@@ -78,3 +78,20 @@ class SuppressionReason(models.TextChoices):
 class SuppressionScope(models.TextChoices):
     MARKETING = "marketing", _("Marketing mail")
     ALL = "all", _("All mail, transactional too")
+
+
+class LinkVia(models.TextChoices):
+    """How a preference link reached the person; carried (signed) inside the token.
+
+    A link handed out by a page never carries more power than the link that led to it, so a
+    derived link keeps the issue time of its parent and says where it was derived.
+    """
+
+    CAMPAIGN = "campaign", _("Campaign email")
+    LOST_LINK = "lost_link", _("Lost-link email")
+    POLICY_NOTICE = "policy_notice", _("Policy-change notice")
+    HOST_LINK = "host_link", _("Host product link")
+    UNSUBSCRIBE_PAGE = "unsubscribe_page", _("Unsubscribe page")
+    CONFIRMATION = "confirmation", _("Confirmation page")
+    ACCOUNT = "account", _("Signed-in account")
+    UNKNOWN = "unknown", _("Issued before links recorded their origin")

@@ -6,20 +6,22 @@ from django import template
 from django.urls import reverse
 
 from ..policy import upcoming_policy_change
-from ..tokens import preferences_token
+from ..tokens import privacy_request_token
 
 register = template.Library()
 
 
 @register.inclusion_tag("subscriptions/privacy/_buttons.html")
-def privacy_buttons(contact):
+def privacy_buttons(contact, link_issued_at=None):
     """'Download my data' and 'Erase my data': each sends a verification email first.
 
-    A fresh preference token is minted so the buttons work on the signed-in account page too.
+    The buttons carry a request-only token (its own salt): it starts the emailed verification
+    and cannot open or act on the preference page, so the page hands out no preference power.
+    `link_issued_at` is the issue time of the link the page was opened with.
     """
     if contact is None or getattr(contact, "is_erased", True):
         return {"show": False}
-    token = preferences_token(contact)
+    token = privacy_request_token(contact, link_issued_at)
     return {
         "show": True,
         "export_url": reverse("privacy_request", args=["export", token]),

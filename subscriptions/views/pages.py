@@ -22,17 +22,21 @@ from django.views.decorators.http import require_http_methods
 from .. import ratelimit
 from ..addresses import InvalidAddress, address_key
 from ..consent import (
+    ConfirmationOvertaken,
+    ConfirmationUnusable,
     UnknownFrequency,
+    confirmation_accept,
+    confirmation_check,
     contact_get_or_create,
     contact_unsubscribe_all,
-    subscription_confirm,
     subscription_pause,
     subscription_resume,
     subscription_unsubscribe,
 )
 from ..ledger import Actor
+from ..link_hits import link_hit_record
 from ..models import Contact, LinkHit, Suppression, Topic
-from ..models.choices import Source, SubscriptionStatus, SuppressionReason
+from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
 from ..notifications import send_preference_link
 from ..page_forms import (
     AddressForm,
@@ -44,11 +48,13 @@ from ..page_forms import (
 from ..preferences import preferences_apply, preferences_topics
 from ..signup import signup_request
 from ..tokens import (
+    EPOCH,
     BadToken,
     ContactGone,
+    PreferenceLink,
     preferences_url,
     read_confirm_token,
-    read_preferences_token,
+    read_preference_link,
     read_unsubscribe_token,
 )
 
@@ -142,28 +148,50 @@ def subscribe(request):
 # --- confirm ---------------------------------------------------------------------------------
 
 
+def _confirmation_unusable(request, problem: ConfirmationUnusable) -> HttpResponse:
+    """A genuine confirmation link that can no longer confirm: say why; nothing changed."""
+    if isinstance(problem, ConfirmationOvertaken):
+        return _error(
+            request,
+            status=410,
+            title=_("This confirmation no longer applies"),
+            message=_(
+                "You unsubscribed after we sent this link, so it no longer confirms anything. "
+                "If you want these emails again, please sign up again."
+            ),
+        )
+    return _error(
+        request,
+        status=410,
+        title=_("This link has already been used"),
+        message=_("Each confirmation link works once. Nothing was changed."),
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
+    """GET shows the button; POST confirms once (confirmation_accept makes the link single-use)."""
     try:
-        contact, topics = read_confirm_token(token)
+        contact, confirmation = read_confirm_token(token)
     except BadToken as problem:
         return _bad_link(request, problem)
+    topics = list(confirmation.topics.all())
     with translation.override(contact.locale):
-        subscribed = set(
-            contact.subscriptions.filter(
-                topic__in=topics, status=SubscriptionStatus.SUBSCRIBED
-            ).values_list("topic_id", flat=True)
-        )
-        context = {"contact": contact, "topics": topics}
-        if request.method == "GET":
-            context["already"] = all(t.pk in subscribed for t in topics)
-            return render(request, "subscriptions/confirm.html", context)
-        wording = _("Yes, I want to receive these emails.")
-        by = Actor.from_request(request, Source.CONFIRMATION, wording=wording)
-        subscription_confirm(contact=contact, topics=topics, by=by)
-        context["preferences_url"] = preferences_url(contact)
-        context["already"] = all(t.pk in subscribed for t in topics)
+        try:
+            if request.method == "GET":
+                confirmation_check(confirmation)
+                return render(
+                    request, "subscriptions/confirm.html", {"contact": contact, "topics": topics}
+                )
+            wording = _("Yes, I want to receive these emails.")
+            by = Actor.from_request(request, Source.CONFIRMATION, wording=wording)
+            topics = confirmation_accept(confirmation=confirmation, by=by)
+        except ConfirmationUnusable as problem:
+            return _confirmation_unusable(request, problem)
+        # Never fresher than the confirmation link itself: issued when it was sent.
+        link = preferences_url(contact, confirmation.created_at, via=LinkVia.CONFIRMATION)
+        context = {"contact": contact, "topics": topics, "preferences_url": link}
         return render(request, "subscriptions/confirm_done.html", context)
 
 
@@ -184,19 +212,15 @@ def unsubscribe(request, token: str):
     except BadToken as problem:
         return _bad_link(request, problem)
     # A preference link reached from a never-expiring unsubscribe link counts as an old one.
-    old_link = datetime.datetime.fromtimestamp(0, tz=datetime.UTC)
+    link = preferences_url(contact, EPOCH, via=LinkVia.UNSUBSCRIBE_PAGE)
     with translation.override(contact.locale):
-        context = {
-            "contact": contact,
-            "topic": topic,
-            "preferences_url": preferences_url(contact, issued_at=old_link),
-        }
+        context = {"contact": contact, "topic": topic, "preferences_url": link}
         if request.method == "GET":
-            LinkHit.objects.create(
+            link_hit_record(
                 contact=contact,
                 topic=topic,
                 kind=LinkHit.Kind.UNSUBSCRIBE,
-                user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
             subscription = contact.subscriptions.filter(topic=topic).first()
             context["already"] = (
@@ -230,27 +254,30 @@ def _notices() -> dict[str, str]:
     }
 
 
-def _preference_page(request, *, contact: Contact, link_issued_at: datetime.datetime):
+def _preference_page(request, *, link: PreferenceLink):
+    """The page for `link`; nothing on it is fresher than `link` (its privacy buttons carry a
+    request-only token, its forms post back to the same URL)."""
     topics = preferences_topics()
     if request.method == "POST":
-        return _preferences_post(request, contact, topics, link_issued_at)
-    return _preferences_render(request, contact, topics, PreferencesForm(topics=topics))
+        return _preferences_post(request, link, topics)
+    return _preferences_render(request, link, topics, PreferencesForm(topics=topics))
 
 
-def _preferences_post(request, contact, topics, link_issued_at):
+def _preferences_post(request, link: PreferenceLink, topics):
+    contact, link_issued_at = link.contact, link.issued_at
     data = _post_data(request)
     action = data.get("action", "save")
     by = Actor.from_request(request, Source.PREFERENCE_PAGE, wording=preferences_wording())
     if action == "save":
         form = PreferencesForm(data, topics=topics)
         if not form.is_valid():
-            return _preferences_render(request, contact, topics, form, status=400)
+            return _preferences_render(request, link, topics, form, status=400)
         try:
             result = preferences_apply(
                 contact=contact, choices=form.choices(), by=by, link_issued_at=link_issued_at
             )
         except UnknownFrequency:
-            return _preferences_render(request, contact, topics, form, status=400)
+            return _preferences_render(request, link, topics, form, status=400)
         if result.awaiting_confirmation:
             notice = "confirm"
         else:
@@ -276,7 +303,8 @@ def _preferences_post(request, contact, topics, link_issued_at):
     return redirect(f"{request.path}?notice={notice}")
 
 
-def _preferences_render(request, contact, topics, form, status: int = 200):
+def _preferences_render(request, link: PreferenceLink, topics, form, status: int = 200):
+    contact = link.contact
     now = timezone.now()
     subscriptions = {s.topic_id: s for s in contact.subscriptions.all()}
     rows = []
@@ -304,6 +332,7 @@ def _preferences_render(request, contact, topics, form, status: int = 200):
         )
     context = {
         "contact": contact,
+        "link_issued_at": link.issued_at,
         "form": form,
         "rows": rows,
         "any_paused": any(r["paused_until"] for r in rows),
@@ -321,11 +350,11 @@ def _preferences_render(request, contact, topics, form, status: int = 200):
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):
     try:
-        contact, issued_at = read_preferences_token(token)
+        link = read_preference_link(token)
     except BadToken as problem:
         return _bad_link(request, problem)
-    with translation.override(contact.locale):
-        return _preference_page(request, contact=contact, link_issued_at=issued_at)
+    with translation.override(link.contact.locale):
+        return _preference_page(request, link=link)
 
 
 @never_cache
@@ -356,7 +385,8 @@ def account_preferences(request):
             )
     with translation.override(contact.locale):
         # A signed-in user proved who they are just now: their link is as fresh as it gets.
-        return _preference_page(request, contact=contact, link_issued_at=timezone.now())
+        link = PreferenceLink(contact=contact, issued_at=timezone.now(), via=LinkVia.ACCOUNT)
+        return _preference_page(request, link=link)
 
 
 @never_cache

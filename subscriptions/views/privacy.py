@@ -30,7 +30,7 @@ from ..privacy import (
     privacy_request_start,
     privacy_request_use,
 )
-from ..tokens import BadToken, ContactGone, read_preferences_token, read_privacy_token
+from ..tokens import BadToken, ContactGone, read_privacy_request_token, read_privacy_token
 
 
 def _error(request, *, status: int, title: str, message: str) -> HttpResponse:
@@ -79,7 +79,8 @@ def _bad_privacy_link(request, problem: Exception) -> HttpResponse:
 @never_cache
 @require_POST
 def privacy_request(request, action: str, token: str):
-    """From the preference page: email a verification link for an export or an erasure."""
+    """From the preference page's buttons (a request-only token): email a verification link
+    for an export or an erasure."""
     if action not in PrivacyAction.values:
         return _error(
             request,
@@ -88,7 +89,7 @@ def privacy_request(request, action: str, token: str):
             message=_("You can ask for a copy of your data or for its erasure."),
         )
     try:
-        contact, _issued = read_preferences_token(token)
+        contact = read_privacy_request_token(token)
     except BadToken as problem:
         return _bad_privacy_link(request, problem)
     with translation.override(contact.locale):

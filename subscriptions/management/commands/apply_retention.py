@@ -11,6 +11,7 @@ LABELS = {
     "implied_consents_lapsed": "implied (soft opt-in) consents lapsed",
     "ledger_rows_minimised": "ledger rows with IP / user agent blanked",
     "link_hits_minimised": "link opens with user agent blanked",
+    "confirmation_requests_deleted": "expired confirmation requests deleted",
     "deliveries_archived": "old delivery rows archived into campaign stats",
 }
 
