@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.policy import Compat32
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 import css_inline
 import html2text
@@ -157,6 +157,41 @@ def compile_campaign(campaign) -> CompiledCampaign:
         html=parts["HTML body"],
         text_footer=text_footer,
         html_footer=html_footer,
+    )
+
+
+class FromNotAllowed(ValueError):
+    """A campaign's From address is not in ALLOWED_FROM_EMAILS."""
+
+    code = "from_not_allowed"  # the API's error code
+
+
+def _allowed_from() -> tuple[set[str], set[str]]:
+    addresses, domains = set(), set()
+    for entry in settings.ALLOWED_FROM_EMAILS:
+        entry = entry.strip().lower()
+        if entry.startswith("@"):
+            domains.add(entry[1:])
+        elif address := parseaddr(entry)[1]:
+            addresses.add(address)
+    return addresses, domains
+
+
+def check_from_email(from_email: str) -> None:
+    """Raise FromNotAllowed unless `from_email` (an address or "Name <address>") is allowed.
+
+    Empty means the configured MARKETING_FROM_EMAIL, which the operator chose: always allowed.
+    Without this list any API key could send marketing mail as anyone@ the company's domains.
+    """
+    if not from_email:
+        return
+    address = parseaddr(from_email)[1].strip().lower()
+    addresses, domains = _allowed_from()
+    if address and (address in addresses or address.rpartition("@")[2] in domains):
+        return
+    raise FromNotAllowed(
+        f"The From address {address or from_email!r} is not allowed; allowed: "
+        + ", ".join(settings.ALLOWED_FROM_EMAILS)
     )
 
 

@@ -266,6 +266,10 @@ def _instrument(nodelist: NodeList) -> None:
     for node in list(nodelist):
         children = [getattr(node, name, None) for name in node.child_nodelists]
         children = [child for child in children if child]
+        if isinstance(node, TextNode) and ("{{" in node.s or "{%" in node.s):
+            # Django's lexer leaves an unclosed `{{ name` as text; a marketer meant a field.
+            # A literal `{{` is still possible: {% templatetag openvariable %} or verbatim.
+            raise TemplateSyntaxError(f"Unclosed tag near {node.s[node.s.find('{'):][:30]!r}")
         if isinstance(node, ForNode):
             node.nodelist_loop.insert(0, _LoopTick())
         if isinstance(node, TextNode | VariableNode) or not children:

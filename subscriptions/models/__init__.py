@@ -1,5 +1,5 @@
 from .api import ApiKey
-from .campaigns import Campaign, Delivery
+from .campaigns import Campaign, CampaignTestSend, Delivery
 from .contacts import Contact, Subscription, Topic
 from .feedback import (
     CampaignComplaints,
@@ -20,6 +20,7 @@ __all__ = [
     "Campaign",
     "CampaignComplaints",
     "CampaignStatsArchive",
+    "CampaignTestSend",
     "ConsentEvent",
     "Contact",
     "ContactImport",

@@ -78,3 +78,18 @@ class SuppressionReason(models.TextChoices):
 class SuppressionScope(models.TextChoices):
     MARKETING = "marketing", _("Marketing mail")
     ALL = "all", _("All mail, transactional too")
+
+
+class ApiScope(models.TextChoices):
+    """What an API key may do (DESIGN's HTTP API); a call outside them answers 403."""
+
+    READ = "read", _("Read (every GET)")
+    WRITE = "write", _("Write contacts, topics, subscriptions, suppressions, imports, webhooks")
+    SEND = "send", _("Send campaigns and transactional mail")
+    PRIVACY = "privacy", _("Export and erase personal data")
+    SMS = "sms", _("Inbound SMS")
+
+
+def all_api_scopes() -> list[str]:
+    """Every scope: the default of a new key, and what keys made before scopes existed got."""
+    return list(ApiScope.values)

@@ -51,6 +51,7 @@ from ..tokens import (
     read_preferences_token,
     read_unsubscribe_token,
 )
+from .test_links import test_link_response  # rule 9: a test send's links change nothing
 
 PAUSE_DAYS = {"pause30": 30, "pause90": 90}
 
@@ -179,6 +180,8 @@ def unsubscribe(request, token: str):
     The answer to POST is 200 with no redirect and no cookie: the templates it renders use no
     session, CSRF token or messages.
     """
+    if (test_page := test_link_response(request, token, "unsubscribe")) is not None:
+        return test_page
     try:
         contact, topic = read_unsubscribe_token(token)
     except BadToken as problem:
@@ -320,6 +323,8 @@ def _preferences_render(request, contact, topics, form, status: int = 200):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):
+    if (test_page := test_link_response(request, token, "preferences")) is not None:
+        return test_page
     try:
         contact, issued_at = read_preferences_token(token)
     except BadToken as problem:
