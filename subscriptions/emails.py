@@ -149,7 +149,9 @@ def compile_campaign(campaign) -> CompiledCampaign:
     html_has_links = _places(campaign.html_body)
     # A text part made from the HTML carries the links the HTML body places.
     text_footer, html_footer = _render_footers(
-        campaign.topic.name, text_has_links if parts["text body"] else html_has_links, html_has_links
+        campaign.topic.name,
+        text_has_links if parts["text body"] else html_has_links,
+        html_has_links,
     )
     return CompiledCampaign(
         subject=parts["subject"] or sandbox_compile(""),

@@ -22,8 +22,15 @@ import time
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from django.template import Context, Engine, Library, Template, TemplateSyntaxError
-from django.template import defaultfilters, defaulttags
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    Template,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
 from django.template.base import Node, NodeList, TextNode, VariableNode
 from django.template.defaulttags import ForNode
 
@@ -269,7 +276,7 @@ def _instrument(nodelist: NodeList) -> None:
         if isinstance(node, TextNode) and ("{{" in node.s or "{%" in node.s):
             # Django's lexer leaves an unclosed `{{ name` as text; a marketer meant a field.
             # A literal `{{` is still possible: {% templatetag openvariable %} or verbatim.
-            raise TemplateSyntaxError(f"Unclosed tag near {node.s[node.s.find('{'):][:30]!r}")
+            raise TemplateSyntaxError(f"Unclosed tag near {node.s[node.s.find('{') :][:30]!r}")
         if isinstance(node, ForNode):
             node.nodelist_loop.insert(0, _LoopTick())
         if isinstance(node, TextNode | VariableNode) or not children:

@@ -44,7 +44,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = "__all__"
+        fields = ["name", "topic", "subject", "from_email", "html_body", "text_body"]
 
     def clean(self):
         cleaned = super().clean()
