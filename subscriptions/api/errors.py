@@ -20,6 +20,7 @@ from ..consent import ConsentError
 from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..privacy import PrivacyError
 from ..sending import CampaignStateError
+from ..test_sends import InvalidTestSend
 from ..transactional import AddressSuppressed
 
 
@@ -56,6 +57,7 @@ DOMAIN: dict[type[Exception], int] = {
     InvalidCampaignTemplate: status.HTTP_400_BAD_REQUEST,
     CampaignRenderError: status.HTTP_400_BAD_REQUEST,
     FromNotAllowed: status.HTTP_400_BAD_REQUEST,
+    InvalidTestSend: status.HTTP_400_BAD_REQUEST,
     ConsentError: status.HTTP_409_CONFLICT,
     CampaignStateError: status.HTTP_409_CONFLICT,
     PrivacyError: status.HTTP_409_CONFLICT,
