@@ -79,15 +79,15 @@ class HasScope(BasePermission):
         needed = required_scope(request.method, view)
         if not key.has_scope(needed):
             raise ApiError(
-                403, "forbidden_scope", f"This API key lacks the {needed!r} scope for this call."
+                403, "forbidden_scope", f"This API key lacks the '{needed}' scope for this call."
             )
         return True
 
 
 def required_scope(method: str, view) -> str:
     if method in READ_METHODS:
-        return ApiScope.READ
-    return getattr(view, "scopes", {}).get(method) or getattr(view, "scope", ApiScope.WRITE)
+        return str(ApiScope.READ)
+    return str(getattr(view, "scopes", {}).get(method) or getattr(view, "scope", ApiScope.WRITE))
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
