@@ -131,5 +131,10 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API key from `manage.py create_api_key NAME`.",
+            "description": (
+                "An API key from `manage.py create_api_key NAME [--scopes ...]`. Scopes: `read` "
+                "(every GET), `write` (contacts, topics, subscriptions, suppressions, imports, "
+                "webhooks, preference links), `send` (campaigns, transactional), `privacy` "
+                "(export, erasure), `sms`; a call outside them answers 403 `forbidden_scope`."
+            ),
         }
