@@ -131,17 +131,23 @@ class RenderBudget:
         self.output = 0
         self.deadline = time.monotonic() + MAX_RENDER_SECONDS
 
-    def charge(self, *, iterations: int = 0, output: int = 0) -> None:
-        self.iterations += iterations
-        self.output += output
-        if self.iterations > MAX_LOOP_ITERATIONS:
-            raise RenderBudgetExceeded(
-                f"the template loops more than {MAX_LOOP_ITERATIONS} times per message"
-            )
+    def charge_output(self, size: int) -> None:
+        self.output += size
         if self.output > MAX_OUTPUT_CHARS:
             raise RenderBudgetExceeded(
                 f"the message would be longer than {MAX_OUTPUT_CHARS} characters"
             )
+
+    def charge_iteration(self) -> None:
+        self.iterations += 1
+        if self.iterations > MAX_LOOP_ITERATIONS:
+            raise RenderBudgetExceeded(
+                f"the template loops more than {MAX_LOOP_ITERATIONS} times per message"
+            )
+        self.check_clock()
+
+    def check_clock(self) -> None:
+        # Only loops take time that grows with the data; the clock is read at each pass.
         if time.monotonic() > self.deadline:
             raise RenderBudgetExceeded(
                 f"rendering took longer than {MAX_RENDER_SECONDS} s per message"
@@ -250,7 +256,7 @@ class _LoopTick(Node):
     """First node of every for-loop body: charges one iteration per pass."""
 
     def render(self, context) -> str:
-        _budget(context).charge(iterations=1)
+        _budget(context).charge_iteration()
         return ""
 
     def render_annotated(self, context) -> str:
@@ -263,13 +269,18 @@ def _counted(cls: type[Node]) -> type[Node]:
 
     def render_annotated(self, context):
         output = cls.render_annotated(self, context)
-        _budget(context).charge(output=len(output))
+        _budget(context).charge_output(len(output))
         return output
 
     return type(f"Counted{cls.__name__}", (cls,), {"render_annotated": render_annotated})
 
 
-def _instrument(nodelist: NodeList) -> None:
+def _instrument(nodelist: NodeList, in_loop: bool = False) -> None:
+    """Count what leaf nodes render, add a tick to every loop, refuse unclosed `{{`.
+
+    Text outside any loop is bounded by the template's own length and is not counted; every
+    other leaf is (a variable may hold a large attribute, a loop repeats whatever it holds).
+    """
     for node in list(nodelist):
         children = [getattr(node, name, None) for name in node.child_nodelists]
         children = [child for child in children if child]
@@ -279,10 +290,13 @@ def _instrument(nodelist: NodeList) -> None:
             raise TemplateSyntaxError(f"Unclosed tag near {node.s[node.s.find('{') :][:30]!r}")
         if isinstance(node, ForNode):
             node.nodelist_loop.insert(0, _LoopTick())
-        if isinstance(node, TextNode | VariableNode) or not children:
+        if isinstance(node, TextNode):
+            if in_loop:
+                node.__class__ = _counted(TextNode)
+        elif isinstance(node, VariableNode) or not children:
             node.__class__ = _counted(type(node))
         for child in children:
-            _instrument(child)
+            _instrument(child, in_loop or isinstance(node, ForNode))
 
 
 def sandbox_compile(source: str) -> Template:
@@ -301,7 +315,7 @@ def render_sandboxed(
     context = Context(data, autoescape=autoescape)
     context.sandbox_budget = budget
     output = template.render(context)
-    budget.charge(output=0)  # the clock, once more, even for a template without loops
+    budget.check_clock()
     return output
 
 

@@ -188,7 +188,7 @@ def test_the_test_links_pages_say_it_was_a_test(test_message, subscribed_alice):
         ("List-Unsubscribe=One-Click", "application/x-www-form-urlencoded"),
         ("scope=all", "application/x-www-form-urlencoded"),
         (
-            "--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+            '--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
             "One-Click\r\n--b--\r\n",
             "multipart/form-data; boundary=b",
         ),
@@ -208,9 +208,7 @@ def test_posting_to_a_test_unsubscribe_link_changes_nothing(
     assert state(subscribed_alice) == before
 
 
-def test_posting_to_a_test_preference_link_changes_nothing(
-    test_message, subscribed_alice, topic
-):
+def test_posting_to_a_test_preference_link_changes_nothing(test_message, subscribed_alice, topic):
     before = state(subscribed_alice)
 
     response = Client().post(
