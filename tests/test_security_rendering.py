@@ -189,6 +189,9 @@ AMPLIFIERS = [
     "{% endwith %}{% endwith %}",
     "{% for a in contact.attributes.blob %}{% for b in contact.attributes.blob %}"
     "{% firstof contact.attributes.blob %}{% endfor %}{% endfor %}",
+    # Little output, much work per pass: the clock stops it.
+    "{% for a in contact.attributes.items %}{{ contact.attributes.blob|slugify|length }}"
+    "{% endfor %}",
 ]
 BIG = {"items": list(range(2_000)), "blob": "x" * 300_000}
 

@@ -16,8 +16,6 @@ from ..emails import (
     CampaignRenderError,
     FromNotAllowed,
     InvalidCampaignTemplate,
-    check_from_email,
-    compile_campaign,
 )
 from ..models import Campaign, CampaignTestSend, Contact
 from ..test_sends import InvalidTestSend, campaign_preview, campaign_test_send
@@ -56,13 +54,12 @@ class CampaignForm(forms.ModelForm):
             subject=cleaned.get("subject") or "",
             html_body=cleaned.get("html_body") or "",
             text_body=cleaned.get("text_body") or "",
+            from_email=cleaned.get("from_email") or "",
         )
         try:
-            compile_campaign(draft)
+            sending.campaign_validate(campaign=draft)
         except InvalidCampaignTemplate as exc:
             raise forms.ValidationError(str(exc), code="invalid_template") from None
-        try:
-            check_from_email(cleaned.get("from_email") or "")
         except FromNotAllowed as exc:
             self.add_error("from_email", forms.ValidationError(str(exc), code="from_not_allowed"))
         return cleaned
