@@ -355,15 +355,3 @@ def campaign_context(
         "organization_name": organization_name,
         "postal_address": postal_address,
     }
-
-
-__all__ = [
-    "MAX_LOOP_ITERATIONS",
-    "MAX_OUTPUT_CHARS",
-    "RenderBudget",
-    "RenderBudgetExceeded",
-    "TemplateSyntaxError",
-    "campaign_context",
-    "render_sandboxed",
-    "sandbox_compile",
-]

@@ -51,7 +51,7 @@ from ..tokens import (
     read_preferences_token,
     read_unsubscribe_token,
 )
-from .test_links import test_link_response  # rule 9: a test send's links change nothing
+from .test_links import answers_test_links
 
 PAUSE_DAYS = {"pause30": 30, "pause90": 90}
 
@@ -174,14 +174,13 @@ def confirm(request, token: str):
 @csrf_exempt  # RFC 8058: mailbox providers POST without cookie, session or CSRF token.
 @never_cache
 @require_http_methods(["GET", "POST"])
+@answers_test_links("unsubscribe")  # rule 9: a test send's links answer and change nothing
 def unsubscribe(request, token: str):
     """GET shows a page (and counts the hit); POST unsubscribes at once, before answering.
 
     The answer to POST is 200 with no redirect and no cookie: the templates it renders use no
     session, CSRF token or messages.
     """
-    if (test_page := test_link_response(request, token, "unsubscribe")) is not None:
-        return test_page
     try:
         contact, topic = read_unsubscribe_token(token)
     except BadToken as problem:
@@ -322,9 +321,8 @@ def _preferences_render(request, contact, topics, form, status: int = 200):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@answers_test_links("preferences")
 def preferences(request, token: str):
-    if (test_page := test_link_response(request, token, "preferences")) is not None:
-        return test_page
     try:
         contact, issued_at = read_preferences_token(token)
     except BadToken as problem:

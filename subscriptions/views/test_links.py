@@ -1,10 +1,13 @@
 """The pages behind the inert links of previews and test sends (DESIGN rule 9).
 
-Hooked at the top of the unsubscribe and preference views: a test link is recognised by its
-own salt before any real token is read, and whatever the method, nothing changes.
+`answers_test_links(purpose)` decorates the unsubscribe and preference views: a test link is
+recognised by its own salt before any real token is read, and whatever the method, nothing
+changes.
 """
 
 from __future__ import annotations
+
+import functools
 
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -12,13 +15,23 @@ from django.shortcuts import render
 from ..test_sends import is_test_link
 
 
-def test_link_response(request, token: str, purpose: str) -> HttpResponse | None:
-    """The "this was a test" page when `token` is a test link for `purpose`, else None.
-
-    GET shows the page; POST (a form, multipart, or RFC 8058 one-click) answers 200 with no
-    redirect and no cookie, and changes nothing.
-    """
-    if not is_test_link(token, purpose):
-        return None
+def test_link_page(request, purpose: str) -> HttpResponse:
+    """The "this was a test" page. GET shows it; POST (a form, multipart, or RFC 8058
+    one-click) answers 200 with no redirect and no cookie, and changes nothing."""
     context = {"purpose": purpose, "posted": request.method == "POST"}
     return render(request, "subscriptions/test_link.html", context)
+
+
+def answers_test_links(purpose: str):
+    """Decorate a `view(request, token)`: a test link for `purpose` gets test_link_page."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, token: str, *args, **kwargs):
+            if is_test_link(token, purpose):
+                return test_link_page(request, purpose)
+            return view(request, token, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
