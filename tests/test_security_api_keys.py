@@ -234,3 +234,19 @@ def test_a_campaign_whose_from_is_no_longer_allowed_does_not_start(api, topic, s
     assert response.json()["error"] == "from_not_allowed"
     campaign.refresh_from_db()
     assert campaign.status == "draft"
+
+
+def test_the_migration_gives_existing_keys_every_scope():
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import AddField
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    migration = loader.get_migration("subscriptions", "0012_api_scopes_test_sends")
+    (added,) = [
+        op
+        for op in migration.operations
+        if isinstance(op, AddField) and (op.model_name, op.name) == ("apikey", "scopes")
+    ]
+
+    # AddField writes its default into every existing row.
+    assert added.field.default() == ["read", "write", "send", "privacy", "sms"]

@@ -295,3 +295,25 @@ def test_the_api_test_send_of_an_unknown_campaign_is_404(api, outbox):
     response = api.post("/api/v1/campaigns/999999/test/", {"to": ["qa@example.com"]})
 
     assert response.status_code == 404
+
+
+def test_the_log_of_test_sends_is_read_only_in_the_admin(admin_client, topic, outbox):
+    campaign = CampaignFactory(topic=topic, name="Spring sale")
+    admin_client.post(preview_url(campaign), {"addresses": "qa@example.com"})
+    log = CampaignTestSend.objects.get()
+
+    listing = admin_client.get(reverse("admin:subscriptions_campaigntestsend_changelist"))
+    detail = admin_client.get(reverse("admin:subscriptions_campaigntestsend_change", args=[log.pk]))
+    add = admin_client.get(reverse("admin:subscriptions_campaigntestsend_add"))
+    edit = admin_client.post(
+        reverse("admin:subscriptions_campaigntestsend_change", args=[log.pk]),
+        {"requested_by": "someone-else", "recipients": "[]"},
+    )
+
+    assert "Spring sale" in listing.text and "qa@example.com" in listing.text
+    assert "View campaign test send" in detail.text  # a view page, not a change form
+    assert 'name="requested_by"' not in detail.text
+    assert add.status_code == 403
+    assert edit.status_code == 403
+    log.refresh_from_db()
+    assert (log.requested_by, log.recipients) == ("admin:admin", ["qa@example.com"])
