@@ -281,3 +281,19 @@ def test_ordinary_merge_fields_and_filters_still_work(topic):
 
     assert message.subject == "Product news for ANN"
     assert message.text.startswith("VIP ann@example.com en 9.50 A, B   x  | Example Inc")
+
+
+def test_a_scheduled_campaign_the_sandbox_refuses_does_not_stop_the_sweep(topic):
+    from subscriptions.tasks.marketing import sweep_campaigns
+
+    past = "2020-01-01T00:00:00Z"
+    legacy = CampaignFactory(
+        topic=topic, status=CampaignStatus.SCHEDULED, scheduled_at=past, text_body="{% load x %}"
+    )
+    fine = CampaignFactory(topic=topic, status=CampaignStatus.SCHEDULED, scheduled_at=past)
+
+    sweep_campaigns()
+
+    legacy.refresh_from_db()
+    fine.refresh_from_db()
+    assert (legacy.status, fine.status) == (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
