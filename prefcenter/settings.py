@@ -201,6 +201,8 @@ MARKETING_FROM_EMAIL = env_str("MARKETING_FROM_EMAIL", "Example News <news@examp
 TRANSACTIONAL_FROM_EMAIL = env_str("TRANSACTIONAL_FROM_EMAIL", "Example <no-reply@example.com>")
 DEFAULT_FROM_EMAIL = TRANSACTIONAL_FROM_EMAIL
 SERVER_EMAIL = TRANSACTIONAL_FROM_EMAIL
+# The From addresses a campaign may use: addresses, or "@domain" for any address there.
+ALLOWED_FROM_EMAILS = env_list("ALLOWED_FROM_EMAILS", [MARKETING_FROM_EMAIL, DEFAULT_FROM_EMAIL])
 # Required by CAN-SPAM and the mailbox providers: printed in every marketing footer.
 POSTAL_ADDRESS = env_str(
     "POSTAL_ADDRESS", "Example Inc., 1 Example Street, 1000 Example City" if DEBUG else None

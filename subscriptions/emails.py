@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.policy import Compat32
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 import css_inline
 import html2text
@@ -14,6 +14,8 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import escape
+
+from .rendering import RenderBudget, campaign_context, render_sandboxed, sandbox_compile
 
 
 def render_email(name: str, context: dict, locale: str | None = None) -> tuple[str, str, str]:
@@ -71,7 +73,9 @@ _FOOTER_HTML = Template(
 
 
 class InvalidCampaignTemplate(ValueError):
-    """A campaign's subject or body does not compile as a Django template."""
+    """A campaign's subject or body does not compile in the sandbox (subscriptions.rendering)."""
+
+    code = "invalid_template"  # the API's error code
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,9 @@ _UNSUBSCRIBE_SLOT = "\x00unsubscribe_url\x00"
 _PREFERENCES_SLOT = "\x00preferences_url\x00"
 
 
-def _render_footers(topic, text_links: tuple[bool, bool], html_links: tuple[bool, bool]):
+def _render_footers(topic_name: str, text_links: tuple[bool, bool], html_links: tuple[bool, bool]):
     ctx = {
-        "topic": topic,
+        "topic": {"name": topic_name},
         "postal_address": settings.POSTAL_ADDRESS,
         "unsubscribe_url": _UNSUBSCRIBE_SLOT,
         "preferences_url": _PREFERENCES_SLOT,
@@ -123,7 +127,12 @@ def _places(source: str) -> tuple[bool, bool]:
 
 
 def compile_campaign(campaign) -> CompiledCampaign:
-    """Compile subject and bodies. Raises InvalidCampaignTemplate naming the broken part."""
+    """Compile subject and bodies in the sandbox: the one check of a campaign's templates.
+
+    Raises InvalidCampaignTemplate naming the broken part: a syntax error, or a tag or filter
+    the sandbox does not offer (`{% load %}`, `{% include %}`, `|pprint`, ...). Compile once
+    per batch (or preview), render per recipient.
+    """
     parts = {}
     for label, source in (
         ("subject", campaign.subject),
@@ -131,7 +140,7 @@ def compile_campaign(campaign) -> CompiledCampaign:
         ("HTML body", campaign.html_body),
     ):
         try:
-            parts[label] = Template(source) if source else None
+            parts[label] = sandbox_compile(source) if source else None
         except TemplateSyntaxError as exc:
             raise InvalidCampaignTemplate(f"The {label} is not a valid template: {exc}") from exc
     if parts["text body"] is None and parts["HTML body"] is None:
@@ -140,10 +149,12 @@ def compile_campaign(campaign) -> CompiledCampaign:
     html_has_links = _places(campaign.html_body)
     # A text part made from the HTML carries the links the HTML body places.
     text_footer, html_footer = _render_footers(
-        campaign.topic, text_has_links if parts["text body"] else html_has_links, html_has_links
+        campaign.topic.name,
+        text_has_links if parts["text body"] else html_has_links,
+        html_has_links,
     )
     return CompiledCampaign(
-        subject=parts["subject"] or Template(""),
+        subject=parts["subject"] or sandbox_compile(""),
         text=parts["text body"],
         html=parts["HTML body"],
         text_footer=text_footer,
@@ -151,13 +162,48 @@ def compile_campaign(campaign) -> CompiledCampaign:
     )
 
 
+class FromNotAllowed(ValueError):
+    """A campaign's From address is not in ALLOWED_FROM_EMAILS."""
+
+    code = "from_not_allowed"  # the API's error code
+
+
+def _allowed_from() -> tuple[set[str], set[str]]:
+    addresses, domains = set(), set()
+    for entry in settings.ALLOWED_FROM_EMAILS:
+        entry = entry.strip().lower()
+        if entry.startswith("@"):
+            domains.add(entry[1:])
+        elif address := parseaddr(entry)[1]:
+            addresses.add(address)
+    return addresses, domains
+
+
+def check_from_email(from_email: str) -> None:
+    """Raise FromNotAllowed unless `from_email` (an address or "Name <address>") is allowed.
+
+    Empty means the configured MARKETING_FROM_EMAIL, which the operator chose: always allowed.
+    Without this list any API key could send marketing mail as anyone@ the company's domains.
+    """
+    if not from_email:
+        return
+    address = parseaddr(from_email)[1].strip().lower()
+    addresses, domains = _allowed_from()
+    if address and (address in addresses or address.rpartition("@")[2] in domains):
+        return
+    raise FromNotAllowed(
+        f"The From address {address or from_email!r} is not allowed; allowed: "
+        + ", ".join(settings.ALLOWED_FROM_EMAILS)
+    )
+
+
 def marketing_connection():
     return get_connection(settings.MARKETING_EMAIL_BACKEND)
 
 
-def list_unsubscribe_header(unsubscribe_url: str) -> str:
+def list_unsubscribe_header(unsubscribe_url: str, *, mailto: bool = True) -> str:
     value = f"<{unsubscribe_url}>"
-    if settings.LIST_UNSUBSCRIBE_MAILTO:
+    if mailto and settings.LIST_UNSUBSCRIBE_MAILTO:
         value += f", <mailto:{settings.LIST_UNSUBSCRIBE_MAILTO}>"
     return value
 
@@ -230,6 +276,20 @@ class MarketingMessage:
         return message
 
 
+@dataclass(frozen=True)
+class MessageLinks:
+    """The two per-recipient links of a marketing message (and its List-Unsubscribe)."""
+
+    unsubscribe_url: str
+    preferences_url: str
+
+
+class CampaignRenderError(ValueError):
+    """A campaign compiled but could not be rendered for this recipient (a budget, bad data)."""
+
+    code = "render_failed"
+
+
 def render_marketing_message(
     *,
     campaign,
@@ -237,35 +297,49 @@ def render_marketing_message(
     compiled: CompiledCampaign | None = None,
     delivery_id: int | None = None,
     to: str | None = None,
+    links: MessageLinks | None = None,
+    subject_prefix: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> MarketingMessage:
     """The one renderer of marketing mail: merge fields, footer, RFC 8058 and List-Id headers.
 
     Every message carries List-Unsubscribe (+ One-Click POST) for the campaign's topic, a
     List-Id, and a footer with the unsubscribe link, the preference link and the postal
-    address (the links are left out of the footer when the body places them itself).
-    `to` overrides the recipient (test sends); the links stay those of `contact`.
+    address (the links are left out of the footer when the body places them itself). The
+    templates render in the sandbox (subscriptions.rendering) over plain data of `contact`.
+    `links` replaces the contact's own links (previews and test sends pass inert ones: rule 9;
+    no mailto then), `to` the recipient, `metadata` the ESP metadata. Raises what the template raised, e.g.
+    RenderBudgetExceeded; the send loop records it as 'could not render: ...'.
     """
-    from .tokens import preferences_url, unsubscribe_url
-
     compiled = compiled or compile_campaign(campaign)
     topic = campaign.topic
-    unsub = unsubscribe_url(contact, topic)
-    prefs = preferences_url(contact)
-    ctx = {
-        "contact": contact,
-        "topic": topic,
-        "campaign": campaign,
-        "unsubscribe_url": unsub,
-        "preferences_url": prefs,
-        "postal_address": settings.POSTAL_ADDRESS,
-        "organization_name": settings.ORGANIZATION_NAME,
-    }
+    # Given links are stand-ins: the mailto target would act on whoever writes to it.
+    mailto = links is None
+    if links is None:
+        from .tokens import preferences_url, unsubscribe_url
+
+        links = MessageLinks(unsubscribe_url(contact, topic), preferences_url(contact))
+    unsub, prefs = links.unsubscribe_url, links.preferences_url
+    ctx = campaign_context(
+        email=contact.email,
+        locale=contact.locale,
+        attributes=contact.attributes,
+        topic_name=topic.name,
+        unsubscribe_url=unsub,
+        preferences_url=prefs,
+        organization_name=settings.ORGANIZATION_NAME,
+        postal_address=settings.POSTAL_ADDRESS,
+    )
+    budget = RenderBudget()
     text_footer, html_footer = compiled.footers(unsub, prefs)
     with translation.override(contact.locale or settings.LANGUAGE_CODE):
-        subject = " ".join(compiled.subject.render(Context(ctx, autoescape=False)).split())
-        html_body = compiled.html.render(Context(ctx)) if compiled.html is not None else ""
+        subject = render_sandboxed(compiled.subject, ctx, autoescape=False, budget=budget)
+        subject = subject_prefix + " ".join(subject.split())
+        html_body = ""
+        if compiled.html is not None:
+            html_body = render_sandboxed(compiled.html, ctx, autoescape=True, budget=budget)
         if compiled.text is not None:
-            text = compiled.text.render(Context(ctx, autoescape=False))
+            text = render_sandboxed(compiled.text, ctx, autoescape=False, budget=budget)
         else:
             text = html2text.html2text(html_body)
         text = text.rstrip() + text_footer
@@ -279,13 +353,14 @@ def render_marketing_message(
         text=text,
         html=html,
         headers={
-            "List-Unsubscribe": list_unsubscribe_header(unsub),
+            "List-Unsubscribe": list_unsubscribe_header(unsub, mailto=mailto),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": f"<{topic.slug}.{settings.LIST_ID_DOMAIN}>",
             "Message-ID": make_msgid(domain=settings.LIST_ID_DOMAIN),
         },
         tag=f"campaign-{campaign.pk}",
-        metadata={
+        metadata=metadata
+        or {
             "stream": "marketing",
             "campaign_id": str(campaign.pk),
             "delivery_id": str(delivery_id or ""),
@@ -300,11 +375,17 @@ def build_marketing_message(
     compiled: CompiledCampaign | None = None,
     delivery_id: int | None = None,
     to: str | None = None,
+    links: MessageLinks | None = None,
     connection=None,
 ) -> EmailMultiAlternatives:
     """render_marketing_message() as a Django EmailMessage (previews, test sends, SMTP)."""
     return render_marketing_message(
-        campaign=campaign, contact=contact, compiled=compiled, delivery_id=delivery_id, to=to
+        campaign=campaign,
+        contact=contact,
+        compiled=compiled,
+        delivery_id=delivery_id,
+        to=to,
+        links=links,
     ).as_email(connection)
 
 

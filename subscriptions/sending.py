@@ -45,6 +45,7 @@ from django.utils import timezone
 from .emails import (
     CompiledCampaign,
     MarketingMessage,
+    check_from_email,
     compile_campaign,
     render_marketing_message,
 )
@@ -742,8 +743,10 @@ def _enqueue(task, campaign_id: int) -> None:
 
 
 def campaign_validate(*, campaign: Campaign) -> None:
-    """Raise InvalidCampaignTemplate when the subject or a body does not compile."""
+    """Raise InvalidCampaignTemplate when the subject or a body does not compile in the sandbox,
+    FromNotAllowed when its From address is not in ALLOWED_FROM_EMAILS."""
     compile_campaign(campaign)
+    check_from_email(campaign.from_email)
 
 
 def campaign_schedule(*, campaign: Campaign, at: datetime.datetime) -> Campaign:

@@ -43,7 +43,7 @@ def test_it_sends_a_test_to_given_addresses(admin_client, topic, subscribed_alic
 
     assert response.status_code == 302
     assert [m.to for m in outbox] == [["qa@example.com"], ["boss@example.com"]]
-    assert outbox[0].subject.startswith("[TEST] ")
+    assert outbox[0].subject.startswith("[Test] ")
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
 

@@ -429,9 +429,9 @@ def test_it_refuses_bad_campaigns(api, topic):
     url = f"{V1}/campaigns/"
     assert_error(api.post(url, {**CAMPAIGN, "topic": "nope"}), 400, "unknown_topic")
     broken = {**CAMPAIGN, "topic": topic.slug, "html_body": "{% if %}"}
-    assert_error(api.post(url, broken), 400, "invalid")
+    assert_error(api.post(url, broken), 400, "invalid_template")
     empty = {**CAMPAIGN, "topic": topic.slug, "html_body": "", "text_body": ""}
-    assert_error(api.post(url, empty), 400, "invalid")
+    assert_error(api.post(url, empty), 400, "invalid_template")
     assert_error(api.post(url, {**CAMPAIGN, "topic": topic.slug, "name": 5}), 400, "invalid")
     assert not Campaign.objects.exists()
 

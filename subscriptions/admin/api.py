@@ -12,11 +12,15 @@ from ..models import ApiKey
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created with `manage.py create_api_key` (the secret is shown only there)."""
 
-    list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "prefix")
-    readonly_fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
+
+    @admin.display(description=_("scopes"))
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes or []) or "—"
 
     def has_add_permission(self, request) -> bool:
         return False

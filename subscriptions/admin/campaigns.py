@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -11,21 +12,57 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .. import sending
-from ..addresses import InvalidAddress, normalize_email
-from ..emails import InvalidCampaignTemplate, build_marketing_message, marketing_connection
-from ..models import Campaign, Contact
+from ..emails import (
+    CampaignRenderError,
+    FromNotAllowed,
+    InvalidCampaignTemplate,
+)
+from ..models import Campaign, CampaignTestSend, Contact
+from ..test_sends import InvalidTestSend, campaign_preview, campaign_test_send
 
 
-def _preview_contact(request, campaign: Campaign) -> Contact:
-    """The contact named in ?contact= (id or email), else a sample subscriber, else a stand-in."""
+def _preview_contact(request, campaign: Campaign) -> tuple[Contact | None, str]:
+    """The contact named in ?contact= (id or email), else a sample subscriber, else None (a
+    stand-in). The second value says why a named contact was not found (never silently)."""
     wanted = (request.GET.get("contact") or request.POST.get("contact") or "").strip()
     if wanted.isdigit():
         found = Contact.objects.active().filter(pk=int(wanted)).first()
     elif wanted:
         found = Contact.objects.by_email(wanted).first()
     else:
-        found = Contact.objects.marketable(campaign.topic).first()
-    return found or Contact(email="preview@example.com", attributes={})
+        return Contact.objects.marketable(campaign.topic).first(), ""
+    if found is None:
+        return None, f"No contact {wanted[:100]!r}: showing a stand-in with no merge data."
+    return found, ""
+
+
+class CampaignForm(forms.ModelForm):
+    """Refuses what the sending service would refuse: a template that does not compile in
+    the sandbox (subject included), or a From address outside ALLOWED_FROM_EMAILS."""
+
+    class Meta:
+        model = Campaign
+        fields = ["name", "topic", "subject", "from_email", "html_body", "text_body"]
+
+    def clean(self):
+        cleaned = super().clean()
+        topic = cleaned.get("topic")
+        if topic is None:
+            return cleaned
+        draft = Campaign(
+            topic=topic,
+            subject=cleaned.get("subject") or "",
+            html_body=cleaned.get("html_body") or "",
+            text_body=cleaned.get("text_body") or "",
+            from_email=cleaned.get("from_email") or "",
+        )
+        try:
+            sending.campaign_validate(campaign=draft)
+        except InvalidCampaignTemplate as exc:
+            raise forms.ValidationError(str(exc), code="invalid_template") from None
+        except FromNotAllowed as exc:
+            self.add_error("from_email", forms.ValidationError(str(exc), code="from_not_allowed"))
+        return cleaned
 
 
 def _lifecycle_action(service, done: str):
@@ -33,7 +70,7 @@ def _lifecycle_action(service, done: str):
         for campaign in queryset:
             try:
                 service(campaign=campaign)
-            except (sending.CampaignStateError, InvalidCampaignTemplate) as exc:
+            except (sending.CampaignStateError, InvalidCampaignTemplate, FromNotAllowed) as exc:
                 modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
             else:
                 modeladmin.message_user(request, f"{campaign}: {done}.", messages.SUCCESS)
@@ -43,6 +80,7 @@ def _lifecycle_action(service, done: str):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
     list_display = ["name", "topic", "status", "scheduled_at", "started_at", "links"]
     list_filter = ["status", "topic"]
     search_fields = ["name", "subject"]
@@ -106,18 +144,20 @@ class CampaignAdmin(admin.ModelAdmin):
         ]
 
     def preview_view(self, request, pk: int):
+        """The campaign as a contact would see it, with inert test links (rule 9); a template
+        that breaks shows its error here. POST sends a test (change permission)."""
         campaign = get_object_or_404(Campaign.objects.select_related("topic"), pk=pk)
         if not self.has_view_permission(request, campaign):
             raise PermissionDenied
-        contact = _preview_contact(request, campaign)
+        contact, notice = _preview_contact(request, campaign)
         if request.method == "POST":
             if not self.has_change_permission(request, campaign):
                 raise PermissionDenied
             return self._test_send(request, campaign, contact)
         message, error = None, ""
         try:
-            message = build_marketing_message(campaign=campaign, contact=contact)
-        except InvalidCampaignTemplate as exc:
+            message = campaign_preview(campaign=campaign, contact=contact).as_email()
+        except (InvalidCampaignTemplate, CampaignRenderError) as exc:
             error = str(exc)
         html = ""
         if message is not None:
@@ -128,36 +168,43 @@ class CampaignAdmin(admin.ModelAdmin):
             "title": f"Preview: {campaign}",
             "campaign": campaign,
             "contact": contact,
+            "notice": notice,
             "message": message,
             "html": html,
             "error": error,
+            "test_sends": campaign.test_sends.all()[:10],
         }
         return TemplateResponse(request, "admin/subscriptions/campaign/preview.html", context)
 
-    def _test_send(self, request, campaign: Campaign, contact: Contact):
+    def _test_send(self, request, campaign: Campaign, contact: Contact | None):
         raw = request.POST.get("addresses", "")
+        addresses = [a.strip() for a in raw.replace(";", ",").split(",") if a.strip()]
         try:
-            addresses = [normalize_email(a) for a in raw.replace(";", ",").split(",") if a.strip()]
-        except InvalidAddress as exc:
-            self.message_user(request, f"Not an address: {exc}", messages.ERROR)
-            return redirect(request.get_full_path())
-        if not addresses or len(addresses) > 20:
-            self.message_user(request, "Give between 1 and 20 addresses.", messages.ERROR)
-            return redirect(request.get_full_path())
-        try:
-            with marketing_connection() as connection:
-                for address in addresses:
-                    message = build_marketing_message(
-                        campaign=campaign, contact=contact, to=address, connection=connection
-                    )
-                    message.subject = f"[TEST] {message.subject}"
-                    message.send()
-        except InvalidCampaignTemplate as exc:
+            result = campaign_test_send(
+                campaign=campaign,
+                recipients=addresses,
+                by=f"admin:{request.user.get_username()}",
+                user=request.user,
+                as_contact=contact,
+            )
+        except (
+            InvalidTestSend,
+            InvalidCampaignTemplate,
+            FromNotAllowed,
+            CampaignRenderError,
+        ) as exc:
             self.message_user(request, str(exc), messages.ERROR)
-        except Exception as exc:
+        except Exception as exc:  # the transport: say so, the log row records the attempt
             self.message_user(request, f"The test send failed: {exc}", messages.ERROR)
         else:
-            self.message_user(request, f"Test sent to {', '.join(addresses)}.", messages.SUCCESS)
+            if result.sent:
+                sent = ", ".join(result.sent)
+                self.message_user(request, f"Test sent to {sent}.", messages.SUCCESS)
+            if result.refused:
+                refused = ", ".join(result.refused)
+                self.message_user(
+                    request, f"Not sent to suppressed addresses: {refused}.", messages.WARNING
+                )
         return redirect(request.get_full_path())
 
     def progress_view(self, request, pk: int):
@@ -175,3 +222,39 @@ class CampaignAdmin(admin.ModelAdmin):
             "refresh": campaign.status in ("sending", "paused", "scheduled"),
         }
         return TemplateResponse(request, "admin/subscriptions/campaign/progress.html", context)
+
+
+@admin.register(CampaignTestSend)
+class CampaignTestSendAdmin(admin.ModelAdmin):
+    """The log of test sends: read-only, never added, changed or deleted by hand."""
+
+    list_display = ["campaign", "requested_by", "created_at", "recipient_list", "refused_list"]
+    list_filter = ["campaign"]
+    search_fields = ["requested_by", "campaign__name"]
+    readonly_fields = [
+        "campaign",
+        "requested_by",
+        "sent_by",
+        "rendered_as",
+        "recipients",
+        "refused",
+        "created_at",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description=_("sent to"))
+    def recipient_list(self, obj: CampaignTestSend) -> str:
+        return ", ".join(obj.recipients)
+
+    @admin.display(description=_("refused (suppressed)"))
+    def refused_list(self, obj: CampaignTestSend) -> str:
+        return ", ".join(obj.refused)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -14,7 +14,8 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from ..ledger import Actor
 from ..models import ApiKey
-from ..models.choices import Source
+from ..models.choices import ApiScope, Source
+from .errors import ApiError
 from .keys import api_key_lookup, api_key_touch
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,31 @@ class HasApiKey(BasePermission):
         return isinstance(request.auth, ApiKey)
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class HasScope(BasePermission):
+    """The key holds the scope the call needs (DESIGN: `read` for every GET; otherwise the
+    view's `scope`, per method in its `scopes`), else 403 `forbidden_scope`."""
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return False  # HasApiKey answers 401
+        needed = required_scope(request.method, view)
+        if not key.has_scope(needed):
+            raise ApiError(
+                403, "forbidden_scope", f"This API key lacks the '{needed}' scope for this call."
+            )
+        return True
+
+
+def required_scope(method: str, view) -> str:
+    if method in READ_METHODS:
+        return str(ApiScope.READ)
+    return str(getattr(view, "scopes", {}).get(method) or getattr(view, "scope", ApiScope.WRITE))
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """settings.API_RATE_LIMIT requests per minute per key, counted in the shared cache."""
 
@@ -105,5 +131,10 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API key from `manage.py create_api_key NAME`.",
+            "description": (
+                "An API key from `manage.py create_api_key NAME [--scopes ...]`. Scopes: `read` "
+                "(every GET), `write` (contacts, topics, subscriptions, suppressions, imports, "
+                "webhooks, preference links), `send` (campaigns, transactional), `privacy` "
+                "(export, erasure), `sms`; a call outside them answers 403 `forbidden_scope`."
+            ),
         }

@@ -17,9 +17,10 @@ from rest_framework.views import set_rollback
 
 from ..addresses import InvalidAddress
 from ..consent import ConsentError
-from ..emails import InvalidCampaignTemplate
+from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..privacy import PrivacyError
 from ..sending import CampaignStateError
+from ..test_sends import InvalidTestSend
 from ..transactional import AddressSuppressed
 
 
@@ -54,6 +55,9 @@ CODES: dict[type[exceptions.APIException], str] = {
 DOMAIN: dict[type[Exception], int] = {
     InvalidAddress: status.HTTP_400_BAD_REQUEST,
     InvalidCampaignTemplate: status.HTTP_400_BAD_REQUEST,
+    CampaignRenderError: status.HTTP_400_BAD_REQUEST,
+    FromNotAllowed: status.HTTP_400_BAD_REQUEST,
+    InvalidTestSend: status.HTTP_400_BAD_REQUEST,
     ConsentError: status.HTTP_409_CONFLICT,
     CampaignStateError: status.HTTP_409_CONFLICT,
     PrivacyError: status.HTTP_409_CONFLICT,

@@ -8,6 +8,7 @@ import secrets
 from django.utils import timezone
 
 from ..models import ApiKey
+from ..models.choices import ApiScope, all_api_scopes
 
 KEY_PREFIX = "pc_"
 # How stale `last_used_at` may get before a request writes it again (one write per minute per
@@ -19,10 +20,31 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, name: str) -> tuple[ApiKey, str]:
-    """Create a key named `name`. Returns the row and the secret, which is never stored."""
+class UnknownScope(ValueError):
+    """A scope that is not one of ApiScope's."""
+
+
+def api_scopes_parse(raw: str) -> list[str]:
+    """ "read,send" → ["read", "send"] in ApiScope order. Raises UnknownScope naming the
+    unknown ones (and for an empty list: a key that can do nothing is a mistake)."""
+    wanted = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    unknown = [part for part in wanted if part not in ApiScope.values]
+    if unknown or not wanted:
+        raise UnknownScope(
+            f"Unknown scope {', '.join(unknown) or '(none given)'}; "
+            f"choose from {','.join(ApiScope.values)}."
+        )
+    return [scope for scope in ApiScope.values if scope in wanted]
+
+
+def api_key_create(*, name: str, scopes: list[str] | None = None) -> tuple[ApiKey, str]:
+    """Create a key named `name` with `scopes` (ApiScope values; default: all). Returns the row
+    and the secret, which is never stored. Raises UnknownScope for a scope not in ApiScope."""
+    scopes = all_api_scopes() if scopes is None else api_scopes_parse(",".join(scopes))
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(name=name, hashed_key=hash_key(secret), prefix=secret[:10])
+    key = ApiKey.objects.create(
+        name=name, hashed_key=hash_key(secret), prefix=secret[:10], scopes=scopes
+    )
     return key, secret
 
 

@@ -302,6 +302,17 @@ class CampaignInSerializer(StrictSerializer):
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
+class CampaignTestInSerializer(StrictSerializer):
+    to = serializers.ListField(child=EmailField(), min_length=1, max_length=20)
+
+
+class CampaignTestOutSerializer(serializers.Serializer):
+    sent = serializers.IntegerField(help_text="Messages sent.")
+    refused = serializers.ListField(
+        child=serializers.CharField(), help_text="Suppressed addresses, not mailed."
+    )
+
+
 class CampaignStatsSerializer(serializers.Serializer):
     audience = serializers.IntegerField()
     pending = serializers.IntegerField()

@@ -42,6 +42,7 @@ v1 = [
         )
         for action in ("send", "pause", "resume", "cancel")
     ),
+    path("campaigns/<int:pk>/test/", views.CampaignTestView.as_view(), name="api-campaign-test"),
 ]
 
 urlpatterns = [

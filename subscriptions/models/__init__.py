@@ -1,5 +1,5 @@
 from .api import ApiKey
-from .campaigns import Campaign, Delivery
+from .campaigns import Campaign, CampaignTestSend, Delivery
 from .confirmations import ConfirmationRequest
 from .contacts import Contact, Subscription, Topic
 from .feedback import (
@@ -21,6 +21,7 @@ __all__ = [
     "Campaign",
     "CampaignComplaints",
     "CampaignStatsArchive",
+    "CampaignTestSend",
     "ConfirmationRequest",
     "ConsentEvent",
     "Contact",

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .choices import all_api_scopes
+
 
 class ApiKey(models.Model):
     """A secret an integration sends as `Authorization: Bearer <key>`.
@@ -17,6 +19,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    # ApiScope values. Keys made before scopes existed were given all of them.
+    scopes = models.JSONField(_("scopes"), default=all_api_scopes, editable=False)
 
     class Meta:
         verbose_name = _("API key")
@@ -29,3 +33,6 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def has_scope(self, scope: str) -> bool:
+        return isinstance(self.scopes, list) and scope in self.scopes

@@ -100,3 +100,32 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} → {self.contact_id}: {self.status}"
+
+
+class CampaignTestSend(models.Model):
+    """One test send: who sent which campaign to which addresses, when (DESIGN rule 9).
+
+    Written by subscriptions.test_sends.campaign_test_send only; read-only in the admin.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="test_sends")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who asked, readable after the user or key is gone: "admin:<username>" or "api:<key name>".
+    requested_by = models.CharField(_("requested by"), max_length=200)
+    # The contact whose merge data filled the content; empty: a stand-in.
+    rendered_as = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipients = models.JSONField(_("sent to"), default=list)
+    refused = models.JSONField(_("refused (suppressed)"), default=list)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("campaign test send")
+        verbose_name_plural = _("campaign test sends")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} test by {self.requested_by}"

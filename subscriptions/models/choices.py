@@ -95,3 +95,18 @@ class LinkVia(models.TextChoices):
     CONFIRMATION = "confirmation", _("Confirmation page")
     ACCOUNT = "account", _("Signed-in account")
     UNKNOWN = "unknown", _("Issued before links recorded their origin")
+
+
+class ApiScope(models.TextChoices):
+    """What an API key may do (DESIGN's HTTP API); a call outside them answers 403."""
+
+    READ = "read", _("Read (every GET)")
+    WRITE = "write", _("Write contacts, topics, subscriptions, suppressions, imports, webhooks")
+    SEND = "send", _("Send campaigns and transactional mail")
+    PRIVACY = "privacy", _("Export and erase personal data")
+    SMS = "sms", _("Inbound SMS")
+
+
+def all_api_scopes() -> list[str]:
+    """Every scope: the default of a new key, and what keys made before scopes existed got."""
+    return list(ApiScope.values)

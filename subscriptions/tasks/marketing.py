@@ -9,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from .. import sending
+from ..emails import FromNotAllowed, InvalidCampaignTemplate
 from ..models import Campaign
 from ..models.campaigns import CampaignStatus, DeliveryStatus
 
@@ -69,6 +70,11 @@ def sweep_campaigns() -> dict:
             sending.campaign_start(campaign=campaign)
             started += 1
         except sending.CampaignStateError:
+            continue
+        except (InvalidCampaignTemplate, FromNotAllowed):
+            # A template the sandbox refuses, or a From no longer allowed: the campaign stays
+            # scheduled for a person to fix; the sweep goes on recovering the others.
+            log.exception("scheduled campaign %s cannot start", campaign.pk)
             continue
     recovered = sending.recover_stale_claims(
         older_than=datetime.timedelta(seconds=settings.STALE_CLAIM_SECONDS)

@@ -57,6 +57,7 @@ from ..tokens import (
     read_preference_link,
     read_unsubscribe_token,
 )
+from .test_links import answers_test_links
 
 PAUSE_DAYS = {"pause30": 30, "pause90": 90}
 
@@ -198,6 +199,7 @@ def confirm(request, token: str):
 # --- unsubscribe -----------------------------------------------------------------------------
 
 
+@answers_test_links("unsubscribe")  # rule 9: a test send's links answer and change nothing
 @csrf_exempt  # RFC 8058: mailbox providers POST without cookie, session or CSRF token.
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -346,6 +348,7 @@ def _preferences_render(request, link: PreferenceLink, topics, form, status: int
     return render(request, "subscriptions/preferences.html", context, status=status)
 
 
+@answers_test_links("preferences")  # outermost: it decides where the CSRF check applies
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):

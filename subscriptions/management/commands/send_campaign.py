@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from subscriptions import sending
-from subscriptions.emails import InvalidCampaignTemplate
+from subscriptions.emails import FromNotAllowed, InvalidCampaignTemplate
 from subscriptions.models import Campaign
 from subscriptions.models.campaigns import CampaignStatus
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 sending.campaign_resume(campaign=campaign, enqueue=workers)
             elif campaign.status != CampaignStatus.SENDING:
                 raise CommandError(f"Campaign {campaign_id} is {campaign.status}.")
-        except (InvalidCampaignTemplate, sending.CampaignStateError) as exc:
+        except (InvalidCampaignTemplate, FromNotAllowed, sending.CampaignStateError) as exc:
             raise CommandError(str(exc)) from exc
         if not workers:
             sending.campaign_build_audience(campaign=campaign)
