@@ -13,11 +13,9 @@ Test sends refuse suppressed recipients, never touch Delivery, and are logged
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -33,9 +31,8 @@ from .emails import (
 from .models import Campaign, CampaignTestSend, Contact
 from .sending import campaign_validate
 from .suppression import suppression_check
-from .tokens import absolute, token_path
+from .tokens import absolute, test_link_token, token_path
 
-TEST_LINK = "prefcenter.test-link"  # the salt: a test link is never another kind of token
 MAX_TEST_RECIPIENTS = 20
 SUBJECT_PREFIX = "[Test] "
 STAND_IN_EMAIL = "preview@example.com"
@@ -48,25 +45,6 @@ class InvalidTestSend(ValueError):
 
 
 # --- inert links ----------------------------------------------------------------------------------
-
-
-def test_link_token(purpose: str) -> str:
-    """A signed token that names no contact: `purpose` is "unsubscribe" or "preferences".
-
-    The random part only keeps two test links from looking alike; nothing is looked up by it.
-    """
-    return signing.dumps({"p": purpose, "r": secrets.token_urlsafe(6)}, salt=TEST_LINK)
-
-
-def is_test_link(token: str, purpose: str) -> bool:
-    """Whether `token` is a genuine test link for `purpose` (never raises)."""
-    if not isinstance(token, str) or len(token) > 1000:
-        return False
-    try:
-        payload = signing.loads(token, salt=TEST_LINK)
-    except (signing.BadSignature, ValueError, UnicodeError, OverflowError):
-        return False
-    return isinstance(payload, dict) and payload.get("p") == purpose
 
 
 def test_links() -> MessageLinks:

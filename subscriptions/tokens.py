@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ PREFERENCES = "prefcenter.preferences"
 PRIVACY_REQUEST = "prefcenter.privacy-request"
 CONFIRM = "prefcenter.confirm"
 PRIVACY = "prefcenter.privacy"
+TEST_LINK = "prefcenter.test-link"  # a test link is never another kind of token
 
 # The issue time of links derived from a never-expiring unsubscribe link: as old as can be.
 EPOCH = datetime.datetime.fromtimestamp(0, tz=datetime.UTC)
@@ -280,3 +282,25 @@ def read_privacy_token(token: str, action: str) -> tuple[Contact, str]:
 
 def privacy_url(contact: Contact, action: str, nonce: str) -> str:
     return absolute(token_path(f"privacy_{action}", privacy_token(contact, action, nonce)))
+
+
+# --- test links: previews and test sends, inert (rule 9) ------------------------------------
+
+
+def test_link_token(purpose: str) -> str:
+    """A signed token that names no contact: `purpose` is "unsubscribe" or "preferences".
+
+    The random part only keeps two test links from looking alike; nothing is looked up by it.
+    """
+    return _sign({"p": purpose, "r": secrets.token_urlsafe(6)}, TEST_LINK)
+
+
+def is_test_link(token: str, purpose: str) -> bool:
+    """Whether `token` is a genuine test link for `purpose` (never raises)."""
+    if not isinstance(token, str) or len(token) > 1000:
+        return False
+    try:
+        payload = signing.loads(token, salt=TEST_LINK)
+    except (signing.BadSignature, ValueError, UnicodeError, OverflowError):
+        return False
+    return isinstance(payload, dict) and payload.get("p") == purpose
