@@ -222,9 +222,7 @@ TRANSACTIONAL_FROM_EMAIL = env_str("TRANSACTIONAL_FROM_EMAIL", "Example <no-repl
 DEFAULT_FROM_EMAIL = TRANSACTIONAL_FROM_EMAIL
 SERVER_EMAIL = TRANSACTIONAL_FROM_EMAIL
 # Required by CAN-SPAM and the mailbox providers: printed in every marketing footer.
-POSTAL_ADDRESS = env_required(
-    "POSTAL_ADDRESS", "Example Inc., 1 Example Street, 1000 Example City"
-)
+POSTAL_ADDRESS = env_required("POSTAL_ADDRESS", "Example Inc., 1 Example Street, 1000 Example City")
 ORGANIZATION_NAME = env_str("ORGANIZATION_NAME", "Example Inc")
 # Optional mailto: target added after the https one in List-Unsubscribe.
 LIST_UNSUBSCRIBE_MAILTO = env_str("LIST_UNSUBSCRIBE_MAILTO", "")
