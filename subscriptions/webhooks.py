@@ -116,11 +116,12 @@ def _body_problem(request: HttpRequest) -> str | None:
     cheap and never recurse: size (DATA_UPLOAD_MAX_MEMORY_SIZE, enforced by reading
     `request.body`), UTF-8 and nesting depth of JSON bodies, and of JSON inside form fields
     (Mandrill posts its events as a form field)."""
+    body = request.body  # read (and size-checked) once: the form parser and views reuse it
     if request.content_type in FORM_TYPES:
         texts = [value for _name, values in request.POST.lists() for value in values]
     else:
         try:
-            texts = [request.body.decode("utf-8")]
+            texts = [body.decode("utf-8")]
         except UnicodeDecodeError:
             if request.content_type in JSON_TYPES:
                 return "The body is not valid JSON."
@@ -157,7 +158,11 @@ def _refusal(request: HttpRequest, esp: str) -> HttpResponse | None:
         return _error(403, "not_configured", f"The webhook signing key {key} is not set.")
     if esp == "amazon_ses":
         try:
-            sns_verify(message=json.loads(request.body.decode("utf-8")))
+            message = json.loads(request.body.decode("utf-8"))
+        except ValueError:  # not UTF-8, not JSON: whatever its content type said
+            return _bad_request("The body is not an Amazon SNS message.")
+        try:
+            sns_verify(message=message)
         except SnsSignatureInvalid as error:
             log.warning("refused an SES webhook: %s", error)
             return _error(403, "invalid_signature", str(error))
