@@ -200,8 +200,10 @@ def _redact_texts(contact: Contact) -> None:
     ]
     own_type_ids = {ct.pk for ct in own_types}
     mentions = Q(content_type__in=own_types, object_id=str(contact.pk))
-    for identifier in identifiers:
-        if len(identifier) >= 3:
+    # Only the unique identifiers select other entries: an attribute value ("yes", "Product")
+    # would match strangers' entries too.
+    for identifier in (contact.email, contact.external_id):
+        if identifier and len(identifier) >= 3:
             mentions |= Q(object_repr__icontains=identifier)
             mentions |= Q(change_message__icontains=identifier)
     for entry in LogEntry.objects.filter(mentions):
