@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from subscriptions.models import ConsentEvent, Contact, Subscription
+from subscriptions.safejson import exceeds_depth
 
 from .api_fixtures import api, api_key
 
@@ -97,3 +98,19 @@ def test_it_still_follows_its_own_cursors(api, topic, other_topic):
 def test_it_answers_nul_in_a_query_parameter_with_400(api, db, query):
     response = api.client.get(f"/api/v1/contacts/?{query}", headers=api.headers())
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("text", "too_deep"),
+    [
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        ('{"a": "' + "[" * 100 + '"}', False),  # brackets inside a string do not nest
+        ('{"a": "\\"' + "[" * 100 + '"}', False),  # nor after an escaped quote
+        ('["\\\\", ' + "[" * 70 + "]" * 70 + "]", True),  # an escaped backslash ends no string
+        ("[" * 65, True),  # unterminated: refused all the same
+        ('"' + "[" * 100, True),  # an unterminated string over-counts, safely
+    ],
+)
+def test_it_measures_json_depth_without_parsing(text, too_deep):
+    assert exceeds_depth(text) is too_deep

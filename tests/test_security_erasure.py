@@ -13,8 +13,10 @@ import json
 import re
 import subprocess
 from html.parser import HTMLParser
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -264,3 +266,26 @@ def test_it_rewrites_the_admin_log_of_an_erased_contact(admin_client, api, alice
     entry.refresh_from_db()
     assert entry.object_repr == f"erased contact #{alice.pk}"
     assert "alice" not in entry.change_message
+
+
+def test_the_migration_hashes_stored_dedupe_keys_and_redacts_stored_texts(db, alice):
+    migration = import_module("subscriptions.migrations.0013_erasure_leaves_no_copy")
+    raw = "4323372036854775001|ann@example.com"
+    ProcessedWebhookEvent.objects.create(esp="Postmark", event_id=raw, event_type="hard_bounce")
+    Suppression.objects.create(
+        address_hash="h" * 64, reason="hard_bounce", note="Postmark: 550 <ann@example.com> gone"
+    )
+    SoftBounce.objects.create(address_hash="h" * 64, description="full: ann@example.com")
+    migration.forwards(apps, None)
+    # The same key a new event gets: a replay of an event seen before the upgrade still dedupes.
+    assert (
+        ProcessedWebhookEvent.objects.get().event_id
+        == Feedback(
+            esp="Postmark",
+            kind=Kind.HARD_BOUNCE,
+            recipient="ann@example.com",
+            event_id=raw.split("|")[0],
+        ).dedupe_key()
+    )
+    assert Suppression.objects.get().note == "Postmark: 550 <[address]> gone"
+    assert SoftBounce.objects.get().description == "full: [address]"
