@@ -474,6 +474,9 @@ for _esp in ESP_WEBHOOKS:
         MISSING_REQUIRED_SETTINGS.append(_key)
 # Where Amazon SNS certificates may be fetched from (the SigningCertURL of an SES webhook).
 SNS_CERTIFICATE_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+# The SNS topics (ARNs) SES notifications may come from; empty: any topic. Anyone with an AWS
+# account gets genuine SNS signatures on their own topics, so naming yours closes that door.
+SES_SNS_TOPIC_ARNS = env_list("SES_SNS_TOPIC_ARNS", [])
 
 # --- startup check (keep last: every required variable above is known by now) ---
 # `manage.py doctor` is exempt by name: it is the command that reports what is missing.

@@ -95,7 +95,8 @@ def _canonical(message: dict) -> bytes:
 
 
 def sns_verify(*, message: object) -> None:
-    """Raise SnsSignatureInvalid unless `message` (a parsed SNS JSON body) is signed by SNS."""
+    """Raise SnsSignatureInvalid unless `message` (a parsed SNS JSON body) is signed by SNS,
+    and, when SES_SNS_TOPIC_ARNS is set, was published to one of those topics."""
     if not isinstance(message, dict):
         raise SnsSignatureInvalid("An SNS message is a JSON object.")
     url = message.get("SigningCertURL") or message.get("SigningCertUrl")
@@ -117,3 +118,6 @@ def sns_verify(*, message: object) -> None:
         key.verify(signature, canonical, padding.PKCS1v15(), algorithm())
     except InvalidSignature:
         raise SnsSignatureInvalid("The SNS signature does not match.") from None
+    allowed_topics = settings.SES_SNS_TOPIC_ARNS
+    if allowed_topics and message.get("TopicArn") not in allowed_topics:
+        raise SnsSignatureInvalid("The SNS topic is not one of SES_SNS_TOPIC_ARNS.")

@@ -146,6 +146,18 @@ def test_it_accepts_an_ses_bounce_signed_by_sns_in_either_signature_version(
     assert sns_certificates == [SNS_CERT_URL]
 
 
+def test_it_refuses_a_genuinely_signed_message_from_a_topic_not_in_ses_sns_topic_arns(
+    client, sent_to, sns_certificates, settings
+):
+    # Anyone can have SNS sign messages of a topic in their own AWS account.
+    contact = sent_to("jane@example.com", SES_MID).contact
+    settings.SES_SNS_TOPIC_ARNS = ["arn:aws:sns:us-east-1:222222222222:Our_SES_Events"]
+    assert post_ses(client, load("amazon_ses/bounce_permanent.json")).status_code == 403
+    assert nothing_changed(contact)
+    settings.SES_SNS_TOPIC_ARNS = ["arn:aws:sns:us-east-1:111111111111:SES_Tracking"]
+    assert post_ses(client, load("amazon_ses/bounce_permanent.json")).status_code == 200
+
+
 # --- signatures that are required -------------------------------------------------------------
 
 
