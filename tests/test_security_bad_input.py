@@ -114,3 +114,9 @@ def test_it_answers_nul_in_a_query_parameter_with_400(api, db, query):
 )
 def test_it_measures_json_depth_without_parsing(text, too_deep):
     assert exceeds_depth(text) is too_deep
+
+
+@pytest.mark.parametrize("query", ["topic=%00", "topic=news%00", "topic=%00&topic=product-news"])
+def test_it_ignores_a_non_slug_topic_on_the_subscribe_page(client, topic, query):
+    response = client.get(f"/subscribe/?{query}")
+    assert response.status_code == 200
