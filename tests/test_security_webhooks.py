@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from prefcenter.esps import SIGNING_KEYS
 from subscriptions.addresses import address_hash
 from subscriptions.models import (
     ConsentEvent,
@@ -22,6 +23,7 @@ from subscriptions.models import (
     Subscription,
     Suppression,
 )
+from subscriptions.webhooks import TRACKING_VIEWS
 
 from .test_webhooks import (
     AUTH,
@@ -321,3 +323,8 @@ def test_it_answers_basic_auth_with_a_challenge(client, db):
     response = post_postmark(client, load("postmark/delivery.json"), auth=wrong)
     assert response.status_code == 401
     assert response.json()["error"] == "not_authenticated"
+
+
+def test_it_knows_the_signing_key_of_every_esp_anymail_routes():
+    # A new Anymail ESP must be added to prefcenter/esps.py before it can be mounted.
+    assert set(TRACKING_VIEWS) == set(SIGNING_KEYS)
