@@ -13,9 +13,14 @@ def main() -> None:
         from subscriptions.management.commands.runstack import apply_dev_defaults
 
         apply_dev_defaults(os.environ, sys.argv[2:])
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as error:
+        # A configuration mistake is the operator's to fix: say what, without a traceback.
+        sys.exit(f"prefcenter: {error}")
 
 
 if __name__ == "__main__":

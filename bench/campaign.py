@@ -68,6 +68,7 @@ def bench_env(database_url: str, transport: dict[str, str]) -> dict[str, str]:
             "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijkl",
             "SUPPRESSION_HASH_KEY": "bench-suppression-key",
             "POSTAL_ADDRESS": "Bench Inc., 1 Example Street, 1000 Example City",
+            "ANYMAIL_WEBHOOK_SECRET": "bench:webhook-secret",
             "SITE_URL": "https://prefs.example.com",
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "WARNING",

@@ -7,6 +7,7 @@ production stops the process at start instead of silently falling back to a defa
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,6 +15,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
+
+from .esps import ESP_NAMES, SIGNING_KEYS, default_esp_webhooks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -71,9 +74,26 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
+# Variables production must set. With DEBUG off each missing one is collected here, and the
+# process refuses to start at the end of this module naming them all at once (one restart to
+# fix a deployment, not one per variable).
+MISSING_REQUIRED_SETTINGS: list[str] = []
+
+
+def env_required(name: str, dev_default: str) -> str:
+    """A variable production must set: `dev_default` under DEBUG, else collected when unset."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    MISSING_REQUIRED_SETTINGS.append(name)
+    return ""
+
+
 # Development values exist only when DEBUG is on; production must set its own.
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105 (DEBUG only)
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else None)
+SECRET_KEY = env_required("SECRET_KEY", _DEV_SECRET)
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 
@@ -204,9 +224,7 @@ SERVER_EMAIL = TRANSACTIONAL_FROM_EMAIL
 # The From addresses a campaign may use: addresses, or "@domain" for any address there.
 ALLOWED_FROM_EMAILS = env_list("ALLOWED_FROM_EMAILS", [MARKETING_FROM_EMAIL, DEFAULT_FROM_EMAIL])
 # Required by CAN-SPAM and the mailbox providers: printed in every marketing footer.
-POSTAL_ADDRESS = env_str(
-    "POSTAL_ADDRESS", "Example Inc., 1 Example Street, 1000 Example City" if DEBUG else None
-)
+POSTAL_ADDRESS = env_required("POSTAL_ADDRESS", "Example Inc., 1 Example Street, 1000 Example City")
 ORGANIZATION_NAME = env_str("ORGANIZATION_NAME", "Example Inc")
 # Optional mailto: target added after the https one in List-Unsubscribe.
 LIST_UNSUBSCRIBE_MAILTO = env_str("LIST_UNSUBSCRIBE_MAILTO", "")
@@ -217,14 +235,14 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_") and value
 }
-if "WEBHOOK_SECRET" not in ANYMAIL and DEBUG:
-    ANYMAIL["WEBHOOK_SECRET"] = "dev:webhook-secret"  # noqa: S105 (DEBUG only)
+if "WEBHOOK_SECRET" not in ANYMAIL:
+    _webhook_secret = env_required("ANYMAIL_WEBHOOK_SECRET", "dev:webhook-secret")
+    if _webhook_secret:
+        ANYMAIL["WEBHOOK_SECRET"] = _webhook_secret
 
 # --- Consent policy ---------------------------------------------------------------------------
 # The keyed hash of suppressed addresses must survive SECRET_KEY rotation, so it has its own key.
-SUPPRESSION_HASH_KEY = env_str(
-    "SUPPRESSION_HASH_KEY", "dev-only-suppression-hash-key" if DEBUG else None
-)
+SUPPRESSION_HASH_KEY = env_required("SUPPRESSION_HASH_KEY", "dev-only-suppression-hash-key")
 MINIMUM_AGE = env_int("MINIMUM_AGE", 16)
 # Per-country overrides of the minimum age (GDPR art. 8 lets states choose 13-16): "DK:13,DE:16".
 MINIMUM_AGE_BY_COUNTRY = {
@@ -438,4 +456,40 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+    )
+
+# --- webhooks ---
+# The ESPs (Anymail names) whose tracking webhooks are mounted at /anymail/<esp>/tracking/; every
+# other /anymail/ URL answers 404. Default: the ESPs of the configured email backends.
+ESP_WEBHOOKS = env_list(
+    "ESP_WEBHOOKS",
+    default_esp_webhooks([EMAIL_BACKEND, MARKETING_EMAIL_BACKEND, TRANSACTIONAL_EMAIL_BACKEND]),
+)
+_unknown_esps = sorted(set(ESP_WEBHOOKS) - ESP_NAMES)
+if _unknown_esps:
+    raise ImproperlyConfigured(
+        f"ESP_WEBHOOKS names unknown ESPs {', '.join(_unknown_esps)}; "
+        f"known: {', '.join(sorted(ESP_NAMES))}."
+    )
+# An ESP that signs its webhooks is mounted only with its key: without it every call would be
+# refused (or, in Anymail, answered 500), so production refuses to start instead.
+for _esp in ESP_WEBHOOKS:
+    _key = SIGNING_KEYS[_esp]
+    if _key and not ANYMAIL.get(_key.removeprefix("ANYMAIL_")) and not DEBUG:
+        MISSING_REQUIRED_SETTINGS.append(_key)
+# Where Amazon SNS certificates may be fetched from (the SigningCertURL of an SES webhook).
+SNS_CERTIFICATE_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+# The SNS topics (ARNs) SES notifications may come from; empty: any topic. Anyone with an AWS
+# account gets genuine SNS signatures on their own topics, so naming yours closes that door.
+SES_SNS_TOPIC_ARNS = env_list("SES_SNS_TOPIC_ARNS", [])
+
+# --- startup check (keep last: every required variable above is known by now) ---
+# `manage.py doctor` is exempt by name: it is the command that reports what is missing.
+STARTUP_CHECK_EXEMPT_COMMANDS = frozenset({"doctor"})
+_command = sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else None
+if MISSING_REQUIRED_SETTINGS and _command not in STARTUP_CHECK_EXEMPT_COMMANDS:
+    raise ImproperlyConfigured(
+        "With DEBUG off, prefcenter refuses to start without these environment variables: "
+        + ", ".join(dict.fromkeys(MISSING_REQUIRED_SETTINGS))
+        + " (see .env.example; DEBUG=true gives development values)."
     )

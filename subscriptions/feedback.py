@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from .models import (
 )
 from .models.campaigns import CampaignStatus, DeliveryStatus
 from .models.choices import Action, Source, SuppressionReason, SuppressionScope
+from .redaction import redact
 from .suppression import suppression_add
 
 log = logging.getLogger(__name__)
@@ -79,21 +81,34 @@ class Feedback:
             value = getattr(self, name)
             if isinstance(value, str) and "\x00" in value:
                 object.__setattr__(self, name, value.replace("\x00", ""))
+        # ESP and MTA texts quote the address; what is stored from them must not (erasure
+        # would leave a copy), so the description is redacted before anything uses it.
+        object.__setattr__(
+            self, "description", redact(self.description, identifiers=[self.recipient])
+        )
 
     def dedupe_key(self) -> str:
-        """The per-ESP idempotency key: the ESP's event id, qualified by recipient.
+        """The per-ESP idempotency key: a keyed hash of the ESP's event id and the recipient.
 
         Amazon SES shares one SNS message id among all recipients of a bounce, and Postmark
         sends no id for deliveries and opens, so the key falls back on the event's content.
+        The parts name the recipient (and some ESPs' event ids embed the address), so only an
+        HMAC with SUPPRESSION_HASH_KEY is stored: it survives the person's erasure, they don't.
         """
+        return dedupe_hash("|".join(self._dedupe_parts()))
+
+    def _dedupe_parts(self) -> list[str]:
         parts = [self.event_id or "", (self.recipient or "").lower()]
         if not self.event_id:
             stamp = self.occurred_at.isoformat() if self.occurred_at else ""
             parts += [self.kind, self.message_id or "", stamp]
-        key = "|".join(parts)
-        if len(key) > 200:
-            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-        return key
+        return parts
+
+
+def dedupe_hash(raw_key: str) -> str:
+    """HMAC-SHA256 (SUPPRESSION_HASH_KEY) of a webhook event's raw dedupe key, in hex."""
+    key = settings.SUPPRESSION_HASH_KEY.encode()
+    return hmac.new(key, raw_key.encode(), hashlib.sha256).hexdigest()
 
 
 def _actor(feedback: Feedback) -> Actor:

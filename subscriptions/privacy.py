@@ -13,26 +13,34 @@ import datetime
 import uuid
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .consent import subscription_unsubscribe
 from .ledger import Actor, record
 from .models import (
+    CampaignTestSend,
     ConfirmationRequest,
     ConsentEvent,
     Contact,
     Delivery,
     LinkHit,
     PrivacyRequest,
+    SoftBounce,
     Subscription,
     Suppression,
+    SuppressionRemoval,
     TransactionalMessage,
 )
 from .models.choices import Action, SubscriptionStatus, SuppressionReason, SuppressionScope
 from .models.ledger import PERSONAL_FIELDS
 from .models.privacy import PrivacyAction
 from .models.transactional import TransactionalStatus
+from .redaction import redact
 from .suppression import suppression_add
 
 
@@ -183,12 +191,76 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
 # --- erasure ---------------------------------------------------------------------------------
 
 
+def _identifiers(contact: Contact) -> list[str]:
+    """What identifies the person in a free text: address, external id, attribute values."""
+    values = [contact.email, contact.external_id or ""]
+    values += [v for v in contact.attributes.values() if isinstance(v, str)]
+    return [v for v in values if v]
+
+
+def _redact_texts(contact: Contact) -> None:
+    """Redact the person from texts kept after erasure: ESP/MTA replies and staff notes on the
+    address's suppressions and soft bounces, and the admin log (whose entries name a contact by
+    its address, and whose change messages may quote it)."""
+    identifiers = _identifiers(contact)
+    if contact.address_hash:
+        for model, field in (
+            (Suppression, "note"),
+            (SoftBounce, "description"),
+            (SuppressionRemoval, "why"),
+        ):
+            for row in model.objects.filter(address_hash=contact.address_hash):
+                text = redact(getattr(row, field), identifiers=identifiers)
+                model.objects.filter(pk=row.pk).update(**{field: text})
+    # The contact's own entries (through any of its proxies: DataSubject, ContactImport...), and
+    # any other entry whose text names the person (a subscription's repr is "<address> · topic").
+    own_types = [
+        ct
+        for ct in ContentType.objects.filter(app_label=Contact._meta.app_label)
+        if ct.model_class() is not None and issubclass(ct.model_class(), Contact)
+    ]
+    own_type_ids = {ct.pk for ct in own_types}
+    mentions = Q(content_type__in=own_types, object_id=str(contact.pk))
+    # Only the unique identifiers select other entries: an attribute value ("yes", "Product")
+    # would match strangers' entries too.
+    for identifier in (contact.email, contact.external_id):
+        if identifier and len(identifier) >= 3:
+            mentions |= Q(object_repr__icontains=identifier)
+            mentions |= Q(change_message__icontains=identifier)
+    for entry in LogEntry.objects.filter(mentions):
+        own = entry.content_type_id in own_type_ids and entry.object_id == str(contact.pk)
+        LogEntry.objects.filter(pk=entry.pk).update(
+            object_repr=(
+                f"erased contact #{contact.pk}"
+                if own
+                else redact(entry.object_repr, identifiers=identifiers)
+            )[:200],
+            change_message=redact(entry.change_message, identifiers=identifiers),
+        )
+    if contact.email:
+        # A staff test send may have gone to the person's own mailbox: the log keeps the count.
+        lowered = contact.email.lower()
+        logged = CampaignTestSend.objects.annotate(
+            sent=Cast("recipients", TextField()), kept=Cast("refused", TextField())
+        ).filter(Q(sent__icontains=lowered) | Q(kept__icontains=lowered))
+        for row in logged:
+            CampaignTestSend.objects.filter(pk=row.pk).update(
+                recipients=[_erased_or(a, lowered) for a in row.recipients],
+                refused=[_erased_or(a, lowered) for a in row.refused],
+            )
+
+
+def _erased_or(address: str, lowered: str) -> str:
+    return "[erased]" if address.lower() == lowered else address
+
+
 def _scrub(contact: Contact) -> None:
     """Blank every personal field of the contact, its ledger rows, deliveries and messages.
 
     Shared by erasure and by the retention of never-confirmed contacts. Call in a transaction.
     """
     email = contact.email
+    _redact_texts(contact)
     ConsentEvent.objects.filter(contact=contact).update(
         **{name: (None if name == "ip_address" else "") for name in PERSONAL_FIELDS}
     )
@@ -197,10 +269,17 @@ def _scrub(contact: Contact) -> None:
     LinkHit.objects.filter(contact=contact).update(user_agent="")
     if email:
         messages = TransactionalMessage.objects.filter(to_email__iexact=email)
-        messages.filter(status=TransactionalStatus.QUEUED).update(
+        pks = list(messages.values_list("pk", flat=True))
+        queued = list(
+            messages.filter(status=TransactionalStatus.QUEUED).values_list("pk", flat=True)
+        )
+        # The error may be an MTA reply quoting the address: it goes too.
+        TransactionalMessage.objects.filter(pk__in=pks).update(
+            to_email="", subject="", text_body="", html_body="", esp_message_id="", error=""
+        )
+        TransactionalMessage.objects.filter(pk__in=queued).update(
             status=TransactionalStatus.FAILED, error="recipient erased"
         )
-        messages.update(to_email="", subject="", text_body="", html_body="", esp_message_id="")
     PrivacyRequest.objects.filter(contact=contact, used_at__isnull=True).update(
         used_at=timezone.now()
     )

@@ -1,8 +1,11 @@
-"""Anymail's webhook URLs (/anymail/<esp>/tracking/), each guarded against malformed bodies."""
+"""/anymail/: the tracking webhooks of the ESPs in ESP_WEBHOOKS; every other URL answers 404."""
 
-from anymail import urls as anymail_urls
+from django.urls import path, re_path
 
-from .webhooks import guarded_patterns
+from .webhooks import not_mounted, tracking_webhook
 
 app_name = "anymail"
-urlpatterns = guarded_patterns(anymail_urls.urlpatterns)
+urlpatterns = [
+    path("<str:esp>/tracking/", tracking_webhook, name="tracking"),
+    re_path(r"", not_mounted),
+]

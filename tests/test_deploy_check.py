@@ -26,6 +26,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "SUPPRESSION_HASH_KEY": secrets.token_urlsafe(32),
         "POSTAL_ADDRESS": "Example Inc., 1 Main Street, 1000 Example City",
+        "ANYMAIL_WEBHOOK_SECRET": "esp:" + secrets.token_urlsafe(24),
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/5",
     }

@@ -33,6 +33,9 @@ from subscriptions.models import (
 )
 
 from .factories import ContactFactory, SubscriptionFactory
+from .webhook_signing import dumps, sendgrid_headers, sns_certificates, sns_signed
+
+__all__ = ["sns_certificates"]  # a fixture, used by name
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 AUTH = "Basic " + base64.b64encode(b"test:webhook-secret").decode()
@@ -57,16 +60,23 @@ def post_postmark(client, payload, auth=AUTH):
 
 
 def post_sendgrid(client, payload, auth=AUTH, **headers):
+    """Post to SendGrid's webhook, signed with the test key unless signature headers are given."""
+    body = dumps(payload)
+    if not headers:
+        headers = sendgrid_headers(body)
     return client.post(
         "/anymail/sendgrid/tracking/",
-        data=json.dumps(payload) if not isinstance(payload, str) else payload,
+        data=body,
         content_type="application/json",
         HTTP_AUTHORIZATION=auth,
         **headers,
     )
 
 
-def post_ses(client, sns_message, auth=AUTH):
+def post_ses(client, sns_message, auth=AUTH, sign=True):
+    """Post an SNS message to SES's webhook, signed with the test SNS certificate by default."""
+    if sign:
+        sns_message = sns_signed(sns_message)
     headers = {
         "HTTP_X_AMZ_SNS_MESSAGE_TYPE": sns_message.get("Type", ""),
         "HTTP_X_AMZ_SNS_MESSAGE_ID": sns_message.get("MessageId", ""),
@@ -79,6 +89,12 @@ def post_ses(client, sns_message, auth=AUTH):
         content_type="text/plain; charset=UTF-8",
         **headers,
     )
+
+
+@pytest.fixture(autouse=True)
+def _sns(sns_certificates):
+    """Every SES post here is signed with the test certificate, served by the fake fetch."""
+    return sns_certificates
 
 
 @pytest.fixture
@@ -226,13 +242,13 @@ def test_it_asks_ses_for_basic_auth_and_refuses_a_mismatched_sns_header(client, 
     assert post_ses(client, message, auth=None).status_code == 401
     response = client.post(
         "/anymail/amazon_ses/tracking/",
-        data=json.dumps(message),
+        data=json.dumps(sns_signed(message)),
         content_type="text/plain",
         HTTP_AUTHORIZATION=AUTH,
         HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification",
         HTTP_X_AMZ_SNS_MESSAGE_ID="forged-id",
     )
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert Suppression.objects.count() == 0
 
 
@@ -271,7 +287,7 @@ def test_it_maps_sendgrid_failures(client, sent_to, fixture, expected):
     assert reasons("bounce@test.com") == expected
 
 
-def test_it_checks_the_sendgrid_signature_when_configured(client, sent_to, settings):
+def test_it_checks_the_sendgrid_signature(client, sent_to, settings):
     sent_to("bounce@test.com", SENDGRID_MID)
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_bytes(
@@ -291,7 +307,7 @@ def test_it_checks_the_sendgrid_signature_when_configured(client, sent_to, setti
         HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_SIGNATURE=forged.decode(),
         HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP=stamp,
     )
-    assert wrong.status_code == 400
+    assert wrong.status_code == 403
     assert Suppression.objects.count() == 0
     right = post_sendgrid(
         client,
@@ -309,8 +325,8 @@ def test_it_checks_the_sendgrid_signature_when_configured(client, sent_to, setti
 def test_it_refuses_wrong_basic_auth(client, sent_to):
     sent_to("john@example.com", POSTMARK_MID)
     wrong = "Basic " + base64.b64encode(b"test:guess").decode()
-    assert post_postmark(client, load("postmark/bounce_hard.json"), auth=wrong).status_code == 400
-    assert post_sendgrid(client, load("sendgrid/bounce.json"), auth="").status_code == 400
+    assert post_postmark(client, load("postmark/bounce_hard.json"), auth=wrong).status_code == 401
+    assert post_sendgrid(client, load("sendgrid/bounce.json"), auth="").status_code == 401
     assert Suppression.objects.count() == 0
     assert ProcessedWebhookEvent.objects.count() == 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -12,7 +14,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,8 +29,11 @@ from . import serializers as s
 from . import services
 from .auth import ApiKeyRateThrottle, BearerKeyAuthentication, HasApiKey, HasScope, api_actor
 from .errors import ApiError, UnknownTopic, exception_handler
+from .parsers import DepthCappedJSONParser
 
 MAX_ID = 2**63 - 1  # beyond a bigint no row can match; don't let the database choke on it
+# A topic slug as Topic.slug (a SlugField) can hold it; anything else names no topic.
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -93,9 +97,15 @@ class Pagination(CursorPagination):
         if request.query_params.get(self.cursor_query_param) == "":
             raise ValidationError({"cursor": ["May not be blank."]})
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+        # DRF checks the cursor's form, not its position, which goes into the query as is: a
+        # crafted one ("p=abc", a NUL, 5,000 digits) made the database or int() fail (a 500).
+        position = cursor.position if cursor is not None else None
+        if position is not None and not _is_id(position):
+            raise ValidationError({"cursor": ["Invalid cursor."]})
+        return cursor
 
     def get_paginated_response(self, data):
         return Response({"results": data, "next": self.get_next_link()})
@@ -111,11 +121,16 @@ class Pagination(CursorPagination):
         }
 
 
+def _is_id(value: str) -> bool:
+    """Whether `value` is a row id: digits only, within a bigint (every list is in pk order)."""
+    return value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= MAX_ID
+
+
 class ApiView(APIView):
     authentication_classes = [BearerKeyAuthentication]
     permission_classes = [HasApiKey, HasScope]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [DepthCappedJSONParser]
     renderer_classes = [JSONRenderer]
 
     # The scope a call other than GET needs (GET needs `read`), and per-method exceptions.
@@ -129,6 +144,12 @@ class ApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        # PostgreSQL text cannot hold NUL: a query with one fails in the database (a 500).
+        if any("\x00" in value for value in kwargs.values() if isinstance(value, str)):
+            raise ApiError(404, "not_found", "Not found.")
+        for name, values in request.query_params.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise ValidationError({name.replace("\x00", "") or "(empty)": ["NUL character."]})
         unknown = sorted(set(request.query_params) - self.query_parameters)
         if unknown:
             raise ValidationError(
@@ -164,7 +185,7 @@ def _contact(pk: int) -> Contact:
 
 
 def _topic(slug: str) -> Topic:
-    topic = Topic.objects.filter(slug=slug).first() if len(slug) <= 64 else None
+    topic = Topic.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
     if topic is None:
         raise UnknownTopic(slug)
     return topic

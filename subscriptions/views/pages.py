@@ -10,6 +10,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.validators import slug_re
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -118,7 +119,8 @@ def _post_data(request):
 def subscribe(request):
     if request.method == "GET":
         # /subscribe/?topic=<slug> pre-ticks topics, so a site can link to one list.
-        slugs = request.GET.getlist("topic")
+        # Only slugs reach the query: a NUL in one made PostgreSQL fail (a 500).
+        slugs = [slug for slug in request.GET.getlist("topic") if slug_re.match(slug)]
         chosen = list(
             Topic.objects.filter(is_active=True, slug__in=slugs).values_list("pk", flat=True)
         )
