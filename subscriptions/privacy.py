@@ -80,7 +80,7 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
     messages = TransactionalMessage.objects.filter(to_email__iexact=contact.email).order_by(
         "created_at", "pk"
     )
-    suppressions = Suppression.objects.for_hash(contact.address_hash).order_by("created_at")
+    suppressions = Suppression.objects.for_contact(contact).order_by("created_at")
     return {
         "format": "prefcenter.export/1",
         "exported_at": _iso(timezone.now()),

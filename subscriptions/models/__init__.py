@@ -1,6 +1,6 @@
 from .api import ApiKey
 from .campaigns import Campaign, Delivery
-from .contacts import Contact, Subscription, Topic
+from .contacts import Contact, ContactAddressHash, Subscription, Topic
 from .feedback import (
     CampaignComplaints,
     ContactImport,
@@ -22,6 +22,7 @@ __all__ = [
     "CampaignStatsArchive",
     "ConsentEvent",
     "Contact",
+    "ContactAddressHash",
     "ContactImport",
     "DataSubject",
     "Delivery",

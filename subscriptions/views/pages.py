@@ -309,7 +309,7 @@ def _preferences_render(request, contact, topics, form, status: int = 200):
         "any_paused": any(r["paused_until"] for r in rows),
         "any_subscribed": any(r["status"] == SubscriptionStatus.SUBSCRIBED for r in rows),
         "notice": _notices().get(request.GET.get("notice", "")),
-        "unsubscribed_all": Suppression.objects.for_hash(contact.address_hash)
+        "unsubscribed_all": Suppression.objects.for_contact(contact)
         .filter(reason=SuppressionReason.UNSUBSCRIBED_ALL)
         .exists(),
         "wording": preferences_wording(),
