@@ -98,8 +98,15 @@ class SuppressionQuerySet(models.QuerySet):
         return self.filter(address_hash=address_hash)
 
     def for_address(self, email: str) -> SuppressionQuerySet:
-        """Rows matching any version of the address's canonical form. Raises InvalidAddress."""
-        return self.filter(address_hash__in=address_hashes(email))
+        """Rows matching any version of the address's canonical form, or an older spelling its
+        contact keeps (merged contacts): what audience queries match too. Raises InvalidAddress.
+        """
+        ContactAddressHash = apps.get_model("subscriptions", "ContactAddressHash")
+        older = ContactAddressHash.objects.filter(
+            contact__email_key=address_key(normalize_email(email)),
+            contact__erased_at__isnull=True,
+        ).values("address_hash")
+        return self.filter(Q(address_hash__in=address_hashes(email)) | Q(address_hash__in=older))
 
     def for_contact(self, contact) -> SuppressionQuerySet:
         """Rows matching the contact's hash or an older form of its address it keeps."""
