@@ -63,9 +63,7 @@ def test_a_nul_byte_in_a_cell_is_one_invalid_row(tmp_path, topic):
     ]
 
 
-def test_a_row_the_database_refuses_rolls_back_alone_and_is_not_reported_done(
-    topic, monkeypatch
-):
+def test_a_row_the_database_refuses_rolls_back_alone_and_is_not_reported_done(topic, monkeypatch):
     real = importing.subscription_subscribe
 
     def refuse_bob(*, contact, **kwargs):
