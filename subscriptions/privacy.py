@@ -21,6 +21,7 @@ from .ledger import Actor, record
 from .models import (
     ConsentEvent,
     Contact,
+    ContactAddressHash,
     Delivery,
     LinkHit,
     PrivacyRequest,
@@ -185,6 +186,7 @@ def _scrub(contact: Contact) -> None:
     PrivacyRequest.objects.filter(contact=contact, used_at__isnull=True).update(
         used_at=timezone.now()
     )
+    ContactAddressHash.objects.filter(contact=contact).delete()
     contact.email = ""
     contact.email_key = None
     contact.address_hash = ""
@@ -227,6 +229,9 @@ def contact_erase(*, contact: Contact, by: Actor) -> None:
         )
     record(contact=contact, action=Action.ERASED, by=by, new_status="erased")
     _scrub(contact)
+    # Other spellings of this mailbox, merged into it, hold the same person's data.
+    for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
+        _scrub(merged)
 
 
 def contact_erase_unconfirmed(*, contact: Contact, by: Actor) -> None:

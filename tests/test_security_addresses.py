@@ -430,3 +430,19 @@ def test_an_unknown_field_combination_changes_nothing(api, topic):
     assert_error(api.post(f"{V1}/contacts/", body), 400, "invalid")
     assert not Contact.objects.exists()
     assert json.loads(api.post(f"{V1}/contacts/", {"email": PLAIN}).content)["email"] == PLAIN
+
+
+def test_erasure_also_scrubs_the_spellings_merged_into_the_contact(topic):
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED, attributes={"first_name": "Ann"})
+    SubscriptionFactory(contact=alias, topic=topic)
+    contacts_rekey()
+    ann.refresh_from_db()
+    assert ann.alias_hashes.exists()
+
+    contact_erase(contact=ann, by=Actor(source="api"))
+
+    alias.refresh_from_db()
+    assert (alias.email, alias.attributes, alias.erased_at is not None) == ("", {}, True)
+    assert not ContactAddressHash.objects.exists()
+    assert not Contact.objects.filter(email__icontains="ann").exists()
