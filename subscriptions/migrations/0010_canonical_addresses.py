@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='suppression',
             name='hash_version',
-            field=models.PositiveSmallIntegerField(default=2),
+            field=models.PositiveSmallIntegerField(db_default=2, default=2),
         ),
         migrations.AlterField(
             model_name='consentevent',
