@@ -29,6 +29,7 @@ from subscriptions.consent import (
     contact_unsubscribe_all,
     subscription_unsubscribe,
 )
+from subscriptions.feedback import Feedback, Kind, feedback_record
 from subscriptions.importing import Outcome, contacts_import
 from subscriptions.ledger import Actor
 from subscriptions.locales import InvalidLocale, normalize_locale
@@ -446,3 +447,19 @@ def test_erasure_also_scrubs_the_spellings_merged_into_the_contact(topic):
     assert (alias.email, alias.attributes, alias.erased_at is not None) == ("", {}, True)
     assert not ContactAddressHash.objects.exists()
     assert not Contact.objects.filter(email__icontains="ann").exists()
+
+
+def test_a_bounce_for_another_spelling_suppresses_the_one_mailbox(topic):
+    contact = ContactFactory(email=PLAIN)
+    SubscriptionFactory(contact=contact, topic=topic)
+    for recipient, event in ((QUOTED, "e1"), ("ann@EXAMPLE.com", "e2")):
+        feedback_record(
+            feedback=Feedback(
+                esp="Postmark", kind=Kind.HARD_BOUNCE, recipient=recipient, event_id=event
+            )
+        )
+    assert list(Suppression.objects.values_list("address_hash", "reason")) == [
+        (address_hash(PLAIN), "hard_bounce")
+    ]
+    assert ConsentEvent.objects.filter(contact=contact, action="suppressed").count() == 1
+    assert not Contact.objects.marketable(topic).exists()
