@@ -12,6 +12,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from .addresses import normalize_email
 from .emails import build_transactional_message, render_email, transactional_connection
 from .models import TransactionalMessage
 from .models.transactional import TransactionalStatus
@@ -41,6 +42,7 @@ def send_transactional(
 
     With `template`, subject and bodies come from templates/emails/<template>/.
     """
+    to = normalize_email(to)  # the one canonical mailbox, whoever the caller is
     if blocks_all_mail(email=to):
         raise AddressSuppressed("This address cannot receive mail (hard bounce or invalid).")
     if template:
