@@ -14,6 +14,9 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from subscriptions import sending
 from subscriptions.addresses import (
@@ -100,6 +103,18 @@ def test_it_gives_one_canonical_form(raw, canonical):
 def test_it_refuses_addresses_that_are_not_one_public_mailbox(raw):
     with pytest.raises(InvalidAddress):
         normalize_email(raw)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.one_of(st.emails(), st.text(max_size=80), st.from_regex(r'"[^"]{0,8}"@[^@]{1,20}\Z')))
+def test_the_canonical_form_is_a_fixed_point_or_a_clear_refusal(raw):
+    try:
+        canonical = normalize_email(raw)
+    except InvalidAddress:
+        return
+    assert normalize_email(canonical) == canonical
+    assert "@[" not in canonical and '"' not in canonical
+    assert address_hashes(canonical)[0] == address_hash(raw)
 
 
 def test_it_hashes_every_version_of_an_address():
