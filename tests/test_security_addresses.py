@@ -13,6 +13,8 @@ import json
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -478,3 +480,28 @@ def test_a_bounce_for_another_spelling_suppresses_the_one_mailbox(topic):
     ]
     assert ConsentEvent.objects.filter(contact=contact, action="suppressed").count() == 1
     assert not Contact.objects.marketable(topic).exists()
+
+
+def test_the_data_migration_merges_through_the_historical_models(topic):
+    historical = (
+        MigrationExecutor(connection)
+        .loader.project_state(("subscriptions", "0010_canonical_addresses"))
+        .apps
+    )
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED)
+    SubscriptionFactory(contact=ann, topic=topic)
+    SubscriptionFactory(contact=alias, topic=topic, status="unsubscribed")
+    contact_locale = ContactFactory(locale="da_DK")
+
+    report = contacts_rekey(apps=historical)
+    contact_locales_clean(apps=historical)
+
+    assert report.merged == [(alias.pk, ann.pk)]
+    assert Subscription.objects.get(contact=ann, topic=topic).status == "unsubscribed"
+    assert Contact.objects.get(pk=alias.pk).merged_into_id == ann.pk
+    rows = ConsentEvent.objects.filter(action="merged").values_list("contact_id", "source")
+    assert sorted(rows) == sorted(
+        [(ann.pk, "address_merge"), (ann.pk, "address_merge"), (alias.pk, "address_merge")]
+    )
+    assert Contact.objects.get(pk=contact_locale.pk).locale == "da"
