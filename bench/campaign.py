@@ -249,8 +249,8 @@ def generate_contacts(n: int, topic_id: int) -> None:
         cur.execute(
             f"""
             INSERT INTO subscriptions_suppression (address_hash, reason, scope, source, note,
-                created_at)
-            SELECT address_hash, 'manual', 'marketing', 'bench', '', now()
+                hash_version, created_at)
+            SELECT address_hash, 'manual', 'marketing', 'bench', '', 2, now()
             FROM (SELECT address_hash, {CONTACT_I.format(col="email")} AS i
                   FROM subscriptions_contact) AS c
             WHERE mod(i, 20) = 1

@@ -7,6 +7,7 @@ import dataclasses
 from django.db import transaction
 
 from .addresses import address_hash, address_key, normalize_email
+from .canonical import contact_alias_hashes_sync
 from .consent import ConsentError
 from .ledger import Actor, record
 from .models import Contact, Suppression
@@ -44,8 +45,10 @@ def contact_change_email(*, contact: Contact, new_email: str, by: Actor) -> bool
         return False
     if Contact.objects.active().filter(email_key=key).exclude(pk=contact.pk).exists():
         raise AddressInUse("Another contact already has this address.")
-    old_email, old_hash, new_hash = contact.email, contact.address_hash, address_hash(normalized)
-    for suppression in Suppression.objects.for_hash(old_hash).filter(reason__in=FOLLOWING_REASONS):
+    old_email, new_hash = contact.email, address_hash(normalized)
+    for suppression in Suppression.objects.for_contact(contact).filter(
+        reason__in=FOLLOWING_REASONS
+    ):
         suppression_add(
             hashed=new_hash,
             reason=suppression.reason,
@@ -56,6 +59,7 @@ def contact_change_email(*, contact: Contact, new_email: str, by: Actor) -> bool
         )
     contact.email, contact.email_key, contact.address_hash = normalized, key, new_hash
     contact.save(update_fields=["email", "email_key", "address_hash", "updated_at"])
+    contact_alias_hashes_sync(contact=contact, replace=True)
     evidence = f"{by.evidence} address {old_email} -> {normalized}".strip()
     record(
         contact=contact,

@@ -21,7 +21,9 @@ from django.utils import timezone
 
 from . import ratelimit
 from .addresses import address_hash, address_key, normalize_email
+from .canonical import contact_alias_hashes_sync
 from .ledger import Actor, record
+from .locales import normalize_locale
 from .models import ConfirmationRequest, ConsentEvent, Contact, Subscription, Suppression, Topic
 from .models.choices import (
     Action,
@@ -60,6 +62,12 @@ class ResubscribeRequiresConfirmation(ConsentError):
     code = "resubscribe_requires_confirmation"
 
 
+class ErasedRequiresDoubleOptIn(ConsentError):
+    """The person had this address erased; only their own confirmed consent brings it back."""
+
+    code = "erased_requires_double_opt_in"
+
+
 class AddressSuppressedForAllMail(ConsentError):
     """Nothing, not even a confirmation, can be sent to this address."""
 
@@ -75,13 +83,19 @@ def contact_get_or_create(
     external_id: str | None = None,
     locale: str | None = None,
     attributes: dict | None = None,
+    refuse_erased: bool = False,
 ) -> tuple[Contact, bool]:
-    """The active contact with this address (matched case-insensitively), created if new.
+    """The active contact with this mailbox (its canonical address), created if new.
 
-    Raises InvalidAddress. Given fields update an existing contact; attributes are merged.
+    Every road that makes a contact comes here, so one mailbox is one contact. Given fields
+    update an existing contact; attributes are merged; a locale is stored as the supported
+    language it names. With `refuse_erased`, creating a contact for an address whose owner had
+    it erased raises ErasedRequiresDoubleOptIn (callers without the person's proof of the
+    mailbox). Raises InvalidAddress, InvalidLocale.
     """
     normalized = normalize_email(email)
     key = address_key(normalized)
+    locale = normalize_locale(locale) if locale else None
     for _attempt in range(2):
         contact = Contact.objects.active().filter(email_key=key).first()
         if contact is not None:
@@ -98,6 +112,16 @@ def contact_get_or_create(
             if changed:
                 contact.save(update_fields=[*changed, "updated_at"])
             return contact, False
+        if (
+            refuse_erased
+            and Suppression.objects.for_address(normalized)
+            .filter(reason=SuppressionReason.ERASED)
+            .exists()
+        ):
+            raise ErasedRequiresDoubleOptIn(
+                "This address was erased at its owner's request; only a double opt-in "
+                "(double_opt_in with topics) can bring it back."
+            )
         try:
             with transaction.atomic():
                 contact = Contact.objects.create(
@@ -108,6 +132,7 @@ def contact_get_or_create(
                     locale=locale or "en",
                     attributes=attributes or {},
                 )
+                contact_alias_hashes_sync(contact=contact)
             return contact, True
         except IntegrityError:
             continue  # created concurrently: read it back
@@ -139,23 +164,19 @@ def _opted_out(contact: Contact, subscription: Subscription | None) -> bool:
             ).exists()
         ):
             return True
-    return Suppression.objects.for_hash(contact.address_hash).exists()
+    return Suppression.objects.for_contact(contact).exists()
 
 
 def person_suppressed(contact: Contact) -> bool:
     """Whether the person's own unsubscribe-all, complaint or erasure suppresses the address:
     only a double opt-in confirmation undoes that."""
     return (
-        Suppression.objects.for_hash(contact.address_hash)
-        .filter(reason__in=PERSON_LIFTABLE_REASONS)
-        .exists()
+        Suppression.objects.for_contact(contact).filter(reason__in=PERSON_LIFTABLE_REASONS).exists()
     )
 
 
 def _lift_person_suppressions(contact: Contact, by: Actor) -> None:
-    lifted = Suppression.objects.for_hash(contact.address_hash).filter(
-        reason__in=PERSON_LIFTABLE_REASONS
-    )
+    lifted = Suppression.objects.for_contact(contact).filter(reason__in=PERSON_LIFTABLE_REASONS)
     reasons = sorted(lifted.values_list("reason", flat=True))
     if reasons:
         lifted.delete()
@@ -247,7 +268,7 @@ def subscription_request(
     """
     from .suppression import blocks_all_mail
 
-    if blocks_all_mail(contact.address_hash):
+    if blocks_all_mail(contact=contact):
         return []
     awaiting: list[Topic] = []
     for topic in topics:
@@ -329,7 +350,7 @@ def confirmation_overtaken(confirmation: ConfirmationRequest) -> bool:
         Q(action=Action.UNSUBSCRIBED, topic_id__in=topic_ids)
         | Q(action__in=[Action.UNSUBSCRIBED_ALL, Action.SUPPRESSED])
     )
-    later_suppression = Suppression.objects.for_hash(confirmation.contact.address_hash).filter(
+    later_suppression = Suppression.objects.for_contact(confirmation.contact).filter(
         created_at__gte=since, reason__in=PERSON_LIFTABLE_REASONS
     )
     return later_opt_out.exists() or later_suppression.exists()
@@ -422,7 +443,7 @@ def contact_unsubscribe_all(*, contact: Contact, by: Actor, note: str = "") -> i
             new_status=SubscriptionStatus.UNSUBSCRIBED,
         )
         changed += 1
-    already = Suppression.objects.for_hash(contact.address_hash).filter(
+    already = Suppression.objects.for_contact(contact).filter(
         reason=SuppressionReason.UNSUBSCRIBED_ALL
     )
     if not already.exists():

@@ -3,6 +3,9 @@
 `contacts_import` is the one service behind `manage.py import_contacts` and the admin upload.
 It reads the file in constant memory (one line at a time, each line capped), decodes each
 line on its own so one badly encoded row is one invalid row, and reports an outcome per row.
+Each row runs in its own savepoint, so a row the database refuses is one invalid row, and
+outcomes are reported only once their chunk has committed: the report never counts a row that
+was rolled back.
 Rule 5 holds because subscribing goes through `consent.subscription_subscribe`, which refuses
 anyone who unsubscribed or is suppressed; suppressed addresses are not even created.
 """
@@ -15,11 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
-from .addresses import InvalidAddress, address_hash, normalize_email
+from .addresses import InvalidAddress, normalize_email
 from .consent import ResubscribeRequiresConfirmation, contact_get_or_create, subscription_subscribe
 from .ledger import Actor
+from .locales import InvalidLocale, normalize_locale
 from .models import Subscription, Suppression, Topic
 from .models.choices import LegalBasis, Source, SubscriptionStatus
 
@@ -107,14 +111,17 @@ def _import_row(
     except InvalidAddress as error:
         return RowResult(line, raw_email[:254], Outcome.INVALID, detail=str(error))
     locale = values.get("locale", "").strip() or None
-    if locale and len(locale) > 10:
-        return RowResult(line, email, Outcome.INVALID, detail="locale is too long")
+    if locale:
+        try:
+            locale = normalize_locale(locale)
+        except InvalidLocale as error:
+            return RowResult(line, email, Outcome.INVALID, detail=f"locale: {error}")
     external_id = values.get("external_id", "").strip() or None
     if external_id and len(external_id) > 255:
         return RowResult(line, email, Outcome.INVALID, detail="external_id is too long")
     attributes = {k: v for k, v in values.items() if k not in KNOWN_COLUMNS and k and v}
 
-    if Suppression.objects.for_hash(address_hash(email)).exists():
+    if Suppression.objects.for_address(email).exists():
         # Not even created: an erased or suppressed address stays out of the database.
         return RowResult(line, email, Outcome.KEPT_SUPPRESSED, contact="unchanged")
     contact, created = contact_get_or_create(
@@ -185,6 +192,8 @@ def contacts_import(
             continue
         header = [name.strip().lower() for name in row]
         break
+    if header is not None and any("\x00" in name for name in header):
+        raise ImportFileError("The header line contains a NUL byte.")
     if header is None or "email" not in header:
         raise ImportFileError(
             "Missing header: the first line must name the columns, including 'email'."
@@ -192,22 +201,29 @@ def contacts_import(
 
     while True:
         chunk_done = False
+        committed: list[RowResult] = []  # reported only once the chunk's transaction commits
         try:
             with transaction.atomic():
                 for _count in range(CHUNK_ROWS):
                     row = next(rows, None)
-                    drain()
+                    while errors:
+                        line, detail = errors.popleft()
+                        committed.append(RowResult(line, "", Outcome.INVALID, detail=detail))
                     if row is None:
                         chunk_done = True
                         break
                     if isinstance(row, RowResult):
-                        emit(row)
+                        committed.append(row)
                         continue
-                    emit(_apply(row, header, reader.line_num, topic, actor, legal_basis))
+                    committed.append(
+                        _apply(row, header, reader.line_num, topic, actor, legal_basis)
+                    )
                 if dry_run:
                     raise _Dry
         except _Dry:
-            pass
+            pass  # a dry run reports what would have been committed
+        for result in committed:
+            emit(result)
         if chunk_done:
             break
     drain()
@@ -237,14 +253,12 @@ def _apply(
             line, "", Outcome.INVALID, detail=f"{len(row)} fields, header has {len(header)}"
         )
     values = dict(zip(header, [cell.strip() for cell in row], strict=False))
-    if not values.get("external_id"):
-        # Without an external id no write of this row can conflict with another contact, and
-        # the services open their own savepoints: skip a third one (a fifth of the queries).
-        return _import_row(
-            values=values, topic=topic, actor=actor, legal_basis=legal_basis, line=line
-        )
+    for name, value in values.items():
+        if "\x00" in value:
+            # PostgreSQL cannot store NUL in text; say which cell, never echo the bytes.
+            return RowResult(line, "", Outcome.INVALID, detail=f"a NUL byte in column {name!r}")
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # one savepoint per row: a refused row rolls back alone
             return _import_row(
                 values=values, topic=topic, actor=actor, legal_basis=legal_basis, line=line
             )
@@ -254,4 +268,9 @@ def _apply(
             values.get("email", "")[:254],
             Outcome.INVALID,
             detail="external_id belongs to another contact",
+        )
+    except DataError as error:
+        detail = str(error).splitlines()[0][:200] if str(error) else "refused by the database"
+        return RowResult(
+            line, values.get("email", "")[:254], Outcome.INVALID, detail=f"cannot store: {detail}"
         )

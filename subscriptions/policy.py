@@ -112,15 +112,13 @@ def policy_notice_recipients(after_id: int = 0):
     """Active contacts with any subscription (any status) that can receive mail, by id."""
     from django.db.models import Exists, OuterRef
 
-    from .models import Contact, Subscription, Suppression
+    from .models import Contact, Subscription
 
     return (
         Contact.objects.active()
         .filter(pk__gt=after_id)
         .filter(Exists(Subscription.objects.filter(contact=OuterRef("pk"))))
-        .exclude(
-            Exists(Suppression.objects.filter(address_hash=OuterRef("address_hash"), scope="all"))
-        )
+        .not_suppressed(scope="all")
         .order_by("pk")
     )
 

@@ -27,6 +27,7 @@ from .models import (
     ConfirmationRequest,
     ConsentEvent,
     Contact,
+    ContactAddressHash,
     Delivery,
     LinkHit,
     PrivacyRequest,
@@ -89,7 +90,7 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
     messages = TransactionalMessage.objects.filter(to_email__iexact=contact.email).order_by(
         "created_at", "pk"
     )
-    suppressions = Suppression.objects.for_hash(contact.address_hash).order_by("created_at")
+    suppressions = Suppression.objects.for_contact(contact).order_by("created_at")
     return {
         "format": "prefcenter.export/1",
         "exported_at": _iso(timezone.now()),
@@ -283,6 +284,7 @@ def _scrub(contact: Contact) -> None:
     PrivacyRequest.objects.filter(contact=contact, used_at__isnull=True).update(
         used_at=timezone.now()
     )
+    ContactAddressHash.objects.filter(contact=contact).delete()
     contact.email = ""
     contact.email_key = None
     contact.address_hash = ""
@@ -325,6 +327,9 @@ def contact_erase(*, contact: Contact, by: Actor) -> None:
         )
     record(contact=contact, action=Action.ERASED, by=by, new_status="erased")
     _scrub(contact)
+    # Other spellings of this mailbox, merged into it, hold the same person's data.
+    for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
+        _scrub(merged)
 
 
 def contact_erase_unconfirmed(*, contact: Contact, by: Actor) -> None:

@@ -12,14 +12,57 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from .addresses import InvalidAddress, address_key, normalize_email
+from .addresses import InvalidAddress, address_hashes, address_key, normalize_email
 from .policy import under_age_q
+
+
+def _suppressed_exists(scope: str | None) -> tuple[Exists, Exists]:
+    Suppression = apps.get_model("subscriptions", "Suppression")
+    ContactAddressHash = apps.get_model("subscriptions", "ContactAddressHash")
+    suppressions = Suppression.objects.all()
+    if scope is not None:
+        suppressions = suppressions.filter(scope=scope)
+    own = suppressions.filter(address_hash=OuterRef("address_hash"))
+    older = ContactAddressHash.objects.filter(
+        contact=OuterRef("pk"), address_hash__in=suppressions.values("address_hash")
+    )
+    return Exists(own), Exists(older)
+
+
+def address_suppressed(*, scope: str | None = None) -> Q:
+    """For a Contact row: a suppression (of `scope`, default any) matches its address.
+
+    Matches the contact's own hash and the hashes of older canonical forms it keeps
+    (ContactAddressHash, usually none). To exclude, use ContactQuerySet.not_suppressed: two
+    separate anti-joins, which PostgreSQL plans far better than NOT (a OR b).
+    """
+    own, older = _suppressed_exists(scope)
+    return Q(own) | Q(older)
 
 
 class ContactQuerySet(models.QuerySet):
     def active(self) -> ContactQuerySet:
-        """Contacts that have not been erased."""
-        return self.filter(erased_at__isnull=True)
+        """Contacts that have not been erased, nor merged into another spelling of the address."""
+        return self.filter(erased_at__isnull=True, merged_into__isnull=True)
+
+    def for_token_key(self, key) -> models.Model | None:
+        """The active contact a token's key names, following a merge (its old links still work).
+
+        One query unless the contact was merged.
+        """
+        contact = self.filter(token_key=key).first()
+        for _hop in range(10):  # a merged contact's winner may itself have been merged
+            if contact is None or contact.merged_into_id is None:
+                break
+            contact = self.filter(pk=contact.merged_into_id).first()
+        if contact is None or contact.erased_at is not None or contact.merged_into_id is not None:
+            return None
+        return contact
+
+    def not_suppressed(self, *, scope: str | None = None) -> ContactQuerySet:
+        """Contacts whose address (any version of it) has no suppression of `scope` (any)."""
+        own, older = _suppressed_exists(scope)
+        return self.exclude(own).exclude(older)
 
     def by_email(self, raw: str) -> ContactQuerySet:
         """The (at most one) active contact with this address, matched case-insensitively."""
@@ -36,16 +79,14 @@ class ContactQuerySet(models.QuerySet):
         marketing), not erased, and not under the minimum age their birth date says.
         """
         Subscription = apps.get_model("subscriptions", "Subscription")
-        Suppression = apps.get_model("subscriptions", "Suppression")
         at = at or timezone.now()
         subscribed = Subscription.objects.filter(
             contact=OuterRef("pk"), topic=topic, status="subscribed"
         ).filter(Q(paused_until__isnull=True) | Q(paused_until__lte=at))
-        suppressed = Suppression.objects.filter(address_hash=OuterRef("address_hash"))
         return (
             self.active()
             .filter(Exists(subscribed))
-            .exclude(Exists(suppressed))
+            .not_suppressed()
             .exclude(under_age_q(timezone.localdate(at)))
         )
 
@@ -60,7 +101,25 @@ class SubscriptionQuerySet(models.QuerySet):
 
 class SuppressionQuerySet(models.QuerySet):
     def for_hash(self, address_hash: str) -> SuppressionQuerySet:
+        """Rows of exactly this hash (one version); prefer for_address / for_contact."""
         return self.filter(address_hash=address_hash)
+
+    def for_address(self, email: str) -> SuppressionQuerySet:
+        """Rows matching any version of the address's canonical form, or an older spelling its
+        contact keeps (merged contacts): what audience queries match too. Raises InvalidAddress.
+        """
+        ContactAddressHash = apps.get_model("subscriptions", "ContactAddressHash")
+        older = ContactAddressHash.objects.filter(
+            contact__email_key=address_key(normalize_email(email)),
+            contact__erased_at__isnull=True,
+        ).values("address_hash")
+        return self.filter(Q(address_hash__in=address_hashes(email)) | Q(address_hash__in=older))
+
+    def for_contact(self, contact) -> SuppressionQuerySet:
+        """Rows matching the contact's hash or an older form of its address it keeps."""
+        ContactAddressHash = apps.get_model("subscriptions", "ContactAddressHash")
+        older = ContactAddressHash.objects.filter(contact=contact).values("address_hash")
+        return self.filter(Q(address_hash=contact.address_hash) | Q(address_hash__in=older))
 
     def blocking_all_mail(self) -> SuppressionQuerySet:
         """Suppressions that stop transactional mail too (hard bounces, invalid addresses)."""

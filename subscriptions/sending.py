@@ -59,9 +59,10 @@ from .esp_batch import (
     has_batch_api,
     open_sender,
 )
-from .models import Campaign, Contact, Delivery, Subscription, Suppression
+from .models import Campaign, Contact, Delivery, Subscription
 from .models.campaigns import CampaignStatus, DeliveryStatus
 from .policy import under_age_q
+from .querysets import address_suppressed
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def _block_reasons(topic, blocked_ids: list[int], now: datetime.datetime) -> dic
         .annotate(
             is_subscribed=Exists(subscribed),
             is_paused=Exists(subscribed.filter(paused_until__gt=now)),
-            is_suppressed=Exists(Suppression.objects.filter(address_hash=OuterRef("address_hash"))),
+            is_suppressed=ExpressionWrapper(address_suppressed(), output_field=BooleanField()),
             is_under_age=ExpressionWrapper(
                 under_age_q(timezone.localdate(now)), output_field=BooleanField()
             ),

@@ -1,4 +1,9 @@
-"""The do-not-mail list: add, check, remove."""
+"""The do-not-mail list: add, check, remove.
+
+Rows are keyed by a keyed hash of the canonical address and record which version of the
+canonical form they hashed; every check matches the hashes of every version of the address
+(subscriptions.addresses), because a row can never be re-hashed.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from .addresses import address_hash
-from .models import Suppression
+from .addresses import CURRENT_VERSION, address_hash
+from .models import Contact, Suppression
 from .models.choices import SuppressionReason, SuppressionScope
 
 # Reasons that also block transactional mail: the address cannot receive anything.
@@ -35,11 +40,16 @@ def suppression_add(
     note: str = "",
     campaign=None,
     created_by=None,
+    hash_version: int = CURRENT_VERSION,
 ) -> Suppression:
     """Suppress an address (raw or already hashed). Idempotent per reason; a wider scope wins.
 
-    Raises InvalidAddress for an unreadable address.
+    A raw address is hashed in the current canonical form; `hash_version` says which form an
+    already `hashed` one is (a contact's own hash is always current). Raises InvalidAddress for
+    an unreadable address.
     """
+    if hashed is None:
+        hash_version = CURRENT_VERSION
     hashed = hashed or address_hash(email or "")
     if scope is None:
         scope = SuppressionScope.ALL if reason in ALL_MAIL_REASONS else SuppressionScope.MARKETING
@@ -49,6 +59,7 @@ def suppression_add(
                 address_hash=hashed,
                 reason=reason,
                 scope=scope,
+                hash_version=hash_version,
                 source=source,
                 note=note,
                 campaign=campaign,
@@ -62,20 +73,42 @@ def suppression_add(
         return existing
 
 
-def suppression_check(*, email: str | None = None, hashed: str | None = None) -> SuppressionStatus:
-    """Whether an address is suppressed, how widely, and why."""
-    hashed = hashed or address_hash(email or "")
-    rows = list(Suppression.objects.for_hash(hashed).values_list("reason", "scope"))
+def _matching(*, email: str | None, hashed: str | None, contact: Contact | None):
+    if contact is not None:
+        return Suppression.objects.for_contact(contact)
+    if hashed is not None:
+        return Suppression.objects.for_hash(hashed)
+    return Suppression.objects.for_address(email or "")
+
+
+def suppression_check(
+    *, email: str | None = None, hashed: str | None = None, contact: Contact | None = None
+) -> SuppressionStatus:
+    """Whether an address (every version of its canonical form) is suppressed, how, and why.
+
+    Raises InvalidAddress for an unreadable address.
+    """
+    rows = list(
+        _matching(email=email, hashed=hashed, contact=contact).values_list("reason", "scope")
+    )
     if not rows:
         return SuppressionStatus(suppressed=False, scope=None, reasons=[])
     scopes = {scope for _reason, scope in rows}
     scope = SuppressionScope.ALL if SuppressionScope.ALL in scopes else SuppressionScope.MARKETING
-    return SuppressionStatus(suppressed=True, scope=str(scope), reasons=sorted(r for r, _s in rows))
+    reasons = sorted({reason for reason, _scope in rows})
+    return SuppressionStatus(suppressed=True, scope=str(scope), reasons=reasons)
 
 
-def is_suppressed(hashed: str) -> bool:
-    return Suppression.objects.for_hash(hashed).exists()
+def is_suppressed(
+    hashed: str | None = None, *, email: str | None = None, contact: Contact | None = None
+) -> bool:
+    """Any suppression of the address: of a contact, of a raw address (every version), or of
+    one exact hash. Raises InvalidAddress for an unreadable address."""
+    return _matching(email=email, hashed=hashed, contact=contact).exists()
 
 
-def blocks_all_mail(hashed: str) -> bool:
-    return Suppression.objects.for_hash(hashed).blocking_all_mail().exists()
+def blocks_all_mail(
+    hashed: str | None = None, *, email: str | None = None, contact: Contact | None = None
+) -> bool:
+    """A suppression of scope `all` (transactional mail too), matched like is_suppressed."""
+    return _matching(email=email, hashed=hashed, contact=contact).blocking_all_mail().exists()

@@ -40,7 +40,7 @@ def suppression_add_manual(
         hashed=hashed, reason=reason, scope=scope, source=Source.ADMIN, note=note, created_by=user
     )
     if not existed:
-        contact = Contact.objects.active().filter(address_hash=hashed).first()
+        contact = Contact.objects.by_email(email).first()
         if contact is not None:
             record(
                 contact=contact,

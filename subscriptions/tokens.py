@@ -83,7 +83,7 @@ def _contact(payload: dict) -> Contact:
         key = uuid.UUID(payload["c"])
     except ValueError:
         raise BadToken("malformed payload") from None
-    contact = Contact.objects.active().filter(token_key=key).first()
+    contact = Contact.objects.for_token_key(key)
     if contact is None:
         # The signature is ours, so the contact existed: erasure rotated its token key.
         raise ContactGone("unknown contact")

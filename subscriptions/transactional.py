@@ -12,7 +12,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from .addresses import address_hash
+from .addresses import normalize_email
 from .emails import build_transactional_message, render_email, transactional_connection
 from .models import TransactionalMessage
 from .models.transactional import TransactionalStatus
@@ -42,7 +42,8 @@ def send_transactional(
 
     With `template`, subject and bodies come from templates/emails/<template>/.
     """
-    if blocks_all_mail(address_hash(to)):
+    to = normalize_email(to)  # the one canonical mailbox, whoever the caller is
+    if blocks_all_mail(email=to):
         raise AddressSuppressed("This address cannot receive mail (hard bounce or invalid).")
     if template:
         subject, text, html = render_email(template, context or {}, locale)
@@ -76,7 +77,7 @@ def deliver(message_id: int) -> bool:
         )
         if message is None:
             return False
-        if blocks_all_mail(address_hash(message.to_email)):
+        if blocks_all_mail(email=message.to_email):
             message.status = TransactionalStatus.REFUSED
             message.save(update_fields=["status"])
             return False

@@ -191,7 +191,9 @@ def test_it_creates_a_contact_then_finds_it_again(api):
 
 
 def test_it_refuses_an_invalid_address(api):
-    for email in ("not-an-address", "", "a@", 42, None):
+    for email in ("not-an-address", "a@"):
+        assert_error(api.post(f"{V1}/contacts/", {"email": email}), 400, "invalid_email")
+    for email in ("", 42, None):
         assert_error(api.post(f"{V1}/contacts/", {"email": email}), 400, "invalid")
     assert not Contact.objects.exists()
 
@@ -355,13 +357,13 @@ def test_it_checks_an_unknown_address(api):
 
 def test_it_refuses_bad_suppression_input(api):
     assert_error(
-        api.post(f"{V1}/suppressions/", {"email": "x", "reason": "manual"}), 400, "invalid"
+        api.post(f"{V1}/suppressions/", {"email": "x", "reason": "manual"}), 400, "invalid_email"
     )
     assert_error(
         api.post(f"{V1}/suppressions/", {"email": "a@b.co", "reason": "x"}), 400, "invalid"
     )
     assert_error(api.get(f"{V1}/suppressions/check/"), 400, "invalid")
-    assert_error(api.get(f"{V1}/suppressions/check/", {"email": "nope"}), 400, "invalid")
+    assert_error(api.get(f"{V1}/suppressions/check/", {"email": "nope"}), 400, "invalid_email")
     assert not Suppression.objects.exists()
 
 
@@ -392,7 +394,9 @@ def test_it_refuses_transactional_mail_to_a_dead_address(api):
 
 def test_it_refuses_bad_transactional_input(api):
     url = f"{V1}/transactional/"
-    assert_error(api.post(url, {"to": "nope", "subject": "a", "text_body": "b"}), 400, "invalid")
+    assert_error(
+        api.post(url, {"to": "nope", "subject": "a", "text_body": "b"}), 400, "invalid_email"
+    )
     assert_error(
         api.post(url, {"to": "a@b.co", "subject": "a\nBcc: x", "text_body": "b"}), 400, "invalid"
     )
@@ -488,8 +492,13 @@ def test_it_erases_a_contact_then_hides_it(api, subscribed_alice, topic):
     assert api.get(f"{V1}/contacts/", {"email": "alice@example.com"}).json()["results"] == []
     erased = ConsentEvent.objects.get(contact=subscribed_alice, action="erased")
     assert (erased.source, erased.actor) == ("api", "api:crm")
-    # The address comes back as a new contact, but cannot be subscribed without confirming.
-    again = api.post(f"{V1}/contacts/", {"email": "alice@example.com"}).json()
+    # The address comes back only through a double opt-in, and stays guarded until confirmed.
+    refused = api.post(f"{V1}/contacts/", {"email": "alice@example.com"})
+    assert_error(refused, 409, "erased_requires_double_opt_in")
+    again = api.post(
+        f"{V1}/contacts/",
+        {"email": "alice@example.com", "double_opt_in": True, "topics": [topic.slug]},
+    ).json()
     response = api.put(
         f"{V1}/contacts/{again['id']}/subscriptions/{topic.slug}/", {"status": "subscribed"}
     )

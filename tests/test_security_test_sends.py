@@ -276,22 +276,22 @@ def test_the_api_test_send_sends_inert_tests_and_refuses_suppressed(
 
 
 @pytest.mark.parametrize(
-    "body",
+    "body, code",
     [
-        {"to": [f"qa{i}@example.com" for i in range(21)]},
-        {"to": []},
-        {"to": ["not an address"]},
-        {"to": "qa@example.com"},
-        {},
+        ({"to": [f"qa{i}@example.com" for i in range(21)]}, "invalid"),
+        ({"to": []}, "invalid"),
+        ({"to": ["not an address"]}, "invalid_email"),
+        ({"to": "qa@example.com"}, "invalid"),
+        ({}, "invalid"),
     ],
 )
-def test_the_api_test_send_refuses_bad_recipients(api, topic, outbox, body):
+def test_the_api_test_send_refuses_bad_recipients(api, topic, outbox, body, code):
     campaign = CampaignFactory(topic=topic)
 
     response = api.post(f"/api/v1/campaigns/{campaign.pk}/test/", body)
 
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid"
+    assert response.json()["error"] == code
     assert outbox == []
     assert not CampaignTestSend.objects.exists()
 

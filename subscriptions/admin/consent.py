@@ -298,7 +298,7 @@ class ContactAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("active"), boolean=True)
     def is_active(self, obj: Contact) -> bool:
-        return not obj.is_erased
+        return not obj.is_erased and obj.merged_into_id is None
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -82,7 +82,8 @@ class SuppressionAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if "@" in term:
             try:
-                return queryset.filter(address_hash=address_hash(term)), False
+                # Every version of the address's canonical form (rows are never re-hashed).
+                return queryset.for_address(term), False
             except InvalidAddress:
                 return queryset.none(), False
         if term:

@@ -18,6 +18,7 @@ from rest_framework.views import set_rollback
 from ..addresses import InvalidAddress
 from ..consent import ConsentError
 from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
+from ..locales import InvalidLocale
 from ..privacy import PrivacyError
 from ..sending import CampaignStateError
 from ..test_sends import InvalidTestSend
@@ -51,9 +52,13 @@ CODES: dict[type[exceptions.APIException], str] = {
     exceptions.ValidationError: "invalid",
 }
 
+# Field error codes that name the whole error when they are its only cause.
+FIELD_CODES = frozenset({"invalid_email", "invalid_locale"})
+
 # Domain exception → (status, code); the code may come from the exception itself.
 DOMAIN: dict[type[Exception], int] = {
     InvalidAddress: status.HTTP_400_BAD_REQUEST,
+    InvalidLocale: status.HTTP_400_BAD_REQUEST,
     InvalidCampaignTemplate: status.HTTP_400_BAD_REQUEST,
     CampaignRenderError: status.HTTP_400_BAD_REQUEST,
     FromNotAllowed: status.HTTP_400_BAD_REQUEST,
@@ -76,6 +81,14 @@ def _flatten(detail, path: str = "") -> list[str]:
     if isinstance(detail, list):
         return [line for item in detail for line in _flatten(item, path)]
     return [f"{path}: {detail}" if path else str(detail)]
+
+
+def _codes(codes) -> set:
+    if isinstance(codes, dict):
+        return {code for value in codes.values() for code in _codes(value)}
+    if isinstance(codes, list):
+        return {code for value in codes for code in _codes(value)}
+    return {codes}
 
 
 def body(code: str, detail: str, **extra) -> dict:
@@ -109,6 +122,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = next((c for kind, c in CODES.items() if isinstance(exc, kind)), None)
         code = code or (exc.get_codes() if isinstance(exc.get_codes(), str) else "error")
     if isinstance(exc, exceptions.ValidationError):
+        only = _codes(exc.get_codes())
+        if len(only) == 1 and only <= FIELD_CODES:
+            code = next(iter(only))  # e.g. invalid_email: more useful than "invalid"
         lines = _flatten(exc.detail)
         payload = body(code, " ".join(lines) or "Invalid input.", fields=exc.detail)
     elif isinstance(exc, exceptions.Throttled):

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..addresses import InvalidAddress, normalize_email
+from ..locales import InvalidLocale, normalize_locale
 from ..models import Campaign, ConsentEvent, Contact, Subscription, Topic
 from ..models.campaigns import CampaignStatus
 from ..models.choices import (
@@ -49,7 +50,7 @@ class StrictSerializer(serializers.Serializer):
 
 
 class EmailField(serializers.CharField):
-    """An address, returned normalized (domain lowercased and IDNA-encoded)."""
+    """An address, returned in its canonical form (subscriptions.addresses); else `invalid_email`."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 254)
@@ -60,7 +61,24 @@ class EmailField(serializers.CharField):
         try:
             return normalize_email(value)
         except InvalidAddress as exc:
-            raise serializers.ValidationError(f"Not a valid email address ({exc}).") from None
+            raise serializers.ValidationError(
+                f"Not a valid email address ({exc}).", code="invalid_email"
+            ) from None
+
+
+class LocaleField(serializers.CharField):
+    """One of the languages the pages speak (`da-DK` is `da`); else `invalid_locale`."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 35)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return normalize_locale(value)
+        except InvalidLocale as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_locale") from None
 
 
 def _storable(value, depth: int = 0) -> None:
@@ -138,10 +156,28 @@ class ContactSerializer(serializers.ModelSerializer):
 class ContactInSerializer(StrictSerializer):
     email = EmailField()
     external_id = serializers.CharField(max_length=255, required=False, allow_null=True)
-    locale = serializers.RegexField(
-        r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$", max_length=10, required=False
-    )
+    locale = LocaleField(required=False)
     attributes = AttributesField(required=False)
+    double_opt_in = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Ask the person to confirm `topics` by email; the contact's subscriptions stay "
+            "`pending` until then. The only way to create a contact for an erased address."
+        ),
+    )
+    topics = serializers.ListField(
+        child=serializers.SlugField(max_length=64),
+        required=False,
+        max_length=50,
+        help_text="Slugs of the topics to ask confirmation for (with double_opt_in).",
+    )
+
+    def validate(self, data):
+        if data["double_opt_in"] and not data.get("topics"):
+            raise serializers.ValidationError({"topics": ["Name the topics to confirm."]})
+        if data.get("topics") and not data["double_opt_in"]:
+            raise serializers.ValidationError({"topics": ["Only with double_opt_in."]})
+        return data
 
 
 class SubscriptionInSerializer(StrictSerializer):

@@ -12,7 +12,12 @@ from django.db import IntegrityError, transaction
 
 from .. import privacy, sending
 from ..addresses import address_hash
-from ..consent import subscription_request, subscription_set_frequency, subscription_subscribe
+from ..consent import (
+    contact_get_or_create,
+    subscription_request,
+    subscription_set_frequency,
+    subscription_subscribe,
+)
 from ..consent import subscription_unsubscribe as _unsubscribe
 from ..ledger import Actor, record
 from ..models import Campaign, Contact, Subscription, Suppression, Topic
@@ -38,6 +43,40 @@ def topic_create(
         raise ApiError(409, "already_exists", f"A topic {slug!r} already exists.") from None
 
 
+def contact_put(
+    *,
+    email: str,
+    by: Actor,
+    external_id: str | None = None,
+    locale: str | None = None,
+    attributes: dict | None = None,
+    topics: list[Topic] | None = None,
+    double_opt_in: bool = False,
+) -> tuple[Contact, bool]:
+    """Create or update a contact as an integration asks. Returns (contact, created).
+
+    An integration cannot prove the mailbox, so it may not bring back an address its owner had
+    erased (ErasedRequiresDoubleOptIn, 409) unless it asks for a `double_opt_in` on `topics`:
+    then the contact is created and the person is emailed a confirmation (their subscriptions
+    stay `pending` and guarded as opt-outs until they confirm). Raises InvalidAddress,
+    InvalidLocale; 422 `suppressed` when a confirmation cannot be sent.
+    """
+    contact, created = contact_get_or_create(
+        email=email,
+        external_id=external_id,
+        locale=locale,
+        attributes=attributes,
+        refuse_erased=not double_opt_in,
+    )
+    if double_opt_in and topics:
+        if blocks_all_mail(contact=contact):
+            raise ApiError(
+                422, "suppressed", "This address cannot receive mail, not even a confirmation."
+            )
+        subscription_request(contact=contact, topics=topics, by=by)
+    return contact, created
+
+
 def subscription_put(
     *,
     contact: Contact,
@@ -60,7 +99,7 @@ def subscription_put(
         if status == "unsubscribed":
             _unsubscribe(contact=contact, topic=topic, by=by)
         elif double_opt_in:
-            if blocks_all_mail(contact.address_hash):
+            if blocks_all_mail(contact=contact):
                 raise ApiError(
                     422, "suppressed", "This address cannot receive mail, not even a confirmation."
                 )

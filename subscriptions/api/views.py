@@ -18,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..consent import contact_get_or_create, contact_unsubscribe_all
+from ..consent import contact_unsubscribe_all
 from ..models import Campaign, ConsentEvent, Contact, Topic
 from ..models.choices import ApiScope
 from ..retention import contact_record_signal
@@ -267,18 +267,35 @@ class ContactsView(ApiView):
 
     @extend_schema(
         summary="Create or update a contact",
-        description="Upsert on the normalized address: 201 when new, 200 when it existed.",
+        description=(
+            "Upsert on the canonical address: 201 when new, 200 when it existed. With "
+            "`double_opt_in` and `topics`, the person is asked by email to confirm those topics "
+            "(their subscriptions are `pending` meanwhile); that is the only way to create a "
+            "contact again for an address its owner had erased."
+        ),
         request=s.ContactInSerializer,
         responses=responses(
             {200: s.ContactSerializer, 201: s.ContactSerializer},
-            {409: _error("The external_id belongs to another contact.")},
+            {404: _error("`unknown_topic` in `topics`.")},
+            {
+                409: _error(
+                    "`external_id_taken`: the external_id belongs to another contact; "
+                    "`erased_requires_double_opt_in`: the address was erased at its owner's "
+                    "request."
+                )
+            },
+            {422: _error("`suppressed`: the address cannot receive a confirmation.")},
         ),
     )
     def post(self, request):
         data = self.validated(s.ContactInSerializer)
+        topics = [_topic(slug) for slug in dict.fromkeys(data.pop("topics", []))]
+        double_opt_in = data.pop("double_opt_in")
         try:
             with transaction.atomic():
-                contact, created = contact_get_or_create(**data)
+                contact, created = services.contact_put(
+                    **data, topics=topics, double_opt_in=double_opt_in, by=api_actor(request)
+                )
         except IntegrityError:
             raise ApiError(
                 409, "external_id_taken", "Another contact has this external_id."

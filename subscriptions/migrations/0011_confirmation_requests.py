@@ -41,7 +41,7 @@ def fold_link_hits(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscriptions", "0008_delivery_claim_order"),
+        ("subscriptions", "0010b_canonical_addresses_data"),
     ]
 
     operations = [

@@ -1,7 +1,7 @@
 from .api import ApiKey
 from .campaigns import Campaign, CampaignTestSend, Delivery
 from .confirmations import ConfirmationRequest
-from .contacts import Contact, Subscription, Topic
+from .contacts import Contact, ContactAddressHash, Subscription, Topic
 from .feedback import (
     CampaignComplaints,
     ContactImport,
@@ -25,6 +25,7 @@ __all__ = [
     "ConfirmationRequest",
     "ConsentEvent",
     "Contact",
+    "ContactAddressHash",
     "ContactImport",
     "DataSubject",
     "Delivery",

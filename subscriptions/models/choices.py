@@ -46,6 +46,7 @@ class Source(models.TextChoices):
     ESP_WEBHOOK = "esp_webhook", _("ESP webhook")
     ADMIN = "admin", _("Admin")
     RETENTION = "retention", _("Retention")
+    ADDRESS_MERGE = "address_merge", _("Merge of two spellings of one address")
 
 
 class Action(models.TextChoices):
@@ -63,6 +64,7 @@ class Action(models.TextChoices):
     ERASED = "erased", _("Erased")
     EXPORTED = "exported", _("Data exported")
     ADDRESS_CHANGED = "address_changed", _("Address changed")
+    MERGED = "merged", _("Merged with another spelling of the address")
 
 
 class SuppressionReason(models.TextChoices):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ..locales import validate_locale
 from ..querysets import ContactQuerySet, SubscriptionQuerySet
 from .choices import Channel, Frequency, ImpliedBy, LegalBasis, SubscriptionStatus
 
@@ -30,7 +31,9 @@ class Contact(models.Model):
         on_delete=models.SET_NULL,
         related_name="contact",
     )
-    locale = models.CharField(_("locale"), max_length=10, default="en")
+    locale = models.CharField(
+        _("locale"), max_length=10, default="en", validators=[validate_locale]
+    )
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     country = models.CharField(_("country"), max_length=2, blank=True)
     attributes = models.JSONField(_("merge attributes"), default=dict, blank=True)
@@ -39,6 +42,17 @@ class Contact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when this row turned out to be another spelling of the same mailbox and was merged into
+    # that contact: it keeps its ledger rows and deliveries, is never mailed, and its old links
+    # act on the contact it was merged into.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_contacts",
+        editable=False,
+    )
 
     objects = ContactQuerySet.as_manager()
 
@@ -53,6 +67,30 @@ class Contact(models.Model):
     @property
     def is_erased(self) -> bool:
         return self.erased_at is not None
+
+
+class ContactAddressHash(models.Model):
+    """A hash of an older canonical form of the contact's address, where it differs.
+
+    Suppressions are keyed by hash and cannot be re-hashed, so the audience queries match them
+    against these too (see subscriptions.addresses). Usually a contact has none.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="alias_hashes")
+    address_hash = models.CharField(max_length=64, db_index=True)
+    version = models.PositiveSmallIntegerField()
+
+    class Meta:
+        verbose_name = _("older address hash")
+        verbose_name_plural = _("older address hashes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "address_hash"], name="one_alias_hash_per_contact"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address_hash[:12]}… v{self.version}"
 
 
 class Topic(models.Model):

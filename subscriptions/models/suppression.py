@@ -12,6 +12,9 @@ class Suppression(models.Model):
     """The do-not-mail list, keyed by a keyed hash so it survives the contact's erasure."""
 
     address_hash = models.CharField(max_length=64, db_index=True)
+    # Which canonical form of the address was hashed (subscriptions.addresses.VERSIONS): a check
+    # matches every version's hash, since an erased address can never be hashed again.
+    hash_version = models.PositiveSmallIntegerField(default=2, db_default=2)
     reason = models.CharField(max_length=30, choices=SuppressionReason)
     scope = models.CharField(max_length=20, choices=SuppressionScope)
     source = models.CharField(max_length=30, blank=True)

@@ -342,7 +342,7 @@ def _preferences_render(request, link: PreferenceLink, topics, form, status: int
         "any_paused": any(r["paused_until"] for r in rows),
         "any_subscribed": any(r["status"] == SubscriptionStatus.SUBSCRIBED for r in rows),
         "notice": _notices().get(request.GET.get("notice", "")),
-        "unsubscribed_all": Suppression.objects.for_hash(contact.address_hash)
+        "unsubscribed_all": Suppression.objects.for_contact(contact)
         .filter(reason=SuppressionReason.UNSUBSCRIBED_ALL)
         .exists(),
         "wording": preferences_wording(),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from subscriptions.csv_safety import csv_writer
 from subscriptions.importing import ImportFileError, Outcome, RowResult, contacts_import
 from subscriptions.models import Topic
 from subscriptions.models.choices import LegalBasis
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot open {path}: {error.strerror}.") from None
         report_file = open(options["report"], "w", newline="") if options["report"] else None  # noqa: SIM115
-        report = csv.writer(report_file) if report_file else None
+        report = csv_writer(report_file) if report_file else None
         if report:
             report.writerow(REPORT_FIELDS)
         bar = tqdm(
