@@ -448,3 +448,7 @@ for _proxy in TRUSTED_PROXIES:
         raise ImproperlyConfigured(
             f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
         ) from None
+# Failed admin sign-ins allowed per client IP and per username, before the login page answers
+# 429 without trying the password ("5/15m": five per fifteen minutes).
+ADMIN_LOGIN_RATE_LIMIT_IP = env_str("ADMIN_LOGIN_RATE_LIMIT_IP", "20/15m")
+ADMIN_LOGIN_RATE_LIMIT_USERNAME = env_str("ADMIN_LOGIN_RATE_LIMIT_USERNAME", "5/15m")

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import re
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,13 +26,14 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
-    """'10/h' -> (10, 3600). Raises ImproperlyConfigured on anything else."""
+    """'10/h' -> (10, 3600); '5/15m' -> (5, 900). Raises ImproperlyConfigured on anything else."""
     count, _sep, period = rate.partition("/")
+    match = re.fullmatch(r"\s*(\d*)\s*([a-z])[a-z]*\s*", period.lower())
     try:
         limit = int(count)
-        seconds = _PERIODS[period.strip().lower()[:1]]
-    except (ValueError, KeyError):
-        raise ImproperlyConfigured(f"Rate {rate!r} is not like '10/h'.") from None
+        seconds = _PERIODS[match.group(2)] * int(match.group(1) or 1)
+    except (ValueError, KeyError, AttributeError):
+        raise ImproperlyConfigured(f"Rate {rate!r} is not like '10/h' or '5/15m'.") from None
     return limit, seconds
 
 
@@ -54,6 +56,19 @@ def hit(*, scope: str, key: str, rate: str) -> bool:
         log.exception("rate limit %s not counted", scope)
         return False
     return count > limit
+
+
+def is_over(*, scope: str, key: str, rate: str) -> bool:
+    """True when `key` has already used up its window in `scope` (counts nothing; fails open)."""
+    limit, _seconds = parse_rate(rate)
+    if limit <= 0:
+        return False
+    try:
+        count = cache.get(f"rl:{scope}:{key_digest(key)}") or 0
+    except Exception:
+        log.exception("rate limit %s not read", scope)
+        return False
+    return count >= limit
 
 
 def key_digest(key: str) -> str:
