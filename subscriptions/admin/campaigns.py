@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_replace
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -105,6 +107,8 @@ class CampaignAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    # The email's own HTML shows in a script-less sandboxed iframe with its inline styles.
+    @csp_replace(settings.CSP_EMAIL_PREVIEW)
     def preview_view(self, request, pk: int):
         campaign = get_object_or_404(Campaign.objects.select_related("topic"), pk=pk)
         if not self.has_view_permission(request, campaign):
