@@ -355,13 +355,13 @@ def main() -> None:
     app.control.purge()
 
     rng = random.Random(args.seed)
-    # Same shape for both: bench<i>@example.com, known i in 1..K, unknown i in K+1..K+U.
+    # Same shape for all: bench<i>@example.com, known i in 1..K. Each form gets its own unknown
+    # addresses: a sign-up creates its contact, which would then be known to the other form.
     known = [f"bench{i}@example.com" for i in range(1, args.known + 1)]
-    unknown = [
-        f"bench{i}@example.com" for i in range(args.known + 1, args.known + args.unknown + 1)
-    ]
     plan = [(form, email, 1) for form in FORMS for email in known]
-    plan += [(form, email, 0) for form in FORMS for email in unknown]
+    for n, form in enumerate(FORMS):
+        first = args.known + n * args.unknown + 1
+        plan += [(form, f"bench{i}@example.com", 0) for i in range(first, first + args.unknown)]
     rng.shuffle(plan)
 
     port = free_port()
