@@ -34,5 +34,7 @@ RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nolog
 USER prefcenter
 
 EXPOSE 8000
-CMD ["gunicorn", "prefcenter.wsgi:application", "--bind", "0.0.0.0:8000", \
+# prefcenter/gunicorn_conf.py: the access log with link tokens and ?email= values redacted.
+CMD ["gunicorn", "-c", "python:prefcenter.gunicorn_conf", "prefcenter.wsgi:application", \
+     "--bind", "0.0.0.0:8000", \
      "--workers", "3", "--timeout", "60", "--access-logfile", "-", "--no-control-socket"]

@@ -20,6 +20,7 @@ app.conf.task_queues = (Queue("marketing"), Queue("transactional"))
 app.conf.task_default_queue = "marketing"
 app.conf.task_routes = {
     "subscriptions.tasks.transactional.*": {"queue": "transactional"},
+    "subscriptions.tasks.public_forms.*": {"queue": "transactional"},
     "subscriptions.tasks.marketing.*": {"queue": "marketing"},
 }
 app.autodiscover_tasks()

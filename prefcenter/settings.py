@@ -6,11 +6,13 @@ production stops the process at start instead of silently falling back to a defa
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+import csp.constants as _csp_constants
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -298,7 +300,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A dead broker fails a publish within seconds instead of hanging a web request.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "marketing"
 CELERY_TASK_ACKS_LATE = True
@@ -311,7 +314,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Link tokens and ?email= values never reach a log line ("Not Found: /unsubscribe/…").
+    "filters": {"redact": {"()": "prefcenter.log_redaction.RedactFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -457,6 +464,54 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+
+# --- perimeter (request path) -----------------------------------------------------------------
+# Proxies (addresses or networks) whose X-Forwarded-For names the client: only a request whose
+# peer is one of them has its client IP read from that header (subscriptions.ratelimit.client_ip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
+        ) from None
+# Failed admin sign-ins allowed per client IP and per username, before the login page answers
+# 429 without trying the password ("5/15m": five per fifteen minutes).
+ADMIN_LOGIN_RATE_LIMIT_IP = env_str("ADMIN_LOGIN_RATE_LIMIT_IP", "20/15m")
+ADMIN_LOGIN_RATE_LIMIT_USERNAME = env_str("ADMIN_LOGIN_RATE_LIMIT_USERNAME", "5/15m")
+
+# A strict Content-Security-Policy on every page, the admin and the API docs (django-csp): only
+# our own origin, no inline script or style without the per-request nonce, never framed (a later
+# issue opens frame-ancestors for embedding). Views that show an email's own HTML in a sandboxed
+# iframe (admin preview, dev outbox) relax style-src and img-src for that response only.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _csp_constants.NONCE],
+        "style-src": ["'self'", _csp_constants.NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        # Redoc renders its search index in a web worker built from a blob.
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# For a response that shows an email's own HTML (inline styles, remote images) in an iframe
+# sandboxed without scripts: see subscriptions.views.outbox and the admin campaign preview.
+CSP_EMAIL_PREVIEW = {
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "https:"],
+}
 
 # --- webhooks ---
 # The ESPs (Anymail names) whose tracking webhooks are mounted at /anymail/<esp>/tracking/; every

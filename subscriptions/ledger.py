@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from .models import ConsentEvent, Contact, Topic
 from .policy import current_policy_version
+from .ratelimit import client_ip
 
 
 def minimise_ip(raw: str | None) -> str | None:
@@ -36,12 +37,18 @@ class Actor:
     actor: str = ""
     staff_user: object | None = None
     extra: dict = field(default_factory=dict)
+    # The policy version shown when the person acted, when that was earlier than the write
+    # (a public form's queued task); empty: the version in force when the row is written.
+    policy_version: str = ""
 
     @classmethod
     def from_request(cls, request, source: str, **kwargs) -> Actor:
-        ip = request.META.get("REMOTE_ADDR")
+        # The visitor's address, not a trusted proxy's (TRUSTED_PROXIES), as rate limits see it.
+        ip = client_ip(request)
         ua = request.META.get("HTTP_USER_AGENT", "")[:300]
-        return cls(source=source, ip_address=ip, user_agent=ua, **kwargs)
+        return cls(
+            source=source, ip_address=None if ip == "unknown" else ip, user_agent=ua, **kwargs
+        )
 
 
 def record(
@@ -62,7 +69,7 @@ def record(
         old_status=old_status or "",
         new_status=new_status or "",
         source=by.source,
-        policy_version=current_policy_version(),
+        policy_version=by.policy_version or current_policy_version(),
         wording=by.wording,
         ip_address=minimise_ip(by.ip_address),
         user_agent=by.user_agent[:300],

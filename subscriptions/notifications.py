@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 
+from django.conf import settings
+
+from . import ratelimit
+from .addresses import address_key
 from .models import ConfirmationRequest, Contact, Topic
 from .models.choices import LinkVia
 from .tokens import confirm_url, preferences_url
@@ -40,3 +44,20 @@ def send_preference_link(*, contact: Contact) -> None:
             },
             locale=contact.locale,
         )
+
+
+def preference_link_request(*, email: str) -> None:
+    """Someone asked for a fresh preference link for `email` (the lost-link form).
+
+    Sends one to a known address unless PREFERENCE_LINK_RATE_LIMIT_EMAIL is exceeded; counts
+    unknown addresses too. Returns nothing on purpose: the caller answers the same either way.
+    Runs in a queued task (subscriptions.tasks.public_forms), never on the request path.
+    """
+    over = ratelimit.hit(
+        scope="preflink-email",
+        key=address_key(email),
+        rate=settings.PREFERENCE_LINK_RATE_LIMIT_EMAIL,
+    )
+    contact = Contact.objects.by_email(email).first()
+    if contact is not None and not over:
+        send_preference_link(contact=contact)

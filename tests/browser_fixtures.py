@@ -62,9 +62,34 @@ def browser() -> Browser:
 
 
 @pytest.fixture
-def page(browser: Browser, request) -> Page:
+def csp_violations() -> list[str]:
+    """The Content-Security-Policy violations the page met; any left at the end fails the test."""
+    return []
+
+
+@pytest.fixture
+def csp_expected() -> list[str]:
+    """Substrings of violations a test expects (and accepts), e.g. a blocked remote image."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, request, csp_violations, csp_expected) -> Page:
     context = browser.new_context(locale="en-US")
+    # Every Content-Security-Policy violation fails the test: Chromium logs each one as a
+    # console error, and the DOM event catches those it does not (e.g. in workers).
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    violations = csp_violations
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(message.text)
+
     page = context.new_page()
+    page.on("console", on_console)
     page.set_default_timeout(15_000)
     yield page
     report = request.node.stash.get(_reports, {}).get("call")
@@ -73,6 +98,9 @@ def page(browser: Browser, request) -> Page:
         name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
+    unexpected = [v for v in violations if not any(e in v for e in csp_expected)]
+    if unexpected:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(unexpected))
 
 
 @pytest.fixture

@@ -127,6 +127,12 @@ def test_it_runs_the_whole_stack_and_stops_it_on_ctrl_c(stack):
     pids = [int(p) for p in re.findall(r"started (?:web|worker|beat) \(pid (\d+)\)", output)]
     assert len(pids) == 3
 
+    # The web's access log, relayed here, keeps no working link (tokens redacted).
+    token = re.search(r"/preferences/([\w:.-]+)/ ", output).group(1)
+    assert fetch(f"{base}/preferences/{token}/")[0] == 200
+    assert wait_for(lambda: any("GET /preferences/[redacted]/" in line for line in lines), 10)
+    assert not any(token in line for line in lines if line.lstrip().startswith("web |"))
+
     process.send_signal(signal.SIGINT)
 
     assert process.wait(timeout=30) == 0

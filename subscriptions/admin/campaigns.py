@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_replace
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -143,6 +145,8 @@ class CampaignAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    # The email's own HTML shows in a script-less sandboxed iframe with its inline styles.
+    @csp_replace(settings.CSP_EMAIL_PREVIEW)
     def preview_view(self, request, pk: int):
         """The campaign as a contact would see it, with inert test links (rule 9); a template
         that breaks shows its error here. POST sends a test (change permission)."""

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import views
 from .errors import not_found
+
+# Redoc's bundle inserts two fixed stylesheets (perfect-scrollbar's CSS, and an empty one) before
+# its `nonce` option takes effect: the Content-Security-Policy of its page allows them by hash.
+# A new drf-spectacular-sidecar may change them; tests/test_browser_csp.py then fails.
+REDOC_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",
+]
 
 v1 = [
     path("topics/", views.TopicsView.as_view(), name="api-topics"),
@@ -48,7 +57,13 @@ v1 = [
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "redoc/",
+        csp_update({"style-src": REDOC_STYLE_HASHES})(
+            SpectacularRedocView.as_view(url_name="api-schema")
+        ),
+        name="api-redoc",
+    ),
     path("v1/", include(v1)),
     re_path(r"^", not_found),
 ]

@@ -6,6 +6,7 @@ gets a 404, so a production site does not even reveal that the pages exist.
 
 from __future__ import annotations
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
@@ -31,6 +32,7 @@ def outbox_index(request):
 
 
 @require_GET
+@csp_replace(settings.CSP_EMAIL_PREVIEW)  # the message's HTML keeps its inline styles
 def outbox_message(request, name: str):
     _require_access(request)
     message = outbox.outbox_read(name)

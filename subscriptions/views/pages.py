@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .. import ratelimit
-from ..addresses import InvalidAddress, address_key
+from ..addresses import InvalidAddress
 from ..consent import (
     ConfirmationOvertaken,
     ConfirmationUnusable,
@@ -38,7 +38,6 @@ from ..ledger import Actor
 from ..link_hits import link_hit_record
 from ..models import Contact, LinkHit, Suppression, Topic
 from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
-from ..notifications import send_preference_link
 from ..page_forms import (
     AddressForm,
     PreferencesForm,
@@ -46,8 +45,9 @@ from ..page_forms import (
     preferences_wording,
     subscribe_wording,
 )
+from ..policy import current_policy_version
 from ..preferences import preferences_apply, preferences_topics
-from ..signup import signup_request
+from ..tasks import public_forms
 from ..tokens import (
     EPOCH,
     BadToken,
@@ -103,6 +103,18 @@ def _rate_limited(request) -> HttpResponse:
     )
 
 
+def _try_again_soon(request) -> HttpResponse:
+    """The broker is down: nothing was queued, so say so instead of pretending it worked."""
+    response = _error(
+        request,
+        status=503,
+        title=_("Please try again in a minute"),
+        message=_("We could not take your request just now. Nothing was sent or changed."),
+    )
+    response["Retry-After"] = "60"
+    return response
+
+
 def _post_data(request):
     """The form body, or an empty one when it cannot be parsed (bad multipart, bad charset)."""
     try:
@@ -127,7 +139,7 @@ def subscribe(request):
         form = SubscribeForm(initial={"topics": chosen})
         return render(request, "subscriptions/subscribe.html", {"form": form})
     if ratelimit.hit(
-        scope="subscribe", key=ratelimit.client_ip(request), rate=settings.SUBSCRIBE_RATE_LIMIT
+        scope="subscribe", key=ratelimit.client_key(request), rate=settings.SUBSCRIBE_RATE_LIMIT
     ):
         return _rate_limited(request)
     form = SubscribeForm(_post_data(request))
@@ -137,14 +149,25 @@ def subscribe(request):
     if data["website"]:
         # A bot filled the honeypot: answer as if it worked, do nothing.
         return render(request, "subscriptions/subscribe_done.html")
-    signup_request(
-        email=data["email"],
-        topics=data["topics"],
-        by=Actor.from_request(request, Source.SUBSCRIBE_FORM, wording=subscribe_wording()),
-        locale=get_language(),
-        age_confirmed=data["age_confirmed"],
+    by = Actor.from_request(
+        request,
+        Source.SUBSCRIBE_FORM,
+        wording=subscribe_wording(),
+        policy_version=current_policy_version(),
     )
-    # The same answer whether the address was new, known, subscribed or suppressed.
+    # The lookup and the mail happen in the task: the request path is the same for a new,
+    # known, subscribed or suppressed address, so its timing tells nobody which it was.
+    try:
+        public_forms.enqueue(
+            public_forms.signup,
+            email=data["email"],
+            topic_ids=sorted(topic.pk for topic in data["topics"]),
+            locale=get_language(),
+            age_confirmed=data["age_confirmed"],
+            actor=public_forms.actor_data(by),
+        )
+    except public_forms.BrokerUnavailable:
+        return _try_again_soon(request)
     return render(request, "subscriptions/subscribe_done.html")
 
 
@@ -400,22 +423,17 @@ def preferences_request(request):
     """Someone lost every email: send a fresh preference link, same answer for any address."""
     if request.method == "GET":
         return render(request, "subscriptions/preferences_request.html", {"form": AddressForm()})
-    ip = ratelimit.client_ip(request)
+    ip = ratelimit.client_key(request)
     if ratelimit.hit(scope="preflink-ip", key=ip, rate=settings.PREFERENCE_LINK_RATE_LIMIT_IP):
         return _rate_limited(request)
     form = AddressForm(_post_data(request))
     if not form.is_valid():
         return render(request, "subscriptions/preferences_request.html", {"form": form}, status=400)
-    email = form.cleaned_data["email"]
-    # Counted for unknown addresses too; over the limit nothing is sent, the answer is the same.
-    over = ratelimit.hit(
-        scope="preflink-email",
-        key=address_key(email),
-        rate=settings.PREFERENCE_LINK_RATE_LIMIT_EMAIL,
-    )
-    contact = Contact.objects.by_email(email).first()
-    if contact is not None and not over:
-        send_preference_link(contact=contact)
+    # The lookup, the per-address limit and the mail happen in the task (see subscribe).
+    try:
+        public_forms.enqueue(public_forms.preference_link, email=form.cleaned_data["email"])
+    except public_forms.BrokerUnavailable:
+        return _try_again_soon(request)
     return render(request, "subscriptions/preferences_request_done.html")
 
 

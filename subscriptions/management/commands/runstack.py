@@ -120,7 +120,9 @@ class Command(BaseCommand):
             Child(
                 "web",
                 [
-                    *(python, "-m", "gunicorn", "prefcenter.wsgi:application"),
+                    # The config redacts link tokens and ?email= from the access log.
+                    *(python, "-m", "gunicorn", "-c", "python:prefcenter.gunicorn_conf"),
+                    "prefcenter.wsgi:application",
                     *("--bind", f"{host}:{port}", "--workers", "2", "--timeout", "60"),
                     *("--access-logfile", "-", "--graceful-timeout", "5", "--no-control-socket"),
                 ],
