@@ -150,6 +150,21 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Migrations run as the owner role of DATABASE_MIGRATE_URL (the same database, another role);
+# the app runs as DATABASE_URL's role, to which `migrate` grants only what the app needs (no
+# DELETE, UPDATE or TRUNCATE of the consent ledger): subscriptions/database_roles.py.
+_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL", "")
+DATABASE_MIGRATE = (
+    {
+        key: value
+        for key, value in dj_database_url.parse(_MIGRATE_URL).items()
+        if key in {"USER", "PASSWORD", "HOST", "PORT"}
+    }
+    if _MIGRATE_URL
+    else None
+)
+# The role `migrate` grants the app's privileges to (when it is not the owner itself).
+DATABASE_APP_ROLE = DATABASES["default"].get("USER") or ""
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -46,3 +46,7 @@ def send_queued_transactional(db):
         return mail.outbox
 
     return run
+
+
+# The test database runs as production does: an owner migrates it, the tests use the app role.
+from .database_fixtures import django_db_modify_db_settings, django_db_setup  # noqa: E402, F401

@@ -8,7 +8,7 @@ from .feedback import (
     SoftBounce,
     SuppressionRemoval,
 )
-from .ledger import ConsentEvent
+from .ledger import ConsentEvent, LedgerCheckpoint
 from .pages import LinkHit
 from .policy import PolicyVersion
 from .privacy import CampaignStatsArchive, DataSubject, PrivacyRequest
@@ -25,6 +25,7 @@ __all__ = [
     "ContactImport",
     "DataSubject",
     "Delivery",
+    "LedgerCheckpoint",
     "LinkHit",
     "PolicyVersion",
     "PrivacyRequest",
