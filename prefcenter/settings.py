@@ -416,6 +416,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.retention.apply_retention",
         "schedule": _crontab(minute=17, hour=RETENTION_HOUR),
     },
+    # Seals the ledger rows written since the last checkpoint (verify_ledger checks the seals).
+    "ledger-checkpoint": {
+        "task": "subscriptions.tasks.ledger.checkpoint_ledger",
+        "schedule": env_int("LEDGER_CHECKPOINT_MINUTES", 10) * 60,
+    },
 }
 
 # --- runstack ---

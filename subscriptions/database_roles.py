@@ -71,6 +71,9 @@ def database_use_role(*, credentials: dict, using: str = "default") -> dict:
             connection.close()
     current = connections[using].settings_dict
     previous = {key: current.get(key) for key in credentials}
-    for target in {id(current): current, id(settings.DATABASES[using]): settings.DATABASES[using]}.values():
+    for target in {
+        id(current): current,
+        id(settings.DATABASES[using]): settings.DATABASES[using],
+    }.values():
         target.update(credentials)
     return previous

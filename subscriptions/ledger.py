@@ -211,7 +211,9 @@ def _chain_breaks(rows: Iterable[dict]) -> Iterator[LedgerBreak]:
         if row["prev_hash"] != expected:
             if row["prev_hash"] in seen or (previous and row["prev_hash"] == ""):
                 yield LedgerBreak(
-                    "inserted out of order", "it links to an earlier row, not its predecessor", **where
+                    "inserted out of order",
+                    "it links to an earlier row, not its predecessor",
+                    **where,
                 )
             else:
                 yield LedgerBreak("deleted", "the row it links to is missing", **where)

@@ -1,1 +1,1 @@
-from . import marketing, privacy, retention, transactional  # noqa: F401  (registers the tasks with Celery)
+from . import ledger, marketing, privacy, retention, transactional  # noqa: F401  (registers the tasks with Celery)
