@@ -39,9 +39,8 @@ LONG_AGO = datetime.datetime(2018, 1, 1, tzinfo=datetime.UTC)
 
 def refused(sql: str, params=()) -> DatabaseError:
     """Run `sql` as the app role in a savepoint; it must fail. Returns the error."""
-    with pytest.raises(DatabaseError) as caught, transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    with pytest.raises(DatabaseError) as caught, transaction.atomic(), connection.cursor() as cur:
+        cur.execute(sql, params)
     return caught.value
 
 
@@ -75,21 +74,21 @@ def test_it_runs_the_tests_as_an_app_role_that_neither_owns_the_ledger_nor_is_su
 
 
 def test_it_refuses_truncate_to_the_app_role(history):
-    assert "permission denied" in str(refused(f"TRUNCATE {LEDGER}"))
-    assert "permission denied" in str(refused(f"TRUNCATE {LEDGER} CASCADE"))
+    assert "permission denied" in str(refused("TRUNCATE subscriptions_consentevent"))
+    assert "permission denied" in str(refused("TRUNCATE subscriptions_consentevent CASCADE"))
     assert ConsentEvent.objects.count() == 2
 
 
 def test_it_refuses_disabling_or_dropping_the_triggers(history):
     for sql in (
-        f"ALTER TABLE {LEDGER} DISABLE TRIGGER {APPEND_ONLY_TRIGGER}",
-        f"ALTER TABLE {LEDGER} DISABLE TRIGGER ALL",
-        f"ALTER TABLE {LEDGER} DISABLE TRIGGER subscriptions_consentevent_chain",
-        f"DROP TRIGGER {APPEND_ONLY_TRIGGER} ON {LEDGER}",
-        f"DROP TRIGGER subscriptions_consentevent_no_truncate ON {LEDGER}",
+        f"ALTER TABLE subscriptions_consentevent DISABLE TRIGGER {APPEND_ONLY_TRIGGER}",
+        "ALTER TABLE subscriptions_consentevent DISABLE TRIGGER ALL",
+        "ALTER TABLE subscriptions_consentevent DISABLE TRIGGER subscriptions_consentevent_chain",
+        f"DROP TRIGGER {APPEND_ONLY_TRIGGER} ON subscriptions_consentevent",
+        "DROP TRIGGER subscriptions_consentevent_no_truncate ON subscriptions_consentevent",
         "DROP FUNCTION subscriptions_consentevent_append_only() CASCADE",
-        f"ALTER TABLE {LEDGER} ALTER COLUMN created_at DROP DEFAULT",
-        f"ALTER TABLE {LEDGER} OWNER TO {APP_ROLE}",
+        "ALTER TABLE subscriptions_consentevent ALTER COLUMN created_at DROP DEFAULT",
+        f"ALTER TABLE subscriptions_consentevent OWNER TO {APP_ROLE}",
         "SET session_replication_role = replica",
     ):
         error = str(refused(sql))
@@ -98,14 +97,17 @@ def test_it_refuses_disabling_or_dropping_the_triggers(history):
 
 def test_it_refuses_delete_and_fact_updates_to_the_app_role(history):
     first = history[0]
-    assert "permission denied" in str(refused(f"DELETE FROM {LEDGER} WHERE id = %s", [first.pk]))
+    assert "permission denied" in str(
+        refused("DELETE FROM subscriptions_consentevent WHERE id = %s", [first.pk])
+    )
     for column, value in (
         ("new_status", "subscribed"),
         ("created_at", LONG_AGO),
         ("hash", "0" * 64),
         ("contact_id", history[1].contact_id),
     ):
-        error = refused(f"UPDATE {LEDGER} SET {column} = %s WHERE id = %s", [value, first.pk])
+        update = f"UPDATE subscriptions_consentevent SET {column} = %s WHERE id = %s"  # noqa: S608
+        error = refused(update, [value, first.pk])
         assert "permission denied" in str(error), column
     first.refresh_from_db()
     assert (first.new_status, first.hash) == ("unsubscribed", history[0].hash)
@@ -124,7 +126,7 @@ def test_it_stamps_created_at_itself_whatever_the_insert_says(subscribed_alice, 
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {LEDGER} (id, contact_id, action, old_status, new_status, source, "
+            "INSERT INTO subscriptions_consentevent (id, contact_id, action, old_status, new_status, source, "
             "policy_version, wording, user_agent, evidence, actor, created_at, xact_id, "
             "prev_hash, hash) VALUES (999999, %s, 'subscribed', '', 'subscribed', 'import', "
             "'', '', '', '', '', %s, 1, '', %s) RETURNING id",
@@ -209,11 +211,11 @@ def owner(transactional_db):
 
 
 def behind_the_trigger(owner, sql: str, params=()) -> None:
-    owner.execute(f"ALTER TABLE {LEDGER} DISABLE TRIGGER USER")
+    owner.execute("ALTER TABLE subscriptions_consentevent DISABLE TRIGGER USER")
     try:
         owner.execute(sql, params)
     finally:
-        owner.execute(f"ALTER TABLE {LEDGER} ENABLE TRIGGER USER")
+        owner.execute("ALTER TABLE subscriptions_consentevent ENABLE TRIGGER USER")
 
 
 def verify() -> tuple[str, bool]:
@@ -244,7 +246,9 @@ def committed_history(transactional_db):
 
 def test_verify_ledger_reports_a_deleted_row(owner, committed_history):
     alice, events = committed_history
-    behind_the_trigger(owner, f"DELETE FROM {LEDGER} WHERE id = %s", [events[1].pk])
+    behind_the_trigger(
+        owner, "DELETE FROM subscriptions_consentevent WHERE id = %s", [events[1].pk]
+    )
     output, intact = verify()
     assert not intact
     assert f"contact {alice.pk}, row {events[2].pk}: deleted" in output
@@ -253,7 +257,9 @@ def test_verify_ledger_reports_a_deleted_row(owner, committed_history):
 def test_verify_ledger_reports_an_altered_fact(owner, committed_history):
     alice, events = committed_history
     behind_the_trigger(
-        owner, f"UPDATE {LEDGER} SET new_status = 'pending' WHERE id = %s", [events[3].pk]
+        owner,
+        "UPDATE subscriptions_consentevent SET new_status = 'pending' WHERE id = %s",
+        [events[3].pk],
     )
     output, intact = verify()
     assert not intact
@@ -270,7 +276,7 @@ def test_verify_ledger_reports_a_back_dated_row_even_with_a_recomputed_hash(
     forged |= {"action": "subscribed", "new_status": "subscribed", "old_status": "unsubscribed"}
     behind_the_trigger(
         owner,
-        f"INSERT INTO {LEDGER} (id, contact_id, topic_id, action, old_status, new_status, source,"
+        "INSERT INTO subscriptions_consentevent (id, contact_id, topic_id, action, old_status, new_status, source,"
         " policy_version, wording, user_agent, evidence, actor, created_at, xact_id, prev_hash,"
         " hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', '', '', %s, %s, %s, %s)",
         [
@@ -300,7 +306,7 @@ def test_verify_ledger_reports_a_row_inserted_out_of_order(owner, committed_hist
     forged["prev_hash"] = events[0].hash
     behind_the_trigger(
         owner,
-        f"UPDATE {LEDGER} SET prev_hash = %s, hash = %s WHERE id = %s",
+        "UPDATE subscriptions_consentevent SET prev_hash = %s, hash = %s WHERE id = %s",
         [forged["prev_hash"], row_digest(forged), events[2].pk],
     )
     output, intact = verify()
@@ -325,9 +331,11 @@ def checkpoint_everything(timeout: float = 60) -> None:
 
 def test_verify_ledger_reports_a_deleted_chain_end_through_its_checkpoint(owner, committed_history):
     """Deleting a contact's newest row leaves a valid chain; the checkpoint that sealed it knows."""
-    alice, events = committed_history
+    _alice, events = committed_history
     checkpoint_everything()
-    behind_the_trigger(owner, f"DELETE FROM {LEDGER} WHERE id = %s", [events[3].pk])
+    behind_the_trigger(
+        owner, "DELETE FROM subscriptions_consentevent WHERE id = %s", [events[3].pk]
+    )
     assert ledger_verify() != []
     output, intact = verify()
     assert not intact
@@ -336,11 +344,11 @@ def test_verify_ledger_reports_a_deleted_chain_end_through_its_checkpoint(owner,
 
 def test_a_checkpoint_waits_for_a_transaction_that_commits_late(committed_history):
     """A row whose transaction is still open is sealed by a later checkpoint, never skipped."""
-    alice, events = committed_history
+    alice, _events = committed_history
     late = psycopg.connect(database_url("app"))  # a transaction, not autocommit
     with late.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {LEDGER} (contact_id, action, old_status, new_status, source, "
+            "INSERT INTO subscriptions_consentevent (contact_id, action, old_status, new_status, source, "
             "policy_version, wording, user_agent, evidence, actor) "
             "VALUES (%s, 'exported', '', '', 'api', '', '', '', '', '') RETURNING id, xact_id",
             [alice.pk],
@@ -372,7 +380,11 @@ def test_checkpoints_are_append_only_for_the_app_role(committed_history):
 
 def test_verify_ledger_exits_non_zero_from_the_command_line(owner, committed_history):
     alice, events = committed_history
-    behind_the_trigger(owner, f"UPDATE {LEDGER} SET source = 'admin' WHERE id = %s", [events[0].pk])
+    behind_the_trigger(
+        owner,
+        "UPDATE subscriptions_consentevent SET source = 'admin' WHERE id = %s",
+        [events[0].pk],
+    )
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "prefcenter.test_settings",
