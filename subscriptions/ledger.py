@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 # Rows fetched per round trip when streaming the ledger.
 CHUNK_SIZE = 5000
-# pg_advisory_xact_lock(key1, key2) key naming the checkpoint writer (0009's chain lock differs).
+# pg_advisory_xact_lock(key1, key2) key naming the checkpoint writer: one at a time.
 CHECKPOINT_LOCK = 1_346_372_940
 
 

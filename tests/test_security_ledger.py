@@ -11,6 +11,7 @@ import datetime
 import os
 import subprocess
 import sys
+import threading
 import time
 from io import StringIO
 from pathlib import Path
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from subscriptions.consent import subscription_unsubscribe
 from subscriptions.ledger import Actor, ledger_checkpoint, ledger_verify, record, row_digest
-from subscriptions.models import ConsentEvent, LedgerCheckpoint
+from subscriptions.models import ConsentEvent, Contact, LedgerCheckpoint
 from subscriptions.models.ledger import HASHED_FIELDS
 from subscriptions.privacy import contact_erase
 
@@ -437,3 +438,54 @@ def test_migrate_runs_as_the_owner_and_grants_the_app_role(transactional_db, set
             [APP_ROLE, LEDGER] * 4,
         )
         assert cursor.fetchone() == (True, False, True, False)
+
+
+# --- concurrency and volume ------------------------------------------------------------------
+
+
+def insert_sql(contact_id: int, action: str) -> tuple[str, list]:
+    return (
+        "INSERT INTO subscriptions_consentevent (contact_id, action, old_status, new_status, "
+        "source, policy_version, wording, user_agent, evidence, actor) "
+        "VALUES (%s, %s, '', '', 'one_click', '', '', '', '', '') RETURNING id",
+        [contact_id, action],
+    )
+
+
+def test_two_writers_of_one_contact_queue_and_chain_in_commit_order(committed_history):
+    """A second writer waits for the first's commit, then links to its row (no fork)."""
+    alice, _events = committed_history
+    first = psycopg.connect(database_url("app"))
+    first_id = first.execute(*insert_sql(alice.pk, "unsubscribed")).fetchone()[0]
+    result = {}
+
+    def second_writer():
+        with psycopg.connect(database_url("app"), autocommit=True) as second:
+            result["id"] = second.execute(*insert_sql(alice.pk, "unsubscribed_all")).fetchone()[0]
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive(), "the second writer did not wait for the first"
+    first.commit()
+    first.close()
+    thread.join(10)
+    rows = list(ConsentEvent.objects.filter(contact=alice).order_by("id"))
+    assert [r.pk for r in rows[-2:]] == [first_id, result["id"]]
+    assert rows[-1].prev_hash == rows[-2].hash
+    assert ledger_verify() == []
+
+
+def test_a_set_based_insert_of_many_contacts_in_one_transaction_is_chained(topic):
+    """No lock-table slot per contact: thousands of contacts in one statement are fine."""
+    contacts = Contact.objects.bulk_create(
+        Contact(
+            email=f"bulk{n}@example.com", email_key=f"bulk{n}@example.com", address_hash=f"h{n}"
+        )
+        for n in range(5000)
+    )
+    ConsentEvent.objects.bulk_create(
+        ConsentEvent(contact=c, topic=topic, action="subscribed", source="import") for c in contacts
+    )
+    assert ConsentEvent.objects.filter(prev_hash="").count() == 5000
+    assert ledger_verify() == []
