@@ -77,3 +77,31 @@ def database_use_role(*, credentials: dict, using: str = "default") -> dict:
     }.values():
         target.update(credentials)
     return previous
+
+
+def database_role_warnings(*, using: str = "default") -> list[str]:
+    """Why the connection's role could rewrite the ledger (superuser, owner), if it could."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, rolsuper, pg_has_role(current_user, tableowner, 'USAGE') "
+            "FROM pg_roles, pg_tables WHERE rolname = current_user AND tablename = %s",
+            [ConsentEvent._meta.db_table],
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return []
+    role, superuser, owner = found
+    warnings = []
+    if superuser:
+        warnings.append(f"the database role {role} is a superuser")
+    elif owner:
+        warnings.append(f"the database role {role} owns the consent ledger")
+    if warnings:
+        warnings.append(
+            "the app should run as a role that only reads and appends to it: "
+            "see DATABASE_MIGRATE_URL"
+        )
+    return warnings

@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from subscriptions.consent import subscription_unsubscribe
+from subscriptions.database_roles import database_role_warnings
 from subscriptions.ledger import Actor, ledger_checkpoint, ledger_verify, record, row_digest
 from subscriptions.models import ConsentEvent, Contact, LedgerCheckpoint
 from subscriptions.models.ledger import HASHED_FIELDS
@@ -72,6 +73,7 @@ def test_it_runs_the_tests_as_an_app_role_that_neither_owns_the_ledger_nor_is_su
         )
         user, superuser, owner = cursor.fetchone()
     assert (user, superuser, owner) == (APP_ROLE, False, OWNER_ROLE)
+    assert database_role_warnings() == []  # what verify_ledger would warn about
 
 
 def test_it_refuses_truncate_to_the_app_role(history):

@@ -7,6 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from subscriptions.database_roles import database_role_warnings
 from subscriptions.ledger import ledger_checkpoint, ledger_verify
 from subscriptions.models import ConsentEvent, LedgerCheckpoint
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, no_progress: bool = False, checkpoint: bool = False, **options):
+        for warning in database_role_warnings():
+            self.stderr.write(f"warning: {warning}")
         if checkpoint:
             ledger_checkpoint()
         rows = ConsentEvent.objects.count()
