@@ -167,7 +167,30 @@ def _run(schema_editor, sql: str) -> None:
         cursor.execute(sql)
 
 
+# SQLite (`make run` only) rebuilt the table for the new columns, which dropped 0002's triggers.
+SQLITE = [
+    "DROP TRIGGER IF EXISTS subscriptions_consentevent_no_delete",
+    "DROP TRIGGER IF EXISTS subscriptions_consentevent_no_update",
+    "CREATE TRIGGER subscriptions_consentevent_no_delete BEFORE DELETE ON subscriptions_consentevent "
+    "BEGIN SELECT RAISE(ABORT, 'consent ledger rows cannot be deleted'); END;",
+    "CREATE TRIGGER subscriptions_consentevent_no_update BEFORE UPDATE ON subscriptions_consentevent "
+    "WHEN {facts_changed} OR {personal_rewritten} "
+    "BEGIN SELECT RAISE(ABORT, 'consent ledger rows cannot be changed'); END;",
+]
+
+
+def _sqlite_conditions(facts) -> dict:
+    changed = " OR ".join(f"NEW.{f} IS NOT OLD.{f}" for f in facts)
+    rewritten = " OR ".join(
+        f"(NEW.{f} IS NOT OLD.{f} AND COALESCE(NEW.{f}, '') <> '')" for f in PERSONAL
+    )
+    return {"facts_changed": f"({changed})", "personal_rewritten": f"({rewritten})"}
+
+
 def install(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE:
+            _run(schema_editor, statement.format(**_sqlite_conditions(FACTS)))
     if schema_editor.connection.vendor != "postgresql":
         return
     _run(schema_editor, _append_only(FACTS))
@@ -175,6 +198,8 @@ def install(apps, schema_editor):
 
 
 def uninstall(apps, schema_editor):
+    # SQLite: reversing rebuilds the table after this step, so 0002's triggers are not restored
+    # there (a development database only).
     if schema_editor.connection.vendor != "postgresql":
         return
     _run(schema_editor, UNINSTALL)
