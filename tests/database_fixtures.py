@@ -30,8 +30,12 @@ PASSWORD = "prefcenter-test"
 ROLES: dict[str, dict] = {}
 
 
-def ensure_roles(admin: dict) -> None:
-    """Create the owner (LOGIN CREATEDB) and app (LOGIN) roles unless they exist."""
+def ensure_roles(admin: dict, test_database: str) -> None:
+    """Create the owner (LOGIN CREATEDB) and app (LOGIN) roles unless they exist.
+
+    A test database left behind by a run under another role is handed to the owner, so the
+    owner can drop and re-create it.
+    """
     conninfo = psycopg.conninfo.make_conninfo(
         host=admin["HOST"] or None,
         port=admin["PORT"] or None,
@@ -54,6 +58,15 @@ def ensure_roles(admin: dict) -> None:
                     f"DATABASE_URL's role {admin['USER']} cannot create them: run the tests "
                     "with a superuser DATABASE_URL once, or create them (owner: LOGIN CREATEDB)."
                 ) from error
+        leftover = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [test_database]
+        ).fetchone()
+        if leftover and leftover[0] != OWNER_ROLE:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(test_database), sql.Identifier(OWNER_ROLE)
+                )
+            )
 
 
 def database_url(role: str) -> str:
@@ -67,7 +80,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """Before the test database exists: roles ready, the connection is the owner's."""
     admin = {key: settings.DATABASES["default"].get(key) or "" for key in ("HOST", "PORT")}
     admin |= {key: settings.DATABASES["default"].get(key) or "" for key in ("USER", "PASSWORD")}
-    ensure_roles(admin)
+    ensure_roles(admin, connections["default"].creation._get_test_db_name())
     ROLES["admin"] = admin
     ROLES["owner"] = {**admin, "USER": OWNER_ROLE, "PASSWORD": PASSWORD}
     ROLES["app"] = {**admin, "USER": APP_ROLE, "PASSWORD": PASSWORD}
