@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/prefcenter
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
+# The suite runs as production does: the test database is migrated by an owner role and used by
+# a non-superuser app role, both created on first use through TEST_DATABASE_URL's superuser
+# (tests/database_fixtures.py).
+TEST_DATABASE_OWNER_ROLE ?= prefcenter_test_owner
+TEST_DATABASE_APP_ROLE ?= prefcenter_test_app
 
 .PHONY: install run test lint format check clean chromium bench
 
@@ -38,6 +43,7 @@ test: $(STAMP) chromium
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	TEST_DATABASE_OWNER_ROLE=$(TEST_DATABASE_OWNER_ROLE) TEST_DATABASE_APP_ROLE=$(TEST_DATABASE_APP_ROLE) \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

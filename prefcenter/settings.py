@@ -172,6 +172,21 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Migrations run as the owner role of DATABASE_MIGRATE_URL (the same database, another role);
+# the app runs as DATABASE_URL's role, to which `migrate` grants only what the app needs (no
+# DELETE, UPDATE or TRUNCATE of the consent ledger): subscriptions/database_roles.py.
+_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL", "")
+DATABASE_MIGRATE = (
+    {
+        key: value
+        for key, value in dj_database_url.parse(_MIGRATE_URL).items()
+        if key in {"USER", "PASSWORD", "HOST", "PORT"}
+    }
+    if _MIGRATE_URL
+    else None
+)
+# The role `migrate` grants the app's privileges to (when it is not the owner itself).
+DATABASE_APP_ROLE = DATABASES["default"].get("USER") or ""
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -430,6 +445,11 @@ CELERY_BEAT_SCHEDULE = {
     "privacy-apply-retention": {
         "task": "subscriptions.tasks.retention.apply_retention",
         "schedule": _crontab(minute=17, hour=RETENTION_HOUR),
+    },
+    # Seals the ledger rows written since the last checkpoint (verify_ledger checks the seals).
+    "ledger-checkpoint": {
+        "task": "subscriptions.tasks.ledger.checkpoint_ledger",
+        "schedule": env_int("LEDGER_CHECKPOINT_MINUTES", 10) * 60,
     },
 }
 

@@ -46,3 +46,11 @@ def send_queued_transactional(db):
         return mail.outbox
 
     return run
+
+
+# The test database runs as production does: an owner migrates it, the tests use the app role.
+from .database_fixtures import (  # noqa: E402, F401
+    django_db_modify_db_settings,
+    django_db_setup,
+    owner,
+)

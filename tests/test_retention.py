@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from subscriptions.ledger import Actor, record
@@ -174,8 +175,9 @@ def test_it_refuses_an_unknown_signal(alice):
 
 
 def test_it_blanks_ip_and_user_agent_after_the_setting(subscribed_alice, topic, settings):
-    def row(age, ip="198.51.100.0/24", ua="UA"):
-        # Rows are inserted with their age (insert is allowed; the trigger guards updates).
+    def row(ip="198.51.100.0/24", ua="UA"):
+        # The database stamps created_at itself (nobody back-dates the ledger): ages come from
+        # the `now` the rule is applied at.
         return ConsentEvent.objects.create(
             contact=subscribed_alice,
             topic=topic,
@@ -184,22 +186,26 @@ def test_it_blanks_ip_and_user_agent_after_the_setting(subscribed_alice, topic, 
             ip_address=ip,
             user_agent=ua,
             evidence="kept",
-            created_at=days_ago(age),
         )
 
-    old, old_ua_only, recent = row(31), row(40, ip=None), row(29)
-    row(50, ip=None, ua="")  # nothing left to blank
+    old, old_ua_only = row(), row(ip=None)
+    row(ip=None, ua="")  # nothing left to blank
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        boundary = cursor.fetchone()[0]
+    recent = row()
     settings.RETENTION_LEDGER_NETWORK_DAYS = 30
-    assert retention_minimise_ledger(now=NOW, dry_run=True) == 2
-    assert retention_minimise_ledger(now=NOW) == 2
+    later = boundary + datetime.timedelta(days=30)
+    assert retention_minimise_ledger(now=later, dry_run=True) == 2
+    assert retention_minimise_ledger(now=later) == 2
     for event in (old, old_ua_only):
         event.refresh_from_db()
         assert (event.ip_address, event.user_agent, event.evidence) == (None, "", "kept")
     recent.refresh_from_db()
     assert (recent.ip_address, recent.user_agent) == ("198.51.100.0/24", "UA")
-    assert retention_minimise_ledger(now=NOW) == 0
-    settings.RETENTION_LEDGER_NETWORK_DAYS = 28
-    assert retention_minimise_ledger(now=NOW) == 1
+    assert retention_minimise_ledger(now=later) == 0
+    settings.RETENTION_LEDGER_NETWORK_DAYS = 29  # the recent row is now a day too old
+    assert retention_minimise_ledger(now=later) == 1
 
 
 def test_it_blanks_user_agents_of_old_link_opens(subscribed_alice, settings):

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import connection
 from django.utils import timezone
 
 from prefcenter.celery import app
@@ -27,6 +26,7 @@ from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.tasks import marketing
 from subscriptions.transactional import send_transactional
 
+from .database_fixtures import database_url as role_database_url
 from .sending_factories import CampaignFactory, subscribers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -75,8 +75,8 @@ def workers(smtp, transactional_db):
     port, _sink = smtp
     app.control.purge()
     started: list[subprocess.Popen] = []
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    # The workers run as the app role, like the web app and the tests' own connection.
+    database_url = role_database_url("app")
 
     def start(queue: str, **extra_env: str) -> subprocess.Popen:
         env = {

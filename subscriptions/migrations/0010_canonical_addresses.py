@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0008_delivery_claim_order'),
+        ('subscriptions', '0009_ledger_chain'),
     ]
 
     operations = [

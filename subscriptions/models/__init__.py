@@ -9,7 +9,7 @@ from .feedback import (
     SoftBounce,
     SuppressionRemoval,
 )
-from .ledger import ConsentEvent
+from .ledger import ConsentEvent, LedgerCheckpoint
 from .pages import LinkHit
 from .policy import PolicyVersion
 from .privacy import CampaignStatsArchive, DataSubject, PrivacyRequest
@@ -29,6 +29,7 @@ __all__ = [
     "ContactImport",
     "DataSubject",
     "Delivery",
+    "LedgerCheckpoint",
     "LinkHit",
     "PolicyVersion",
     "PrivacyRequest",
