@@ -197,16 +197,35 @@ def test_it_hides_passwords_in_printed_urls():
     assert _redact("filesystem://") == "filesystem://"
 
 
+def environment_variables_read() -> set[str]:
+    """Every variable the settings and the Celery app read from the environment."""
+    names: set[str] = set()
+    for path in ("prefcenter/settings.py", "prefcenter/celery.py"):
+        source = (ROOT / path).read_text()
+        names |= set(
+            re.findall(r'env_(?:str|bool|int|float|list|required)\(\s*"([A-Z0-9_]+)"', source)
+        )
+        names |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z0-9_]+)"', source))
+    return names
+
+
 def test_it_documents_every_setting_read_from_the_environment_in_env_example():
-    settings_source = (ROOT / "prefcenter" / "settings.py").read_text()
-    names = set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', settings_source))
-    names |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z0-9_]+)"', settings_source))
+    names = environment_variables_read()
     documented = set(
         re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
     )
 
-    assert names, "no settings found"
+    assert {"SECRET_KEY", "DATABASE_URL", "CELERY_BEAT_SCHEDULE_SECONDS"} <= names
     assert not names - documented, f"add to .env.example: {sorted(names - documented)}"
+
+
+def test_it_documents_every_setting_read_from_the_environment_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    configuration = readme[readme.index("## Configuration") : readme.index("## Architecture")]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", configuration))
+
+    missing = environment_variables_read() - documented
+    assert not missing, f"add to the README's Configuration table: {sorted(missing)}"
 
 
 def test_it_composes_web_workers_beat_and_services_with_health_checks():
@@ -234,6 +253,30 @@ def test_it_composes_web_workers_beat_and_services_with_health_checks():
         for needed in ("postgres", "redis"):
             assert service["depends_on"][needed]["condition"] == "service_healthy"
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # DESIGN's processes: `-Q marketing` and `-Q transactional,webhooks`, each its own `-n`.
     assert "--queues=marketing" in services["worker-marketing"]["command"]
-    assert "--queues=transactional" in services["worker-transactional"]["command"]
+    assert "--queues=transactional,webhooks" in services["worker-transactional"]["command"]
+    hostnames = [
+        arg
+        for name in ("worker-marketing", "worker-transactional")
+        for arg in services[name]["command"]
+        if arg.startswith("--hostname=")
+    ]
+    assert len(set(hostnames)) == 2
     assert "beat" in services["beat"]["command"]
+    # Ready only once the real server listens on TCP: the image's init-time server (while
+    # docker/postgres-init-roles.sh creates the roles) listens on the Unix socket alone.
+    assert "-h 127.0.0.1" in " ".join(services["postgres"]["healthcheck"]["test"])
+    # The owner's credentials reach the one-shot migrate service and nothing that stays up.
+    assert services["migrate"]["env_file"] == [".env", ".env.db"]
+    assert services["migrate"]["restart"] == "no"
+
+
+def test_it_declares_every_queue_that_design_names():
+    from prefcenter.celery import app
+
+    assert {queue.name for queue in app.conf.task_queues} == {
+        "marketing",
+        "transactional",
+        "webhooks",
+    }
