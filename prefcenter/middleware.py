@@ -1,0 +1,24 @@
+"""Middleware of the project itself (the app's own lives in subscriptions)."""
+
+from __future__ import annotations
+
+from subscriptions.views.health import healthz
+
+
+class HealthProbeMiddleware:
+    """Answers `/healthz` before Django validates the Host header; every other path goes on.
+
+    Load balancers and orchestrators probe a backend at its own address (Kubernetes sends the
+    pod's IP, a cloud load balancer the target's), a Host that ALLOWED_HOSTS rightly refuses:
+    the probe would get the 400 of every unknown host and mark each healthy backend down.
+    `/healthz` builds nothing from the Host (no link, no redirect), so answering it whatever the
+    Host is safe. First in MIDDLEWARE, so no other middleware reads the Host before it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/healthz":
+            return healthz(request)
+        return self.get_response(request)
