@@ -147,6 +147,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # An unreachable database answers 503 with Retry-After, never a bare 500.
+    "prefcenter.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "prefcenter.urls"
