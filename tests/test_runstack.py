@@ -356,6 +356,14 @@ def test_it_composes_web_workers_beat_and_services_with_health_checks():
         if arg.startswith("--hostname=")
     ]
     assert len(set(hostnames)) == 2
+    # Each worker's health check pings that worker by its own name.
+    for name in ("worker-marketing", "worker-transactional"):
+        command = services[name]["command"]
+        worker = next(a for a in command if a.startswith("--hostname=")).split("=", 1)[1]
+        ping = " ".join(services[name]["healthcheck"]["test"])
+        assert "inspect ping" in ping
+        # `$$` is compose's escape: the container's shell sees $HOSTNAME, Celery's %h.
+        assert f"--destination={worker.replace('%h', '$$HOSTNAME')}" in ping
     assert "beat" in services["beat"]["command"]
     # Ready only once the real server listens on TCP: the image's init-time server (while
     # docker/postgres-init-roles.sh creates the roles) listens on the Unix socket alone.
