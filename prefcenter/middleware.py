@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 
 from subscriptions.api.errors import DATABASE_RETRY_AFTER_SECONDS, database_unavailable_body
 from subscriptions.views.health import healthz
 from subscriptions.views.pages import service_unavailable
+
+log = logging.getLogger(__name__)
 
 
 class HealthProbeMiddleware:
@@ -47,6 +51,9 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
+        # Answering stops Django from logging the exception: name the cause for the operator
+        # (a server that is down, or e.g. a database never migrated). No path: it holds tokens.
+        log.error("database error, answered 503: %s", str(exception).strip())
         if request.path_info.startswith(("/api/", "/anymail/")):
             response = JsonResponse(database_unavailable_body(), status=503)
         else:

@@ -59,6 +59,9 @@ def app_without_database(tmp_path):
     process.terminate()
     output = process.communicate(timeout=20)[0].decode(errors="replace")
     assert "Internal Server Error" not in output, output
+    # The operator still learns why: the database error is logged (the 503s hide no cause).
+    if "answered 503" not in output:
+        raise AssertionError(output)
 
 
 def assert_retry_later(response: requests.Response) -> None:

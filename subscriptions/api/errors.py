@@ -7,6 +7,7 @@ database answers 503 `database_unavailable` with Retry-After (DESIGN), never a 5
 
 from __future__ import annotations
 
+import logging
 import math
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -53,6 +54,8 @@ CODES: dict[type[exceptions.APIException], str] = {
     exceptions.Throttled: "rate_limited",
     exceptions.ValidationError: "invalid",
 }
+
+log = logging.getLogger(__name__)
 
 # An unreachable database (refused, dropped or timed-out connection): a client should retry.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -108,6 +111,8 @@ def database_unavailable_body() -> dict:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """The API's EXCEPTION_HANDLER: one error shape for every 4xx (and the database's 503)."""
     if isinstance(exc, DATABASE_ERRORS):
+        # Answering stops Django from logging it: name the cause for the operator.
+        log.error("database error, answered 503: %s", str(exc).strip())
         return Response(
             database_unavailable_body(),
             status=503,
