@@ -13,10 +13,15 @@ def main() -> None:
         from subscriptions.management.commands.runstack import apply_dev_defaults
 
         apply_dev_defaults(os.environ, sys.argv[2:])
+    from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
     try:
+        # Read the settings before Django picks the command: when they fail to load, Django still
+        # runs the commands it needs no settings for (`shell`, `help`), so a production host
+        # missing a secret would start a shell. Only `doctor` is let through (settings.py).
+        settings.INSTALLED_APPS  # noqa: B018 (the attribute access loads the settings)
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as error:
         # A configuration mistake is the operator's to fix: say what, without a traceback.

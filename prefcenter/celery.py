@@ -2,7 +2,8 @@
 
 Two queues keep the two mail streams apart: `marketing` (campaign batches, which may hold a
 backlog of millions) and `transactional` (confirmations, receipts, notices), served by their own
-workers so a password reset never waits behind a campaign.
+workers so a password reset never waits behind a campaign. A third, `webhooks`, carries outbound
+webhook deliveries; DESIGN's transactional worker consumes it (`-Q transactional,webhooks`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prefcenter.settings")
 
 app = Celery("prefcenter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("marketing"), Queue("transactional"))
+app.conf.task_queues = (Queue("marketing"), Queue("transactional"), Queue("webhooks"))
 app.conf.task_default_queue = "marketing"
 app.conf.task_routes = {
     "subscriptions.tasks.transactional.*": {"queue": "transactional"},

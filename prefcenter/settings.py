@@ -136,6 +136,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Health probes come from load balancers addressing this host by IP: answered before the
+    # Host header is checked (prefcenter/middleware.py).
+    "prefcenter.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -144,6 +147,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # An unreachable database answers 503 with Retry-After, never a bare 500.
+    "prefcenter.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "prefcenter.urls"

@@ -1,14 +1,17 @@
 """Every API error is `{"error": "<code>", "detail": "<text>"}` with a 4xx status.
 
 DRF's own exceptions are renamed by a small table; the domain's exceptions (invalid address,
-rule-5 refusal, suppressed address) are mapped here too, so views only raise.
+rule-5 refusal, suppressed address) are mapped here too, so views only raise. An unreachable
+database answers 503 `database_unavailable` with Retry-After (DESIGN), never a 500.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -51,6 +54,12 @@ CODES: dict[type[exceptions.APIException], str] = {
     exceptions.Throttled: "rate_limited",
     exceptions.ValidationError: "invalid",
 }
+
+log = logging.getLogger(__name__)
+
+# An unreachable database (refused, dropped or timed-out connection): a client should retry.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 # Field error codes that name the whole error when they are its only cause.
 FIELD_CODES = frozenset({"invalid_email", "invalid_locale"})
@@ -95,8 +104,20 @@ def body(code: str, detail: str, **extra) -> dict:
     return {"error": code, "detail": detail, **extra}
 
 
+def database_unavailable_body() -> dict:
+    return body("database_unavailable", "The database cannot be reached; retry shortly.")
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """The API's EXCEPTION_HANDLER: one error shape for every 4xx."""
+    """The API's EXCEPTION_HANDLER: one error shape for every 4xx (and the database's 503)."""
+    if isinstance(exc, DATABASE_ERRORS):
+        # Answering stops Django from logging it: name the cause for the operator.
+        log.error("database error, answered 503: %s", str(exc).strip())
+        return Response(
+            database_unavailable_body(),
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, RequestDataTooBig):
         set_rollback()
         return Response(body("too_large", "The request body is too large."), status=413)

@@ -115,6 +115,12 @@ def _try_again_soon(request) -> HttpResponse:
     return response
 
 
+def service_unavailable(request) -> HttpResponse:
+    """A service the request needs is down (prefcenter.middleware: the database): a styled 503
+    that says nothing was changed, with Retry-After, instead of a bare 500."""
+    return _try_again_soon(request)
+
+
 def _post_data(request):
     """The form body, or an empty one when it cannot be parsed (bad multipart, bad charset)."""
     try:

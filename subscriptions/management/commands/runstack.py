@@ -1,6 +1,6 @@
 """`manage.py runstack`: the whole product on one machine, for `make run`.
 
-Migrates, seeds the demo, then runs web (gunicorn), one Celery worker for both queues and Celery
+Migrates, seeds the demo, then runs web (gunicorn), one Celery worker for every queue and Celery
 beat as child processes, prints where to look, and stops them all on Ctrl-C. With nothing
 configured it runs on the embedded defaults (SQLite and a filesystem broker under var/, mail in
 the file outbox); with DATABASE_URL, CELERY_BROKER_URL, REDIS_URL set it uses those services.
@@ -131,7 +131,7 @@ class Command(BaseCommand):
                 "worker",
                 [
                     *celery,
-                    *("worker", "-Q", "marketing,transactional", "--loglevel", "INFO"),
+                    *("worker", "-Q", "marketing,transactional,webhooks", "--loglevel", "INFO"),
                     *("--concurrency", str(concurrency), "--hostname", "runstack@%h"),
                 ],
             ),

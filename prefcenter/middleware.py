@@ -1,0 +1,69 @@
+"""Middleware of the project itself (the app's own lives in subscriptions)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+
+from subscriptions.api.errors import DATABASE_RETRY_AFTER_SECONDS, database_unavailable_body
+from subscriptions.views.health import healthz
+from subscriptions.views.pages import service_unavailable
+
+log = logging.getLogger(__name__)
+
+
+class HealthProbeMiddleware:
+    """Answers `/healthz` before Django validates the Host header; every other path goes on.
+
+    Load balancers and orchestrators probe a backend at its own address (Kubernetes sends the
+    pod's IP, a cloud load balancer the target's), a Host that ALLOWED_HOSTS rightly refuses:
+    the probe would get the 400 of every unknown host and mark each healthy backend down.
+    `/healthz` builds nothing from the Host (no link, no redirect), so answering it whatever the
+    Host is safe. First in MIDDLEWARE, so no other middleware reads the Host before it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/healthz":
+            return healthz(request)
+        return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """An unreachable database answers 503 with Retry-After, not 500: on the pages, the admin,
+    the ESP webhooks and anything under /api/ that the API's own handler did not answer.
+
+    A mail client's one-click POST or an ESP's webhook then sees a temporary failure it retries,
+    and a person sees that nothing was changed. Last in MIDDLEWARE, so it sees the view's
+    exception first.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        # Answering stops Django from logging the exception: name the cause for the operator
+        # (a server that is down, or e.g. a database never migrated). No path: it holds tokens.
+        log.error("database error, answered 503: %s", str(exception).strip())
+        if request.path_info.startswith(("/api/", "/anymail/")):
+            response = JsonResponse(database_unavailable_body(), status=503)
+        else:
+            try:
+                response = service_unavailable(request)
+            except Exception:  # the page itself needed the database: say it plainly
+                response = HttpResponse(
+                    "Temporarily unavailable; nothing was changed. Please try again shortly.",
+                    status=503,
+                    content_type="text/plain; charset=utf-8",
+                )
+        response.setdefault("Retry-After", str(DATABASE_RETRY_AFTER_SECONDS))
+        return response
