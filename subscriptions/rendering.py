@@ -41,6 +41,9 @@ MAX_RENDER_SECONDS = 1.0
 # Width accepted by the padding filters (center, ljust, rjust) and digits by floatformat.
 MAX_PAD_WIDTH = 1_000
 MAX_FLOAT_DIGITS = 20
+# Tags nested inside one another: Django parses and renders them recursively, so a body of a
+# few thousand nested `{% if %}` blew the interpreter's stack (a RecursionError, a 500).
+MAX_NESTING = 100
 
 TAGS = (
     "autoescape",
@@ -165,13 +168,18 @@ def _budget(context) -> RenderBudget:
 
 
 def _checked(func):
-    """A filter whose string result counts against MAX_OUTPUT_CHARS before anything uses it."""
+    """A filter whose string or sequence result counts against MAX_OUTPUT_CHARS before
+    anything uses it.
+
+    Sequences too: `{% with b=a|add:a %}` over a `make_list` doubles a list at each level
+    without rendering a character, and two dozen levels held gigabytes.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         result = func(*args, **kwargs)
-        if isinstance(result, str) and len(result) > MAX_OUTPUT_CHARS:
-            raise RenderBudgetExceeded(f"the filter {func.__name__} made a string too long")
+        if isinstance(result, str | list | tuple) and len(result) > MAX_OUTPUT_CHARS:
+            raise RenderBudgetExceeded(f"the filter {func.__name__} made a value too long")
         return result
 
     return wrapper
@@ -264,6 +272,21 @@ class _LoopTick(Node):
 
 
 @functools.cache
+def _clocked(cls: type[Node]) -> type[Node]:
+    """A subclass of a block node class (with, if, filter, ...) that reads the clock first.
+
+    Filters inside `{% with %}` or `{% if %}` can do much work and render nothing, outside
+    any loop; without this the clock was read only at the end of the message.
+    """
+
+    def render_annotated(self, context):
+        _budget(context).check_clock()
+        return cls.render_annotated(self, context)
+
+    return type(f"Clocked{cls.__name__}", (cls,), {"render_annotated": render_annotated})
+
+
+@functools.cache
 def _counted(cls: type[Node]) -> type[Node]:
     """A subclass of a leaf node class that charges the budget with what it renders."""
 
@@ -275,12 +298,15 @@ def _counted(cls: type[Node]) -> type[Node]:
     return type(f"Counted{cls.__name__}", (cls,), {"render_annotated": render_annotated})
 
 
-def _instrument(nodelist: NodeList, in_loop: bool = False) -> None:
-    """Count what leaf nodes render, add a tick to every loop, refuse unclosed `{{`.
+def _instrument(nodelist: NodeList, in_loop: bool = False, depth: int = 0) -> None:
+    """Count what leaf nodes render, add a tick to every loop, read the clock in every block,
+    refuse unclosed `{{` and nesting deeper than MAX_NESTING.
 
     Text outside any loop is bounded by the template's own length and is not counted; every
     other leaf is (a variable may hold a large attribute, a loop repeats whatever it holds).
     """
+    if depth > MAX_NESTING:
+        raise TemplateSyntaxError(f"Tags are nested more than {MAX_NESTING} deep")
     for node in list(nodelist):
         children = [getattr(node, name, None) for name in node.child_nodelists]
         children = [child for child in children if child]
@@ -295,14 +321,21 @@ def _instrument(nodelist: NodeList, in_loop: bool = False) -> None:
                 node.__class__ = _counted(TextNode)
         elif isinstance(node, VariableNode) or not children:
             node.__class__ = _counted(type(node))
+        else:
+            node.__class__ = _clocked(type(node))
         for child in children:
-            _instrument(child, in_loop or isinstance(node, ForNode))
+            _instrument(child, in_loop or isinstance(node, ForNode), depth + 1)
 
 
 def sandbox_compile(source: str) -> Template:
     """`source` compiled in the sandbox. Raises TemplateSyntaxError (a disallowed tag or filter
     is one: `Invalid block tag 'load'`, `Invalid filter: 'pprint'`)."""
-    template = Template(source, engine=SANDBOX_ENGINE)
+    try:
+        template = Template(source, engine=SANDBOX_ENGINE)
+    except RecursionError:
+        # Django's parser recurses once per nested tag; MAX_NESTING is checked below, after
+        # parsing, so a body nested thousands deep is refused here instead of as a 500.
+        raise TemplateSyntaxError(f"Tags are nested more than {MAX_NESTING} deep") from None
     _instrument(template.nodelist)
     return template
 

@@ -192,6 +192,14 @@ AMPLIFIERS = [
     # Little output, much work per pass: the clock stops it.
     "{% for a in contact.attributes.items %}{{ contact.attributes.blob|slugify|length }}"
     "{% endfor %}",
+    # A list doubled at each `with` renders nothing until the end: it held gigabytes.
+    "{% with a=contact.attributes.blob|make_list %}"
+    + "".join(f"{{% with a{i}=a|add:a %}}{{% with a=a{i} %}}" for i in range(8))
+    + "{{ a|length }}"
+    + "{% endwith %}{% endwith %}" * 8
+    + "{% endwith %}",
+    # Much work per `with`, no loop and no output: the clock is read in every block.
+    "{% with a=contact.attributes.blob|slugify|length %}{{ a }}{% endwith %}" * 200,
 ]
 BIG = {"items": list(range(2_000)), "blob": "x" * 300_000}
 
@@ -297,3 +305,24 @@ def test_a_scheduled_campaign_the_sandbox_refuses_does_not_stop_the_sweep(topic)
     legacy.refresh_from_db()
     fine.refresh_from_db()
     assert (legacy.status, fine.status) == (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+
+
+@pytest.mark.parametrize("depth", [150, 3000])
+def test_the_api_refuses_a_template_nested_too_deep_instead_of_a_500(api, topic, depth):
+    body = "{% if 1 %}" * depth + "x" + "{% endif %}" * depth
+
+    response = create(api, topic, text_body=body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_template"
+    assert "nested" in response.json()["detail"]
+    assert not Campaign.objects.exists()
+
+
+def test_a_template_nested_a_little_still_renders(topic):
+    body = "{% if 1 %}" * 50 + "{{ contact.email }}" + "{% endif %}" * 50
+    campaign = CampaignFactory.build(topic=topic, subject="Hi", text_body=body, html_body="")
+
+    message = render_marketing_message(campaign=campaign, contact=ContactFactory.build())
+
+    assert "@" in message.text
