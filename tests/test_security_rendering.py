@@ -199,7 +199,7 @@ AMPLIFIERS = [
     + "{% endwith %}{% endwith %}" * 8
     + "{% endwith %}",
     # Much work per `with`, no loop and no output: the clock is read in every block.
-    "{% with a=contact.attributes.blob|slugify|length %}{{ a }}{% endwith %}" * 200,
+    "{% with a=contact.attributes.blob|slugify|length %}{{ a }}{% endwith %}" * 1000,
 ]
 BIG = {"items": list(range(2_000)), "blob": "x" * 300_000}
 
@@ -326,3 +326,19 @@ def test_a_template_nested_a_little_still_renders(topic):
     message = render_marketing_message(campaign=campaign, contact=ContactFactory.build())
 
     assert "@" in message.text
+
+
+def test_a_list_doubled_in_nested_withs_is_stopped_before_it_grows(topic):
+    # Each level doubles a list and renders nothing: 20 levels over an address are 120 MB,
+    # a few more are gigabytes.
+    body = (
+        "{% with a=contact.email|make_list %}"
+        + "".join(f"{{% with a{i}=a|add:a %}}{{% with a=a{i} %}}" for i in range(20))
+        + "{{ a|length }}"
+        + "{% endwith %}{% endwith %}" * 20
+        + "{% endwith %}"
+    )
+    campaign = CampaignFactory.build(topic=topic, subject="Hi", text_body=body, html_body="")
+
+    with pytest.raises(RenderBudgetExceeded, match="made a value too long"):
+        render_marketing_message(campaign=campaign, contact=ContactFactory.build())
