@@ -562,3 +562,25 @@ def test_a_signed_in_user_still_joins_a_new_topic_directly(topic, other_topic):
     client.post(reverse("account_preferences"), {"action": "save", f"on-{other_topic.slug}": "on"})
 
     assert status_of(Contact.objects.get(email="bea@example.com"), other_topic) == "subscribed"
+
+
+def test_a_confirmation_mailed_by_a_worker_whose_clock_runs_ahead_is_still_overtaken(
+    topic, send_queued_transactional, db_snapshot
+):
+    """The ledger's times come from the database clock; the confirmation's came from the
+    worker's. With the worker 30 s ahead, an unsubscribe-all made just after the mail looked
+    older than it, and the link then re-subscribed Ann and lifted her unsubscribe-all."""
+    ahead = timezone.now() + datetime.timedelta(seconds=30)
+    worker_clock = ConfirmationRequest._meta.get_field("created_at")
+    with mock.patch.object(worker_clock, "default", lambda: ahead):
+        sign_up("ann@example.com", topic)
+    (message,) = send_queued_transactional()
+    ann = Contact.objects.get()
+    Client().post(reverse("unsubscribe", args=[unsubscribe_token(ann, topic)]), {"scope": "all"})
+    before = db_snapshot()
+
+    response = Client().post(confirm_path_in(message))
+
+    assert response.status_code == 410
+    assert db_snapshot() == before
+    assert Suppression.objects.filter(reason="unsubscribed_all").exists()
