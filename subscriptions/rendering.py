@@ -468,6 +468,9 @@ class _LinkContexts(HTMLParser):
         for name, value in attrs:
             if self._has(value) and not (name == "href" and value in self.urls):
                 self.misplaced = True
+        # <a ping> posts the href it was clicked for to another URL.
+        if any(value in self.urls for _name, value in attrs) and any(n == "ping" for n, _ in attrs):
+            self.misplaced = True
 
     handle_startendtag = handle_starttag
 

