@@ -397,8 +397,8 @@ def campaign_context(
 LINK_NAMES = ("unsubscribe_url", "preferences_url")
 _LINK_NAME = re.compile(r"\b(?:unsubscribe_url|preferences_url)\b")
 # Around a link in text: what may touch it without making it part of a longer URL.
-_BEFORE = " \t\r\n<([\"'"
-_AFTER = " \t\r\n>)]\"'.,;:!?"
+_BEFORE = " \t\r\n\xa0<([\"'"
+_AFTER = " \t\r\n\xa0>)]\"'.,;:!?"
 
 
 class LinkMisplaced(TemplateSyntaxError):

@@ -415,6 +415,7 @@ PLACED = [
     "<p><a href=\"{{ unsubscribe_url }}\">Leave</a> or <a href='{{ preferences_url }}'>"
     "choose</a></p>",
     "<p>{{ unsubscribe_url }}</p><p>Your page: {{ preferences_url }}.</p>",
+    "<p>Leave:&nbsp;{{ unsubscribe_url }}</p><p>(<a href={{ preferences_url }}>yours</a>)</p>",
 ]
 
 
