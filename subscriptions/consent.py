@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from . import ratelimit
@@ -304,9 +305,14 @@ def subscription_request(
     ):
         from .notifications import send_confirmation_request
 
+        # Stamped by the database clock, as the ledger's rows are: whether a later opt-out
+        # overtook it (confirmation_overtaken) compares the two, and a worker whose clock ran
+        # a few seconds ahead made an unsubscribe-all right after the mail look older than it,
+        # so the link still re-subscribed the person and lifted their suppression.
         confirmation = ConfirmationRequest.objects.create(
-            contact=contact, age_confirmed=age_confirmed
+            contact=contact, age_confirmed=age_confirmed, created_at=Now()
         )
+        confirmation.refresh_from_db(fields=["created_at"])
         confirmation.topics.set(awaiting)
         send_confirmation_request(confirmation=confirmation, topics=awaiting)
     return awaiting

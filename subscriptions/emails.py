@@ -15,7 +15,14 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import escape
 
-from .rendering import RenderBudget, campaign_context, render_sandboxed, sandbox_compile
+from .rendering import (
+    RenderBudget,
+    campaign_context,
+    check_link_contexts,
+    check_link_uses,
+    render_sandboxed,
+    sandbox_compile,
+)
 
 
 def render_email(name: str, context: dict, locale: str | None = None) -> tuple[str, str, str]:
@@ -85,17 +92,32 @@ class CompiledCampaign:
     subject: Template
     text: Template | None
     html: Template | None
-    # The footers, rendered once with stand-ins for the two per-recipient links.
-    text_footer: str
-    html_footer: str
+    # The footers, rendered once with stand-ins for the two per-recipient links, for each
+    # combination of (body shows the unsubscribe link, body shows the preference link).
+    text_footers: dict[tuple[bool, bool], str]
+    html_footers: dict[tuple[bool, bool], str]
 
-    def footers(self, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
-        """The text and HTML footers of one recipient."""
-        text = self.text_footer.replace(_UNSUBSCRIBE_SLOT, unsubscribe_url).replace(
-            _PREFERENCES_SLOT, preferences_url
+    def footers(
+        self, unsubscribe_url: str, preferences_url: str, *, text_body: str, html_body: str
+    ) -> tuple[str, str]:
+        """The text and HTML footers of one recipient, with the links its rendered body lacks.
+
+        Decided on what the body rendered, not on what its source says: a body that placed
+        `{{ unsubscribe_url }}` inside `{% if %}` that came out false left its messages without
+        an unsubscribe link in the body.
+        """
+        html_has = (unsubscribe_url in html_body, preferences_url in html_body)
+        # A text part made from the HTML carries the links the HTML body places.
+        text_has = (unsubscribe_url in text_body, preferences_url in text_body)
+        text = (
+            self.text_footers[text_has]
+            .replace(_UNSUBSCRIBE_SLOT, unsubscribe_url)
+            .replace(_PREFERENCES_SLOT, preferences_url)
         )
-        html = self.html_footer.replace(_UNSUBSCRIBE_SLOT, escape(unsubscribe_url)).replace(
-            _PREFERENCES_SLOT, escape(preferences_url)
+        html = (
+            self.html_footers[html_has]
+            .replace(_UNSUBSCRIBE_SLOT, escape(unsubscribe_url))
+            .replace(_PREFERENCES_SLOT, escape(preferences_url))
         )
         return text, html
 
@@ -105,25 +127,23 @@ _UNSUBSCRIBE_SLOT = "\x00unsubscribe_url\x00"
 _PREFERENCES_SLOT = "\x00preferences_url\x00"
 
 
-def _render_footers(topic_name: str, text_links: tuple[bool, bool], html_links: tuple[bool, bool]):
+_LINK_COMBINATIONS = [(u, p) for u in (False, True) for p in (False, True)]
+
+
+def _render_footers(topic_name: str):
+    """Text and HTML footers for every combination of links the body already shows."""
     ctx = {
         "topic": {"name": topic_name},
         "postal_address": settings.POSTAL_ADDRESS,
         "unsubscribe_url": _UNSUBSCRIBE_SLOT,
         "preferences_url": _PREFERENCES_SLOT,
     }
-
-    def links(has: tuple[bool, bool]) -> dict:
-        return {"body_has_unsubscribe": has[0], "body_has_preferences": has[1]}
-
-    text = _FOOTER_TEXT.render(Context({**ctx, **links(text_links)}, autoescape=False))
-    html = _FOOTER_HTML.render(Context({**ctx, **links(html_links)}))
+    text, html = {}, {}
+    for has in _LINK_COMBINATIONS:
+        links = {"body_has_unsubscribe": has[0], "body_has_preferences": has[1]}
+        text[has] = _FOOTER_TEXT.render(Context({**ctx, **links}, autoescape=False))
+        html[has] = _FOOTER_HTML.render(Context({**ctx, **links}))
     return text, html
-
-
-def _places(source: str) -> tuple[bool, bool]:
-    squashed = "".join(source.split())
-    return "{{unsubscribe_url" in squashed, "{{preferences_url" in squashed
 
 
 def compile_campaign(campaign) -> CompiledCampaign:
@@ -141,24 +161,19 @@ def compile_campaign(campaign) -> CompiledCampaign:
     ):
         try:
             parts[label] = sandbox_compile(source) if source else None
+            if source:
+                check_link_uses(source, allowed=label != "subject")
         except TemplateSyntaxError as exc:
             raise InvalidCampaignTemplate(f"The {label} is not a valid template: {exc}") from exc
     if parts["text body"] is None and parts["HTML body"] is None:
         raise InvalidCampaignTemplate("A campaign needs a text or an HTML body.")
-    text_has_links = _places(campaign.text_body)
-    html_has_links = _places(campaign.html_body)
-    # A text part made from the HTML carries the links the HTML body places.
-    text_footer, html_footer = _render_footers(
-        campaign.topic.name,
-        text_has_links if parts["text body"] else html_has_links,
-        html_has_links,
-    )
+    text_footers, html_footers = _render_footers(campaign.topic.name)
     return CompiledCampaign(
         subject=parts["subject"] or sandbox_compile(""),
         text=parts["text body"],
         html=parts["HTML body"],
-        text_footer=text_footer,
-        html_footer=html_footer,
+        text_footers=text_footers,
+        html_footers=html_footers,
     )
 
 
@@ -331,7 +346,6 @@ def render_marketing_message(
         postal_address=settings.POSTAL_ADDRESS,
     )
     budget = RenderBudget()
-    text_footer, html_footer = compiled.footers(unsub, prefs)
     with translation.override(contact.locale or settings.LANGUAGE_CODE):
         subject = render_sandboxed(compiled.subject, ctx, autoescape=False, budget=budget)
         subject = subject_prefix + " ".join(subject.split())
@@ -340,8 +354,13 @@ def render_marketing_message(
             html_body = render_sandboxed(compiled.html, ctx, autoescape=True, budget=budget)
         if compiled.text is not None:
             text = render_sandboxed(compiled.text, ctx, autoescape=False, budget=budget)
+            check_link_contexts(html=html_body, text=text, urls=(unsub, prefs))
         else:
+            check_link_contexts(html=html_body, urls=(unsub, prefs))
             text = html2text.html2text(html_body)
+        text_footer, html_footer = compiled.footers(
+            unsub, prefs, text_body=text, html_body=html_body
+        )
         text = text.rstrip() + text_footer
     html = _append_html(html_body, html_footer) if compiled.html is not None else ""
     if html and "<style" in html:

@@ -23,8 +23,14 @@ from .consent import (
     subscription_unsubscribe,
 )
 from .ledger import Actor
-from .models import Contact, Subscription, Topic
-from .models.choices import SubscriptionStatus
+from .models import ConsentEvent, Contact, Subscription, Topic
+from .models.choices import LinkVia, SubscriptionStatus
+
+# Where a page is reached without a mailbox ever being proven: the signed-in account page is
+# behind the admin's login (staff only), and staff can point a contact's `user` at themselves.
+# From there, taking back an opt-out would be an admin action dressed as the person's own
+# consent (rule 5), so re-joining a topic the person left is confirmed by email.
+REJOIN_CONFIRMED_VIAS = frozenset({LinkVia.ACCOUNT})
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,17 @@ def link_allows_direct_join(
     return (now or timezone.now()) - link_issued_at < max_age
 
 
+def _left_before(contact: Contact, subscription: Subscription | None) -> bool:
+    """Whether the person left this topic (a pending row may be a re-join awaiting proof)."""
+    if subscription is None:
+        return False
+    if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        return True
+    return ConsentEvent.objects.filter(
+        contact=contact, topic=subscription.topic_id, new_status=SubscriptionStatus.UNSUBSCRIBED
+    ).exists()
+
+
 def preferences_topics() -> list[Topic]:
     """The topics the page offers: every active one, in their display order."""
     return list(Topic.objects.filter(is_active=True))
@@ -68,6 +85,7 @@ def preferences_apply(
     choices: dict[str, TopicChoice],
     by: Actor,
     link_issued_at: datetime.datetime,
+    link_via: str = LinkVia.CAMPAIGN,
 ) -> PreferencesResult:
     """Apply the page's choices, keyed by topic slug. Unknown or inactive slugs are ignored.
 
@@ -77,7 +95,9 @@ def preferences_apply(
     less than PREFERENCE_LINK_JOIN_MAX_AGE_DAYS ago; from an older link a double opt-in
     confirmation is emailed instead. While the person's own unsubscribe-all, complaint or
     erasure suppresses the address, every join is confirmed by email, however fresh the link:
-    only a confirmation lifts those. Raises UnknownFrequency for a frequency the topic does
+    only a confirmation lifts those. From a page reached without a proven mailbox
+    (REJOIN_CONFIRMED_VIAS: the signed-in account page), re-joining a topic the person left is
+    confirmed by email too. Raises UnknownFrequency for a frequency the topic does
     not offer, before anything changes.
     """
     topics = {t.slug: t for t in preferences_topics() if t.slug in choices}
@@ -101,7 +121,11 @@ def preferences_apply(
                 contact=contact, topic=topic, frequency=choice.frequency, by=by
             ):
                 result.frequency_changed.append(topic)
-        elif choice.subscribed and direct:
+        elif (
+            choice.subscribed
+            and direct
+            and not (link_via in REJOIN_CONFIRMED_VIAS and _left_before(contact, subscription))
+        ):
             subscription_subscribe(
                 contact=contact, topic=topic, by=by, frequency=choice.frequency or None
             )

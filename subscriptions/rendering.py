@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from html.parser import HTMLParser
 from types import MappingProxyType
 
 from django.template import (
@@ -31,7 +33,7 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
-from django.template.base import Node, NodeList, TextNode, VariableNode
+from django.template.base import Lexer, Node, NodeList, TextNode, TokenType, VariableNode
 from django.template.defaulttags import ForNode
 
 # Per message (subject, text and HTML bodies together).
@@ -41,6 +43,9 @@ MAX_RENDER_SECONDS = 1.0
 # Width accepted by the padding filters (center, ljust, rjust) and digits by floatformat.
 MAX_PAD_WIDTH = 1_000
 MAX_FLOAT_DIGITS = 20
+# Tags nested inside one another: Django parses and renders them recursively, so a body of a
+# few thousand nested `{% if %}` blew the interpreter's stack (a RecursionError, a 500).
+MAX_NESTING = 100
 
 TAGS = (
     "autoescape",
@@ -165,13 +170,18 @@ def _budget(context) -> RenderBudget:
 
 
 def _checked(func):
-    """A filter whose string result counts against MAX_OUTPUT_CHARS before anything uses it."""
+    """A filter whose string or sequence result counts against MAX_OUTPUT_CHARS before
+    anything uses it.
+
+    Sequences too: `{% with b=a|add:a %}` over a `make_list` doubles a list at each level
+    without rendering a character, and two dozen levels held gigabytes.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         result = func(*args, **kwargs)
-        if isinstance(result, str) and len(result) > MAX_OUTPUT_CHARS:
-            raise RenderBudgetExceeded(f"the filter {func.__name__} made a string too long")
+        if isinstance(result, str | list | tuple) and len(result) > MAX_OUTPUT_CHARS:
+            raise RenderBudgetExceeded(f"the filter {func.__name__} made a value too long")
         return result
 
     return wrapper
@@ -264,6 +274,21 @@ class _LoopTick(Node):
 
 
 @functools.cache
+def _clocked(cls: type[Node]) -> type[Node]:
+    """A subclass of a block node class (with, if, filter, ...) that reads the clock first.
+
+    Filters inside `{% with %}` or `{% if %}` can do much work and render nothing, outside
+    any loop; without this the clock was read only at the end of the message.
+    """
+
+    def render_annotated(self, context):
+        _budget(context).check_clock()
+        return cls.render_annotated(self, context)
+
+    return type(f"Clocked{cls.__name__}", (cls,), {"render_annotated": render_annotated})
+
+
+@functools.cache
 def _counted(cls: type[Node]) -> type[Node]:
     """A subclass of a leaf node class that charges the budget with what it renders."""
 
@@ -275,12 +300,15 @@ def _counted(cls: type[Node]) -> type[Node]:
     return type(f"Counted{cls.__name__}", (cls,), {"render_annotated": render_annotated})
 
 
-def _instrument(nodelist: NodeList, in_loop: bool = False) -> None:
-    """Count what leaf nodes render, add a tick to every loop, refuse unclosed `{{`.
+def _instrument(nodelist: NodeList, in_loop: bool = False, depth: int = 0) -> None:
+    """Count what leaf nodes render, add a tick to every loop, read the clock in every block,
+    refuse unclosed `{{` and nesting deeper than MAX_NESTING.
 
     Text outside any loop is bounded by the template's own length and is not counted; every
     other leaf is (a variable may hold a large attribute, a loop repeats whatever it holds).
     """
+    if depth > MAX_NESTING:
+        raise TemplateSyntaxError(f"Tags are nested more than {MAX_NESTING} deep")
     for node in list(nodelist):
         children = [getattr(node, name, None) for name in node.child_nodelists]
         children = [child for child in children if child]
@@ -295,14 +323,21 @@ def _instrument(nodelist: NodeList, in_loop: bool = False) -> None:
                 node.__class__ = _counted(TextNode)
         elif isinstance(node, VariableNode) or not children:
             node.__class__ = _counted(type(node))
+        else:
+            node.__class__ = _clocked(type(node))
         for child in children:
-            _instrument(child, in_loop or isinstance(node, ForNode))
+            _instrument(child, in_loop or isinstance(node, ForNode), depth + 1)
 
 
 def sandbox_compile(source: str) -> Template:
     """`source` compiled in the sandbox. Raises TemplateSyntaxError (a disallowed tag or filter
     is one: `Invalid block tag 'load'`, `Invalid filter: 'pprint'`)."""
-    template = Template(source, engine=SANDBOX_ENGINE)
+    try:
+        template = Template(source, engine=SANDBOX_ENGINE)
+    except RecursionError:
+        # Django's parser recurses once per nested tag; MAX_NESTING is checked below, after
+        # parsing, so a body nested thousands deep is refused here instead of as a 500.
+        raise TemplateSyntaxError(f"Tags are nested more than {MAX_NESTING} deep") from None
     _instrument(template.nodelist)
     return template
 
@@ -355,3 +390,118 @@ def campaign_context(
         "organization_name": organization_name,
         "postal_address": postal_address,
     }
+
+
+# --- the recipient's own links: placed, never handed elsewhere -----------------------------------
+
+LINK_NAMES = ("unsubscribe_url", "preferences_url")
+_LINK_NAME = re.compile(r"\b(?:unsubscribe_url|preferences_url)\b")
+# Around a link in text: what may touch it without making it part of a longer URL.
+_BEFORE = " \t\r\n\xa0<([\"'"
+_AFTER = " \t\r\n\xa0>)]\"'.,;:!?"
+
+
+class LinkMisplaced(TemplateSyntaxError):
+    """A campaign uses a recipient's link other than by placing it as a link of its own."""
+
+
+def check_link_uses(source: str, *, allowed: bool) -> None:
+    """Refuse a template that uses `unsubscribe_url` or `preferences_url` other than as a plain
+    `{{ unsubscribe_url }}` (no filter, no tag, not inside `{% filter %}`); with `allowed`
+    False (the subject), refuse them altogether.
+
+    Each recipient's links act for that person (a fresh preference link even joins topics).
+    A body that filtered them (`|urlencode`, `|cut`), compared them in an `{% if %}` or
+    aliased them with `{% with %}` could hand them to another site, e.g. inside an image URL
+    that a mailbox provider fetches on delivery. A template reaches a value only by its name,
+    so refusing every other use of the names leaves the links verbatim in the output, where
+    `check_link_contexts` sees each of them.
+    """
+    filter_depth = 0
+    for token in Lexer(source).tokenize():
+        if token.token_type == TokenType.BLOCK:
+            command = (token.contents.split() or [""])[0]
+            if command == "filter":
+                filter_depth += 1
+            elif command == "endfilter":
+                filter_depth = max(0, filter_depth - 1)
+        if token.token_type not in (TokenType.BLOCK, TokenType.VAR):
+            continue
+        if not _LINK_NAME.search(token.contents):
+            continue
+        if not allowed:
+            raise LinkMisplaced("The unsubscribe and preference links cannot be used here")
+        if token.token_type == TokenType.BLOCK or token.contents.strip() not in LINK_NAMES:
+            raise LinkMisplaced(
+                "Place the links as they are: {{ unsubscribe_url }} or {{ preferences_url }}, "
+                "with no filter and in no tag"
+            )
+        if filter_depth:
+            raise LinkMisplaced("The links cannot be placed inside {% filter %}")
+
+
+def _stands_alone(text: str, url: str) -> bool:
+    """Whether every occurrence of `url` in plain text is a URL of its own."""
+    start = text.find(url)
+    while start != -1:
+        end = start + len(url)
+        if start and text[start - 1] not in _BEFORE:
+            return False
+        if end < len(text) and text[end] not in _AFTER:
+            return False
+        start = text.find(url, end)
+    return True
+
+
+class _LinkContexts(HTMLParser):
+    """Finds a link anywhere but as a whole `href` value or as text of its own."""
+
+    def __init__(self, urls: tuple[str, ...]):
+        super().__init__(convert_charrefs=True)
+        self.urls = urls
+        self.misplaced = False
+
+    def _has(self, text: str | None) -> bool:
+        return bool(text) and any(url in text for url in self.urls)
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if self._has(value) and not (name == "href" and value in self.urls):
+                self.misplaced = True
+        # <a ping> posts the href it was clicked for to another URL.
+        if any(value in self.urls for _name, value in attrs) and any(n == "ping" for n, _ in attrs):
+            self.misplaced = True
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        if not self._has(data):
+            return
+        # Style and script text is fetched or run by some clients: no link belongs there.
+        if self.cdata_elem or not all(_stands_alone(data, url) for url in self.urls):
+            self.misplaced = True
+
+    def _never(self, data):
+        # Comments (Outlook's conditional ones hold markup), declarations, instructions.
+        if self._has(data):
+            self.misplaced = True
+
+    handle_comment = handle_decl = handle_pi = unknown_decl = _never
+
+
+def check_link_contexts(*, html: str = "", text: str = "", urls: Iterable[str]) -> None:
+    """Raise LinkMisplaced when a rendered body holds a recipient's link anywhere but as the
+    whole `href` of a tag or as a URL of its own in text: inside another URL, an image or a
+    style, the link would reach whoever owns that URL. Cheap when the links are not there."""
+    urls = tuple(url for url in urls if url)
+    if text and not all(_stands_alone(text, url) for url in urls):
+        raise LinkMisplaced("A link is part of another URL in the text body")
+    if html and any(url in html for url in urls):
+        parser = _LinkContexts(urls)
+        parser.feed(html)
+        parser.close()
+        if parser.misplaced:
+            raise LinkMisplaced(
+                'A link must be the whole href of a link (<a href="{{ preferences_url }}">) '
+                "or text of its own"
+            )

@@ -141,3 +141,25 @@ def test_it_shows_an_empty_outbox(client, settings, tmp_path):
 
     assert response.status_code == 200
     assert "No mail has been sent yet." in response.content.decode()
+
+
+def test_staff_without_debug_see_no_working_link_of_a_real_person(staff_client, settings, outbox):
+    """Without DEBUG the outbox holds real mail: a confirmation link read there would let a
+    staff member confirm for the person (rule 5), an unsubscribe link act for them."""
+    settings.DEBUG = False
+    pages = [
+        staff_client.get(f"/outbox/{entry.name}/").content.decode() for entry in outbox_list()[0]
+    ]
+
+    for page in pages:
+        assert "/confirm/xyz/" not in page
+        assert "/unsubscribe/abc123/" not in page
+        assert "/unsubscribe/[redacted]/" in page or "/confirm/[redacted]/" in page
+
+
+def test_with_debug_the_links_stay_clickable(client, settings, outbox):
+    settings.DEBUG = True
+    pages = [client.get(f"/outbox/{entry.name}/").content.decode() for entry in outbox_list()[0]]
+
+    assert any("/confirm/xyz/" in page for page in pages)
+    assert any(f'href="{UNSUBSCRIBE}"' in page for page in pages)

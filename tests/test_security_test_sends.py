@@ -333,3 +333,34 @@ def test_the_log_of_test_sends_is_read_only_in_the_admin(admin_client, topic, ou
     assert edit.status_code == 403
     log.refresh_from_db()
     assert (log.requested_by, log.recipients) == ("admin:admin", ["qa@example.com"])
+
+
+def test_a_viewer_of_system_mail_sees_no_confirmation_or_privacy_link(topic, subscribed_alice):
+    """Staff who may view transactional messages read them without the link tokens: with the
+    confirmation link they could re-subscribe a person who unsubscribed from all (only the
+    person may), with the privacy link download the person's data."""
+    from subscriptions.consent import contact_unsubscribe_all, subscription_request
+    from subscriptions.ledger import Actor
+    from subscriptions.models import TransactionalMessage
+    from subscriptions.privacy import privacy_request_start
+
+    contact_unsubscribe_all(contact=subscribed_alice, by=Actor(source="one_click"))
+    subscription_request(
+        contact=subscribed_alice, topics=[topic], by=Actor(source="preference_page")
+    )
+    privacy_request_start(contact=subscribed_alice, action="export")
+    user = get_user_model().objects.create_user("reader", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_transactionalmessage"))
+    client = Client()
+    client.force_login(user)
+
+    messages = TransactionalMessage.objects.filter(to_email=subscribed_alice.email)
+    assert {m.kind for m in messages} >= {"confirm", "privacy_export"}
+    for message in messages:
+        page = client.get(
+            reverse("admin:subscriptions_transactionalmessage_change", args=[message.pk])
+        )
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert not re.search(r"/(confirm|privacy/download|preferences)/(?!\[redacted\])\S", text)
+        assert "[redacted]" in text

@@ -520,3 +520,67 @@ def test_it_shows_staff_the_confirmation_emails_of_a_contact(
     assert page.status_code == 200
     assert "Confirmation emails (single-use links)" in page.content.decode()
     assert "Product news" in page.content.decode()
+
+
+# --- the signed-in account page: a staff session is not the person's mailbox ---------------------
+
+
+def test_a_staff_user_linked_to_a_contact_cannot_take_back_its_opt_out(
+    topic, send_queued_transactional
+):
+    """/account/preferences/ sits behind the admin login, and the admin lets staff point a
+    contact's `user` at themselves (or give their own account the person's address). From that
+    page a topic the person left must not come back as the person's own `preference_page`
+    consent: rule 5 lets only the person undo an opt-out, where their mailbox is proven."""
+    ann = ContactFactory(email="ann@example.com")
+    SubscriptionFactory(contact=ann, topic=topic)
+    Client().post(reverse("unsubscribe", args=[unsubscribe_token(ann, topic)]))
+    assert status_of(ann, topic) == "unsubscribed"
+    staff = get_user_model().objects.create_user("mallory", "ann@example.com", "pw", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+
+    page = client.get(reverse("account_preferences"))
+    assert page.status_code == 200
+    response = client.post(
+        reverse("account_preferences"), {"action": "save", f"on-{topic.slug}": "on"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?notice=confirm")
+    assert status_of(ann, topic) == "pending"
+    assert not ConsentEvent.objects.filter(contact=ann, action="subscribed").exists()
+    [confirmation] = [m for m in send_queued_transactional() if m.to == ["ann@example.com"]]
+    assert "/confirm/" in confirmation.body
+
+
+def test_a_signed_in_user_still_joins_a_new_topic_directly(topic, other_topic):
+    user = get_user_model().objects.create_user("bea", "bea@example.com", "pw", is_staff=True)
+    client = Client()
+    client.force_login(user)
+
+    client.post(reverse("account_preferences"), {"action": "save", f"on-{other_topic.slug}": "on"})
+
+    assert status_of(Contact.objects.get(email="bea@example.com"), other_topic) == "subscribed"
+
+
+def test_a_confirmation_mailed_by_a_worker_whose_clock_runs_ahead_is_still_overtaken(
+    topic, send_queued_transactional, db_snapshot
+):
+    """The ledger's times come from the database clock; the confirmation's came from the
+    worker's. With the worker 30 s ahead, an unsubscribe-all made just after the mail looked
+    older than it, and the link then re-subscribed Ann and lifted her unsubscribe-all."""
+    ahead = timezone.now() + datetime.timedelta(seconds=30)
+    worker_clock = ConfirmationRequest._meta.get_field("created_at")
+    with mock.patch.object(worker_clock, "default", lambda: ahead):
+        sign_up("ann@example.com", topic)
+    (message,) = send_queued_transactional()
+    ann = Contact.objects.get()
+    Client().post(reverse("unsubscribe", args=[unsubscribe_token(ann, topic)]), {"scope": "all"})
+    before = db_snapshot()
+
+    response = Client().post(confirm_path_in(message))
+
+    assert response.status_code == 410
+    assert db_snapshot() == before
+    assert Suppression.objects.filter(reason="unsubscribed_all").exists()

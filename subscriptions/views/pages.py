@@ -307,7 +307,11 @@ def _preferences_post(request, link: PreferenceLink, topics):
             return _preferences_render(request, link, topics, form, status=400)
         try:
             result = preferences_apply(
-                contact=contact, choices=form.choices(), by=by, link_issued_at=link_issued_at
+                contact=contact,
+                choices=form.choices(),
+                by=by,
+                link_issued_at=link_issued_at,
+                link_via=link.via,
             )
         except UnknownFrequency:
             return _preferences_render(request, link, topics, form, status=400)
