@@ -204,13 +204,17 @@ def _redact_texts(contact: Contact) -> None:
     address's suppressions and soft bounces, and the admin log (whose entries name a contact by
     its address, and whose change messages may quote it)."""
     identifiers = _identifiers(contact)
-    if contact.address_hash:
+    # Every hash the address's rows may carry: rows written under an older canonical form (or
+    # for a spelling merged into this contact) are the person's too, as export shows them.
+    hashes = [contact.address_hash] if contact.address_hash else []
+    hashes += contact.alias_hashes.values_list("address_hash", flat=True)
+    if hashes:
         for model, field in (
             (Suppression, "note"),
             (SoftBounce, "description"),
             (SuppressionRemoval, "why"),
         ):
-            for row in model.objects.filter(address_hash=contact.address_hash):
+            for row in model.objects.filter(address_hash__in=hashes):
                 text = redact(getattr(row, field), identifiers=identifiers)
                 model.objects.filter(pk=row.pk).update(**{field: text})
     # The contact's own entries (through any of its proxies: DataSubject, ContactImport...), and

@@ -59,6 +59,13 @@ class ContactQuerySet(models.QuerySet):
             return None
         return contact
 
+    def with_hash(self, address_hash: str) -> ContactQuerySet:
+        """Contacts whose address hashes to `address_hash` under any version: their own hash or
+        an older form they keep (ContactAddressHash). The inverse of Suppression.for_contact."""
+        ContactAddressHash = apps.get_model("subscriptions", "ContactAddressHash")
+        older = ContactAddressHash.objects.filter(address_hash=address_hash).values("contact")
+        return self.filter(Q(address_hash=address_hash) | Q(pk__in=older))
+
     def not_suppressed(self, *, scope: str | None = None) -> ContactQuerySet:
         """Contacts whose address (any version of it) has no suppression of `scope` (any)."""
         own, older = _suppressed_exists(scope)

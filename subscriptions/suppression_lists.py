@@ -94,7 +94,9 @@ def suppression_remove(*, suppression: Suppression, why: str, user) -> Suppressi
         why=why,
         removed_by=user if getattr(user, "pk", None) else None,
     )
-    contact = Contact.objects.active().filter(address_hash=suppression.address_hash).first()
+    # A row written under an older canonical form names its contact through that contact's
+    # kept hashes, as the suppression itself did.
+    contact = Contact.objects.active().with_hash(suppression.address_hash).first()
     suppression.delete()
     if contact is not None:
         record(

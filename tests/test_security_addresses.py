@@ -43,13 +43,16 @@ from subscriptions.models import (
     Contact,
     ContactAddressHash,
     Delivery,
+    SoftBounce,
     Subscription,
     Suppression,
+    SuppressionRemoval,
     TransactionalMessage,
 )
 from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.privacy import contact_erase
 from subscriptions.suppression import blocks_all_mail, suppression_add, suppression_check
+from subscriptions.suppression_lists import suppression_remove
 from subscriptions.tokens import read_unsubscribe_token, unsubscribe_token
 
 from .factories import ContactFactory, SubscriptionFactory
@@ -254,6 +257,43 @@ def test_a_version_1_suppression_still_blocks_the_unicode_domain(api, topic):
         f"{V1}/transactional/", {"to": "user@straße.de", "subject": "Hi", "text_body": "x"}
     )
     assert_error(response, 422, "suppressed")
+
+
+def test_erasure_redacts_the_texts_kept_under_a_version_1_hash(api):
+    # Written before issue 9 under the old hash of user@straße.de (user@strasse.de): staff's note
+    # and the MTA's reply name the person. Export shows these rows as theirs; erasure must not
+    # leave them behind.
+    legacy = key_hash("user@strasse.de")
+    Suppression.objects.create(
+        address_hash=legacy,
+        reason="manual",
+        hash_version=1,
+        note="Ann Lee (CRM-77) asked by phone",
+    )
+    SoftBounce.objects.create(address_hash=legacy, esp="Postmark", description="Ann Lee: quota")
+    SuppressionRemoval.objects.create(address_hash=legacy, reasons="complaint", why="CRM-77 said")
+    body = {"email": "user@straße.de", "external_id": "CRM-77", "attributes": {"name": "Ann Lee"}}
+    contact_id = api.post(f"{V1}/contacts/", body).json()["id"]
+
+    assert api.delete(f"{V1}/contacts/{contact_id}/").status_code == 204
+
+    texts = [
+        *Suppression.objects.values_list("note", flat=True),
+        *SoftBounce.objects.values_list("description", flat=True),
+        *SuppressionRemoval.objects.values_list("why", flat=True),
+    ]
+    assert not [text for text in texts if "Ann Lee" in text or "CRM-77" in text], texts
+
+
+def test_lifting_a_version_1_suppression_is_in_the_ledger_of_its_contact(admin_user, topic):
+    legacy = suppression_add(hashed=key_hash("user@strasse.de"), reason="complaint", hash_version=1)
+    contact, _created = contact_get_or_create(email="user@straße.de")
+    assert suppression_check(contact=contact).reasons == ["complaint"]
+
+    suppression_remove(suppression=legacy, why="the complaint was a mistake", user=admin_user)
+
+    event = ConsentEvent.objects.get(contact=contact, action="unsuppressed")
+    assert (event.old_status, event.staff_user) == ("complaint", admin_user)
 
 
 def test_new_suppressions_record_the_current_version(db):
