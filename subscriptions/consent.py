@@ -34,7 +34,8 @@ from .models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
-from .suppression import suppression_add
+from .notifications import send_confirmation_request
+from .suppression import blocks_all_mail, suppression_add
 
 # Where a new consent proves control of the mailbox, so it may undo the person's own opt-out of
 # a topic. The preference page counts only from a fresh link (preferences.preferences_apply).
@@ -266,8 +267,6 @@ def subscription_request(
     address cannot receive mail at all). Callers show the same answer either way, so the
     result never reveals whether an address is known or was rate-limited.
     """
-    from .suppression import blocks_all_mail
-
     if blocks_all_mail(contact=contact):
         return []
     awaiting: list[Topic] = []
@@ -302,8 +301,6 @@ def subscription_request(
         key=address_key(contact.email),
         rate=settings.CONFIRMATION_RATE_LIMIT_EMAIL,
     ):
-        from .notifications import send_confirmation_request
-
         confirmation = ConfirmationRequest.objects.create(
             contact=contact, age_confirmed=age_confirmed
         )

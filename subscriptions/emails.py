@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.html import escape
 
 from .rendering import RenderBudget, campaign_context, render_sandboxed, sandbox_compile
+from .tokens import preferences_url, unsubscribe_url
 
 
 def render_email(name: str, context: dict, locale: str | None = None) -> tuple[str, str, str]:
@@ -316,8 +317,6 @@ def render_marketing_message(
     # Given links are stand-ins: the mailto target would act on whoever writes to it.
     mailto = links is None
     if links is None:
-        from .tokens import preferences_url, unsubscribe_url
-
         links = MessageLinks(unsubscribe_url(contact, topic), preferences_url(contact))
     unsub, prefs = links.unsubscribe_url, links.preferences_url
     ctx = campaign_context(
