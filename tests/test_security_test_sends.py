@@ -22,7 +22,7 @@ from subscriptions.models import CampaignTestSend, ConsentEvent, Delivery, LinkH
 from subscriptions.tokens import (
     BadToken,
     preferences_url,
-    read_preferences_token,
+    read_preference_link,
     read_unsubscribe_token,
 )
 
@@ -44,7 +44,7 @@ def links_in(text: str) -> list[tuple[str, str]]:
 def assert_no_working_link(text: str) -> None:
     """No unsubscribe or preference token in `text` acts for any contact."""
     for kind, token in links_in(text):
-        reader = read_unsubscribe_token if kind == "unsubscribe" else read_preferences_token
+        reader = read_unsubscribe_token if kind == "unsubscribe" else read_preference_link
         with pytest.raises(BadToken):
             reader(token)
 
