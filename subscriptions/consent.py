@@ -69,12 +69,6 @@ class ErasedRequiresDoubleOptIn(ConsentError):
     code = "erased_requires_double_opt_in"
 
 
-class AddressSuppressedForAllMail(ConsentError):
-    """Nothing, not even a confirmation, can be sent to this address."""
-
-    code = "suppressed"
-
-
 # --- contacts --------------------------------------------------------------------------------
 
 

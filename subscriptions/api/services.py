@@ -69,12 +69,17 @@ def contact_put(
         refuse_erased=not double_opt_in,
     )
     if double_opt_in and topics:
-        if blocks_all_mail(contact=contact):
-            raise ApiError(
-                422, "suppressed", "This address cannot receive mail, not even a confirmation."
-            )
+        _require_mailable(contact)
         subscription_request(contact=contact, topics=topics, by=by)
     return contact, created
+
+
+def _require_mailable(contact: Contact) -> None:
+    """A double opt-in needs a mailbox that can receive its confirmation: 422 `suppressed`."""
+    if blocks_all_mail(contact=contact):
+        raise ApiError(
+            422, "suppressed", "This address cannot receive mail, not even a confirmation."
+        )
 
 
 def subscription_put(
@@ -99,10 +104,7 @@ def subscription_put(
         if status == "unsubscribed":
             _unsubscribe(contact=contact, topic=topic, by=by)
         elif double_opt_in:
-            if blocks_all_mail(contact=contact):
-                raise ApiError(
-                    422, "suppressed", "This address cannot receive mail, not even a confirmation."
-                )
+            _require_mailable(contact)
             confirmation_sent = bool(subscription_request(contact=contact, topics=[topic], by=by))
         else:
             subscription_subscribe(
