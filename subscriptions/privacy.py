@@ -43,6 +43,8 @@ from .models.privacy import PrivacyAction
 from .models.transactional import TransactionalStatus
 from .redaction import redact
 from .suppression import suppression_add
+from .tokens import privacy_url
+from .transactional import AddressSuppressed, send_transactional
 
 
 class PrivacyError(Exception):
@@ -368,9 +370,6 @@ def privacy_request_start(*, contact: Contact, action: str) -> PrivacyRequest | 
     Returns None (and sends nothing) when the contact asked too often in the last hour or the
     address cannot receive mail; callers answer the same either way.
     """
-    from .tokens import privacy_url
-    from .transactional import AddressSuppressed, send_transactional
-
     if action not in PrivacyAction.values:
         raise ValueError(f"unknown privacy action {action!r}")
     if contact.is_erased:

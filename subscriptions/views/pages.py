@@ -58,6 +58,7 @@ from ..tokens import (
     read_preference_link,
     read_unsubscribe_token,
 )
+from .privacy import gone_response
 from .test_links import answers_test_links
 
 PAUSE_DAYS = {"pause30": 30, "pause90": 90}
@@ -73,8 +74,6 @@ def _error(request, *, status: int, title: str, message: str) -> HttpResponse:
 
 def _bad_link(request, problem: BadToken | None = None) -> HttpResponse:
     if isinstance(problem, ContactGone):  # a genuine link of an erased contact
-        from .privacy import gone_response
-
         return gone_response(request)
     if problem is not None and str(problem) == "expired":
         return _error(
