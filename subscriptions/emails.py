@@ -377,7 +377,9 @@ def build_marketing_message(
     links: MessageLinks | None = None,
     connection=None,
 ) -> EmailMultiAlternatives:
-    """render_marketing_message() as a Django EmailMessage (previews, test sends, SMTP)."""
+    """render_marketing_message() as a Django EmailMessage, with the contact's own links unless
+    `links` replaces them. Previews and test sends never come here: they go through
+    subscriptions.test_sends, which always passes inert links (rule 9)."""
     return render_marketing_message(
         campaign=campaign,
         contact=contact,
