@@ -9,6 +9,7 @@ routes, whose pages say it was a test and whose POSTs change nothing.
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 from django.conf import settings
@@ -333,3 +334,25 @@ def test_the_log_of_test_sends_is_read_only_in_the_admin(admin_client, topic, ou
     assert edit.status_code == 403
     log.refresh_from_db()
     assert (log.requested_by, log.recipients) == ("admin:admin", ["qa@example.com"])
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nobody listens
+
+
+def test_the_api_test_send_with_the_mail_server_down_is_503_not_500(api, topic, settings):
+    # The outage an integrator meets first: the SMTP relay is restarting.
+    settings.MARKETING_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
+    campaign = CampaignFactory(topic=topic)
+    api.client.raise_request_exception = False
+
+    response = api.post(f"/api/v1/campaigns/{campaign.pk}/test/", {"to": ["qa@example.com"]})
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "mail_unavailable"
+    assert int(response["Retry-After"]) > 0
+    # The attempt stays on record: who tried to send what to whom.
+    assert CampaignTestSend.objects.get().recipients == ["qa@example.com"]

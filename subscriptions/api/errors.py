@@ -21,7 +21,7 @@ from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplat
 from ..locales import InvalidLocale
 from ..privacy import PrivacyError
 from ..sending import CampaignStateError
-from ..test_sends import InvalidTestSend
+from ..test_sends import InvalidTestSend, MailUnavailable
 from ..transactional import AddressSuppressed
 
 
@@ -67,7 +67,10 @@ DOMAIN: dict[type[Exception], int] = {
     CampaignStateError: status.HTTP_409_CONFLICT,
     PrivacyError: status.HTTP_409_CONFLICT,
     AddressSuppressed: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    MailUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
+# A 503 says when to try again (DESIGN: 503 with Retry-After).
+RETRY_AFTER_SECONDS = 30
 
 
 def _flatten(detail, path: str = "") -> list[str]:
@@ -108,7 +111,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if isinstance(exc, kind):
             code = getattr(exc, "code", "invalid")
             set_rollback()
-            return Response(body(code, str(exc) or code), status=status_code)
+            retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status_code == 503 else {}
+            return Response(body(code, str(exc) or code), status=status_code, headers=retry)
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: let Django answer 500 and log it
     headers = {}

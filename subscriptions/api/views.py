@@ -551,7 +551,11 @@ class CampaignTestView(ApiView):
             "mailed. Every test send is logged."
         ),
         request=s.CampaignTestInSerializer,
-        responses=responses({202: s.CampaignTestOutSerializer}, NOT_FOUND),
+        responses=responses(
+            {202: s.CampaignTestOutSerializer},
+            NOT_FOUND,
+            {503: _error("`mail_unavailable`: the mail server did not take the test; retry.")},
+        ),
     )
     def post(self, request, pk: int):
         campaign = _campaign(pk)
