@@ -360,7 +360,7 @@ def test_the_api_asks_for_topics_with_a_double_opt_in(api, topic):
     response = api.post(f"{V1}/contacts/", {"email": PLAIN, "double_opt_in": True})
     assert_error(response, 400, "invalid")
     body = {"email": PLAIN, "double_opt_in": True, "topics": ["nope"]}
-    assert_error(api.post(f"{V1}/contacts/", body), 404, "unknown_topic")
+    assert_error(api.post(f"{V1}/contacts/", body), 400, "unknown_topic")
     assert not Contact.objects.exists()
 
 

@@ -191,6 +191,15 @@ def _topic(slug: str) -> Topic:
     return topic
 
 
+def _body_topic(slug: str, field: str) -> Topic:
+    """A topic named in the request body: an unknown one is bad input (400), not a missing
+    resource (the 404 of a topic in the URL path)."""
+    topic = Topic.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+    if topic is None:
+        raise ApiError(400, "unknown_topic", f"{field}: There is no topic {slug!r}.")
+    return topic
+
+
 def _campaign(pk: int) -> Campaign:
     campaign = Campaign.objects.select_related("topic").filter(pk=_pk(pk)).first()
     if campaign is None:
@@ -276,7 +285,7 @@ class ContactsView(ApiView):
         request=s.ContactInSerializer,
         responses=responses(
             {200: s.ContactSerializer, 201: s.ContactSerializer},
-            {404: _error("`unknown_topic` in `topics`.")},
+            {400: _error("Invalid input or malformed JSON; `unknown_topic`: a slug in `topics`.")},
             {
                 409: _error(
                     "`external_id_taken`: the external_id belongs to another contact; "
@@ -289,7 +298,7 @@ class ContactsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.ContactInSerializer)
-        topics = [_topic(slug) for slug in dict.fromkeys(data.pop("topics", []))]
+        topics = [_body_topic(slug, "topics") for slug in dict.fromkeys(data.pop("topics", []))]
         double_opt_in = data.pop("double_opt_in")
         try:
             with transaction.atomic():
@@ -503,9 +512,7 @@ class CampaignsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.CampaignInSerializer)
-        topic = Topic.objects.filter(slug=data.pop("topic")).first()
-        if topic is None:
-            raise ApiError(400, "unknown_topic", "topic: There is no such topic.")
+        topic = _body_topic(data.pop("topic"), "topic")
         campaign = services.campaign_create(topic=topic, **data)
         return Response(s.CampaignSerializer(campaign).data, status=201)
 
