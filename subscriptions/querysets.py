@@ -107,10 +107,6 @@ class SubscriptionQuerySet(models.QuerySet):
 
 
 class SuppressionQuerySet(models.QuerySet):
-    def for_hash(self, address_hash: str) -> SuppressionQuerySet:
-        """Rows of exactly this hash (one version); prefer for_address / for_contact."""
-        return self.filter(address_hash=address_hash)
-
     def for_address(self, email: str) -> SuppressionQuerySet:
         """Rows matching any version of the address's canonical form, or an older spelling its
         contact keeps (merged contacts): what audience queries match too. Raises InvalidAddress.

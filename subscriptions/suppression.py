@@ -73,24 +73,22 @@ def suppression_add(
         return existing
 
 
-def _matching(*, email: str | None, hashed: str | None, contact: Contact | None):
+def _matching(*, email: str | None, contact: Contact | None):
+    """Rows of every hash the address may carry. There is no check by one hash: a row written
+    under an older canonical form would be missed (rows are never re-hashed)."""
     if contact is not None:
         return Suppression.objects.for_contact(contact)
-    if hashed is not None:
-        return Suppression.objects.for_hash(hashed)
     return Suppression.objects.for_address(email or "")
 
 
 def suppression_check(
-    *, email: str | None = None, hashed: str | None = None, contact: Contact | None = None
+    *, email: str | None = None, contact: Contact | None = None
 ) -> SuppressionStatus:
     """Whether an address (every version of its canonical form) is suppressed, how, and why.
 
     Raises InvalidAddress for an unreadable address.
     """
-    rows = list(
-        _matching(email=email, hashed=hashed, contact=contact).values_list("reason", "scope")
-    )
+    rows = list(_matching(email=email, contact=contact).values_list("reason", "scope"))
     if not rows:
         return SuppressionStatus(suppressed=False, scope=None, reasons=[])
     scopes = {scope for _reason, scope in rows}
@@ -99,16 +97,7 @@ def suppression_check(
     return SuppressionStatus(suppressed=True, scope=str(scope), reasons=reasons)
 
 
-def is_suppressed(
-    hashed: str | None = None, *, email: str | None = None, contact: Contact | None = None
-) -> bool:
-    """Any suppression of the address: of a contact, of a raw address (every version), or of
-    one exact hash. Raises InvalidAddress for an unreadable address."""
-    return _matching(email=email, hashed=hashed, contact=contact).exists()
-
-
-def blocks_all_mail(
-    hashed: str | None = None, *, email: str | None = None, contact: Contact | None = None
-) -> bool:
-    """A suppression of scope `all` (transactional mail too), matched like is_suppressed."""
-    return _matching(email=email, hashed=hashed, contact=contact).blocking_all_mail().exists()
+def blocks_all_mail(*, email: str | None = None, contact: Contact | None = None) -> bool:
+    """A suppression of scope `all` (transactional mail too) of a contact's address or a raw
+    address, every version of it. Raises InvalidAddress for an unreadable address."""
+    return _matching(email=email, contact=contact).blocking_all_mail().exists()
