@@ -27,13 +27,14 @@ from .addresses import (
 )
 from .ledger import Actor, record
 from .locales import normalize_locale, supported_locales
+from .models.choices import Action, Source
 
 # The most restrictive state wins a merge: an opt-out beats a consent, a consent a request.
 STATUS_RANK = {"pending": 1, "subscribed": 2, "unsubscribed": 3}
 # ...and the less frequent choice beats the more frequent one.
 FREQUENCY_RANK = {"immediate": 0, "daily": 1, "weekly": 2, "monthly": 3}
-MERGE_SOURCE = "address_merge"
-MERGED_ACTION = "merged"
+MERGE_SOURCE = Source.ADDRESS_MERGE
+MERGED_ACTION = Action.MERGED
 MERGED_REASON = "merged"  # Delivery.reason of a delivery skipped because of a merge
 
 
