@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -114,7 +115,7 @@ def campaign_test_send(
     campaign: Campaign,
     recipients: list[str],
     by: str,
-    user=None,
+    user: AbstractBaseUser | None = None,
     as_contact: Contact | None = None,
 ) -> TestSendResult:
     """Mail a test of `campaign` to at most MAX_TEST_RECIPIENTS addresses, and log it.
