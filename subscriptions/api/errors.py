@@ -1,4 +1,5 @@
-"""Every API error is `{"error": "<code>", "detail": "<text>"}` with a 4xx status.
+"""Every API error is `{"error": "<code>", "detail": "<text>"}` with a 4xx status, or 503 with
+Retry-After when the database (or, for a test send, the mail server) cannot be reached.
 
 DRF's own exceptions are renamed by a small table; the domain's exceptions (invalid address,
 rule-5 refusal, suppressed address) are mapped here too, so views only raise.
@@ -6,9 +7,11 @@ rule-5 refusal, suppressed address) are mapped here too, so views only raise.
 
 from __future__ import annotations
 
+import logging
 import math
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -23,6 +26,8 @@ from ..privacy import PrivacyError
 from ..sending import CampaignStateError
 from ..test_sends import InvalidTestSend, MailUnavailable
 from ..transactional import AddressSuppressed
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -69,6 +74,9 @@ DOMAIN: dict[type[Exception], int] = {
     AddressSuppressed: status.HTTP_422_UNPROCESSABLE_ENTITY,
     MailUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
+# The database refused or dropped the connection (down, restarting, out of connections, a
+# failover): the call changed nothing that committed, so the client may retry.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 # A 503 says when to try again (DESIGN: 503 with Retry-After).
 RETRY_AFTER_SECONDS = 30
 
@@ -103,6 +111,14 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         set_rollback()
         return Response(body("too_large", "The request body is too large."), status=413)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        log.warning("API call refused, the database is unavailable: %s", exc)
+        set_rollback()
+        return Response(
+            body("database_unavailable", "The database is unavailable; try again shortly."),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

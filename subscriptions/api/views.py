@@ -45,6 +45,7 @@ COMMON_ERRORS = {
     401: _error("Missing, invalid or revoked API key."),
     403: _error("`forbidden_scope`: the key lacks the scope this call needs."),
     429: _error("Rate limit of the API key exceeded."),
+    503: _error("`database_unavailable`: try again after `Retry-After` seconds."),
 }
 NOT_FOUND = {404: _error("No such object.")}
 NON_BLANK = {"type": "string", "minLength": 1}
@@ -561,7 +562,12 @@ class CampaignTestView(ApiView):
         responses=responses(
             {202: s.CampaignTestOutSerializer},
             NOT_FOUND,
-            {503: _error("`mail_unavailable`: the mail server did not take the test; retry.")},
+            {
+                503: _error(
+                    "`mail_unavailable`: the mail server did not take the test; "
+                    "`database_unavailable`. Try again after `Retry-After` seconds."
+                )
+            },
         ),
     )
     def post(self, request, pk: int):
