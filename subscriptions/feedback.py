@@ -190,8 +190,8 @@ def feedback_record(*, feedback: Feedback) -> bool:
     contact = delivery.contact if delivery is not None else None
     if contact is None and normalized:
         contact = Contact.objects.by_email(normalized).first()
-    if contact is not None and contact.is_erased:
-        contact = None
+    # Mail sent through a spelling since merged concerns the contact it was merged into.
+    contact = Contact.objects.following_merges(contact)
     hashed = address_hash(normalized) if normalized else None
     if hashed is None and contact is not None and contact.address_hash:
         hashed = contact.address_hash

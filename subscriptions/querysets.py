@@ -50,7 +50,11 @@ class ContactQuerySet(models.QuerySet):
 
         One query unless the contact was merged.
         """
-        contact = self.filter(token_key=key).first()
+        return self.following_merges(self.filter(token_key=key).first())
+
+    def following_merges(self, contact: models.Model | None) -> models.Model | None:
+        """`contact` if active; if it was merged into another spelling of its mailbox, the
+        contact it was merged into; None when that one is erased (or there is none)."""
         for _hop in range(10):  # a merged contact's winner may itself have been merged
             if contact is None or contact.merged_into_id is None:
                 break

@@ -419,6 +419,31 @@ def test_the_merge_lets_the_opt_out_win_and_never_repoints_the_ledger(topic, oth
     assert contacts_rekey().merged == []  # idempotent
 
 
+def test_a_complaint_about_mail_to_a_merged_spelling_unsubscribes_the_mailbox(api, topic):
+    # Mailed through the alias before the upgrade; the complaint arrives after the merge.
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED)
+    SubscriptionFactory(contact=ann, topic=topic)
+    SubscriptionFactory(contact=alias, topic=topic)
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    Delivery.objects.create(campaign=campaign, contact=alias, status="sent", esp_message_id="m-1")
+    assert contacts_rekey().merged == [(alias.pk, ann.pk)]
+
+    feedback_record(
+        feedback=Feedback(
+            esp="Postmark", kind=Kind.COMPLAINT, recipient=QUOTED, message_id="m-1", event_id="c1"
+        )
+    )
+
+    # What an integrator sees: the person's only contact is unsubscribed, its ledger says why.
+    answer = api.get(f"{V1}/contacts/{ann.pk}/").json()
+    assert [(s["topic"], s["status"]) for s in answer["subscriptions"]] == [
+        (topic.slug, "unsubscribed")
+    ]
+    actions = set(ConsentEvent.objects.filter(contact=ann).values_list("action", flat=True))
+    assert {"unsubscribed", "unsubscribed_all", "suppressed"} <= actions
+
+
 def test_the_rekey_moves_a_lone_alias_and_suppresses_host_addresses(topic):
     alias = version_1_contact('"Bo"@Example.com')
     local = version_1_contact("root@localhost")
