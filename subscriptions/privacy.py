@@ -74,24 +74,31 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
     """Everything prefcenter holds about `contact`, as a JSON-serialisable dict.
 
     The contact, its subscriptions, the whole consent ledger (oldest first), its deliveries,
-    the system messages sent to its address and the suppressions on its address. With `by`,
-    the export itself is first recorded in the ledger (and so is part of it). Raises
-    ContactAlreadyErased for an erased contact.
+    the system messages sent to its address and the suppressions on its address. Ledger rows,
+    deliveries, link opens and confirmation requests of other spellings merged into the contact
+    are the same person's and are included (erasure scrubs them too). With `by`, the export
+    itself is first recorded in the ledger (and so is part of it). Raises ContactAlreadyErased
+    for an erased contact.
     """
     if contact.is_erased:
         raise ContactAlreadyErased("This contact has been erased; no personal data is left.")
     if by is not None:
         record(contact=contact, action=Action.EXPORTED, by=by)
+    # The person's rows: this contact's, and those of spellings merged into it.
+    theirs = Q(contact=contact) | Q(contact__merged_into=contact)
     subscriptions = Subscription.objects.filter(contact=contact).select_related("topic")
     events = (
-        ConsentEvent.objects.filter(contact=contact)
-        .select_related("topic")
-        .order_by("created_at", "id")
+        ConsentEvent.objects.filter(theirs).select_related("topic").order_by("created_at", "id")
     )
-    deliveries = Delivery.objects.filter(contact=contact).select_related("campaign").order_by("pk")
-    messages = TransactionalMessage.objects.filter(to_email__iexact=contact.email).order_by(
-        "created_at", "pk"
-    )
+    deliveries = Delivery.objects.filter(theirs).select_related("campaign").order_by("pk")
+    spellings = [
+        contact.email,
+        *Contact.objects.filter(merged_into=contact).values_list("email", flat=True),
+    ]
+    to_them = Q(pk__in=[])
+    for address in filter(None, spellings):  # never "": scrubbed messages have no address
+        to_them |= Q(to_email__iexact=address)
+    messages = TransactionalMessage.objects.filter(to_them).order_by("created_at", "pk")
     suppressions = Suppression.objects.for_contact(contact).order_by("created_at")
     return {
         "format": "prefcenter.export/1",
@@ -171,7 +178,7 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
                 "created_at": _iso(h.created_at),
                 "last_at": _iso(h.last_at),
             }
-            for h in LinkHit.objects.filter(contact=contact).order_by("created_at")
+            for h in LinkHit.objects.filter(theirs).order_by("created_at")
         ],
         "suppressions": [
             {"reason": s.reason, "scope": s.scope, "created_at": _iso(s.created_at)}
@@ -184,7 +191,7 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
                 "created_at": _iso(r.created_at),
                 "used_at": _iso(r.used_at),
             }
-            for r in ConfirmationRequest.objects.filter(contact=contact)
+            for r in ConfirmationRequest.objects.filter(theirs)
             .prefetch_related("topics")
             .order_by("created_at")
         ],

@@ -444,6 +444,29 @@ def test_a_complaint_about_mail_to_a_merged_spelling_unsubscribes_the_mailbox(ap
     assert {"unsubscribed", "unsubscribed_all", "suppressed"} <= actions
 
 
+def test_the_export_includes_what_was_held_under_a_merged_spelling(api, topic):
+    # The person opted out through the alias before the upgrade merged it: that is their data.
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED)
+    SubscriptionFactory(contact=alias, topic=topic)
+    by = Actor(source="preference_page", ip_address="203.0.113.9", user_agent="AliasBrowser/1")
+    subscription_unsubscribe(contact=alias, topic=topic, by=by)
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    Delivery.objects.create(campaign=campaign, contact=alias, status="sent")
+    TransactionalMessage.objects.create(to_email=QUOTED, subject="Welcome", text_body="x")
+    contacts_rekey()
+
+    response = api.post(f"{V1}/contacts/{ann.pk}/export/")
+
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert ("unsubscribed", "AliasBrowser/1") in {
+        (e["action"], e["user_agent"]) for e in data["consent_events"]
+    }
+    assert [d["campaign"] for d in data["deliveries"]] == [campaign.name]
+    assert [m["subject"] for m in data["transactional_messages"]] == ["Welcome"]
+
+
 def test_the_rekey_moves_a_lone_alias_and_suppresses_host_addresses(topic):
     alias = version_1_contact('"Bo"@Example.com')
     local = version_1_contact("root@localhost")
