@@ -366,6 +366,9 @@ def contact_erase_unconfirmed(*, contact: Contact, by: Actor) -> None:
             subscription.delete()
         record(contact=contact, action=Action.ERASED, by=by, new_status="unconfirmed")
         _scrub(contact)
+        # Spellings merged into it: the same never-confirmed person (as in contact_erase).
+        for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
+            _scrub(merged)
 
 
 # --- verified requests from the person -------------------------------------------------------

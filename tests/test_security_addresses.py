@@ -7,15 +7,18 @@ as another domain; addresses of the sending host must not be accepted at all.
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -51,6 +54,7 @@ from subscriptions.models import (
 )
 from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.privacy import contact_erase
+from subscriptions.retention import retention_erase_unconfirmed
 from subscriptions.suppression import blocks_all_mail, suppression_add, suppression_check
 from subscriptions.suppression_lists import suppression_remove
 from subscriptions.tokens import read_unsubscribe_token, unsubscribe_token
@@ -465,6 +469,21 @@ def test_the_export_includes_what_was_held_under_a_merged_spelling(api, topic):
     }
     assert [d["campaign"] for d in data["deliveries"]] == [campaign.name]
     assert [m["subject"] for m in data["transactional_messages"]] == ["Welcome"]
+
+
+def test_retention_also_erases_the_unconfirmed_spellings_merged_into_a_contact(topic):
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED, attributes={"first_name": "Ann"})
+    SubscriptionFactory(contact=ann, topic=topic, status="pending")
+    SubscriptionFactory(contact=alias, topic=topic, status="pending")
+    contacts_rekey()
+    later = timezone.now() + datetime.timedelta(days=settings.RETENTION_PENDING_DAYS + 1)
+
+    assert retention_erase_unconfirmed(now=later) == 1
+
+    alias.refresh_from_db()
+    assert (alias.email, alias.attributes, alias.erased_at is not None) == ("", {}, True)
+    assert not Contact.objects.filter(email__icontains="ann").exists()
 
 
 def test_the_rekey_moves_a_lone_alias_and_suppresses_host_addresses(topic):
