@@ -269,7 +269,8 @@ def _erased_or(address: str, lowered: str) -> str:
 
 
 def _scrub(contact: Contact) -> None:
-    """Blank every personal field of the contact, its ledger rows, deliveries and messages.
+    """Blank every personal field of the contact, its ledger rows, deliveries and messages, and
+    of the spellings merged into it.
 
     Shared by erasure and by the retention of never-confirmed contacts. Call in a transaction.
     """
@@ -312,6 +313,9 @@ def _scrub(contact: Contact) -> None:
     contact.token_key = uuid.uuid4()  # every link ever mailed to them stops working
     contact.erased_at = timezone.now()
     contact.save()
+    # Other spellings of this mailbox, merged into it, hold the same person's data.
+    for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
+        _scrub(merged)
 
 
 @transaction.atomic
@@ -340,9 +344,6 @@ def contact_erase(*, contact: Contact, by: Actor) -> None:
         )
     record(contact=contact, action=Action.ERASED, by=by, new_status="erased")
     _scrub(contact)
-    # Other spellings of this mailbox, merged into it, hold the same person's data.
-    for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
-        _scrub(merged)
 
 
 def contact_erase_unconfirmed(*, contact: Contact, by: Actor) -> None:
@@ -366,9 +367,6 @@ def contact_erase_unconfirmed(*, contact: Contact, by: Actor) -> None:
             subscription.delete()
         record(contact=contact, action=Action.ERASED, by=by, new_status="unconfirmed")
         _scrub(contact)
-        # Spellings merged into it: the same never-confirmed person (as in contact_erase).
-        for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
-            _scrub(merged)
 
 
 # --- verified requests from the person -------------------------------------------------------
