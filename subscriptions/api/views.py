@@ -185,8 +185,14 @@ def _contact(pk: int) -> Contact:
     return contact
 
 
+def _find_topic(slug: str) -> Topic | None:
+    # Only slugs reach the query: PostgreSQL text cannot hold a NUL.
+    return Topic.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+
+
 def _topic(slug: str) -> Topic:
-    topic = Topic.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+    """The topic in the URL path; 404 `unknown_topic`."""
+    topic = _find_topic(slug)
     if topic is None:
         raise UnknownTopic(slug)
     return topic
@@ -195,7 +201,7 @@ def _topic(slug: str) -> Topic:
 def _body_topic(slug: str, field: str) -> Topic:
     """A topic named in the request body: an unknown one is bad input (400), not a missing
     resource (the 404 of a topic in the URL path)."""
-    topic = Topic.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+    topic = _find_topic(slug)
     if topic is None:
         raise ApiError(400, "unknown_topic", f"{field}: There is no topic {slug!r}.")
     return topic
