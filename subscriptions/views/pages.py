@@ -93,13 +93,16 @@ def _bad_link(request, problem: BadToken | None = None) -> HttpResponse:
     )
 
 
-def _rate_limited(request) -> HttpResponse:
-    return _error(
+def _rate_limited(request, rate: str) -> HttpResponse:
+    """429 with Retry-After: the length of the limit's window, as the admin sign-in says."""
+    response = _error(
         request,
         status=429,
         title=_("Too many requests"),
         message=_("Please wait a while and try again."),
     )
+    response["Retry-After"] = str(ratelimit.parse_rate(rate)[1])
+    return response
 
 
 def _try_again_soon(request) -> HttpResponse:
@@ -140,7 +143,7 @@ def subscribe(request):
     if ratelimit.hit(
         scope="subscribe", key=ratelimit.client_key(request), rate=settings.SUBSCRIBE_RATE_LIMIT
     ):
-        return _rate_limited(request)
+        return _rate_limited(request, settings.SUBSCRIBE_RATE_LIMIT)
     form = SubscribeForm(_post_data(request))
     if not form.is_valid():
         return render(request, "subscriptions/subscribe.html", {"form": form}, status=400)
@@ -424,7 +427,7 @@ def preferences_request(request):
         return render(request, "subscriptions/preferences_request.html", {"form": AddressForm()})
     ip = ratelimit.client_key(request)
     if ratelimit.hit(scope="preflink-ip", key=ip, rate=settings.PREFERENCE_LINK_RATE_LIMIT_IP):
-        return _rate_limited(request)
+        return _rate_limited(request, settings.PREFERENCE_LINK_RATE_LIMIT_IP)
     form = AddressForm(_post_data(request))
     if not form.is_valid():
         return render(request, "subscriptions/preferences_request.html", {"form": form}, status=400)
