@@ -486,6 +486,22 @@ def test_retention_also_erases_the_unconfirmed_spellings_merged_into_a_contact(t
     assert not Contact.objects.filter(email__icontains="ann").exists()
 
 
+def test_the_api_id_of_a_merged_spelling_still_reaches_the_person(api, topic):
+    # A CRM stored the alias's id before the upgrade and now syncs an unsubscribe with it.
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED)
+    SubscriptionFactory(contact=ann, topic=topic)
+    contacts_rekey()
+
+    response = api.put(
+        f"{V1}/contacts/{alias.pk}/subscriptions/{topic.slug}/", {"status": "unsubscribed"}
+    )
+
+    assert response.status_code == 200, response.content
+    assert Subscription.objects.get(contact=ann, topic=topic).status == "unsubscribed"
+    assert api.get(f"{V1}/contacts/{alias.pk}/").json()["id"] == ann.pk
+
+
 def test_the_rekey_moves_a_lone_alias_and_suppresses_host_addresses(topic):
     alias = version_1_contact('"Bo"@Example.com')
     local = version_1_contact("root@localhost")

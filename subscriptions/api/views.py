@@ -176,9 +176,13 @@ def _pk(value: int) -> int:
 
 
 def _contact(pk: int) -> Contact:
-    """The active contact, 404 once erased: an erased person is nobody the API can see."""
-    contact = (
-        Contact.objects.active().filter(pk=_pk(pk)).prefetch_related("subscriptions__topic").first()
+    """The active contact, 404 once erased: an erased person is nobody the API can see.
+
+    The id of a spelling merged into another contact names that contact, as its links do: an
+    integration that stored the old id must still reach the person (an unsubscribe above all).
+    """
+    contact = Contact.objects.following_merges(
+        Contact.objects.filter(pk=_pk(pk)).prefetch_related("subscriptions__topic").first()
     )
     if contact is None:
         raise ApiError(404, "not_found", "No such contact.")
