@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from .addresses import CURRENT_VERSION, address_hash
-from .models import Contact, Suppression
-from .models.choices import SuppressionReason, SuppressionScope
+from .ledger import Actor, record
+from .models import Campaign, Contact, Suppression
+from .models.choices import Action, SuppressionReason, SuppressionScope
 
 # Reasons that also block transactional mail: the address cannot receive anything.
 ALL_MAIL_REASONS = {
@@ -71,6 +72,47 @@ def suppression_add(
             existing.scope = SuppressionScope.ALL
             existing.save(update_fields=["scope"])
         return existing
+
+
+def suppression_add_recorded(
+    *,
+    hashed: str,
+    reason: str,
+    scope: str | None,
+    by: Actor,
+    contact: Contact | None,
+    note: str = "",
+    campaign: Campaign | None = None,
+) -> tuple[Suppression, bool]:
+    """Suppress an address (suppression_add, source `by.source`) and, when `contact` has it,
+    write one `suppressed` ledger row if the reason is new for the address or its scope
+    widened (old_status: the scope it had). Returns (suppression, created).
+
+    The one road of staff (admin), integrations (API) and ESP webhooks. Call in a transaction.
+    """
+    old_scope = (
+        Suppression.objects.filter(address_hash=hashed, reason=reason)
+        .values_list("scope", flat=True)
+        .first()
+    )
+    suppression = suppression_add(
+        hashed=hashed,
+        reason=reason,
+        scope=scope,
+        source=by.source,
+        note=note,
+        campaign=campaign,
+        created_by=by.staff_user,
+    )
+    if contact is not None and suppression.scope != old_scope:
+        record(
+            contact=contact,
+            action=Action.SUPPRESSED,
+            by=by,
+            old_status=old_scope or "",
+            new_status=reason,
+        )
+    return suppression, old_scope is None
 
 
 def _matching(*, email: str | None, contact: Contact | None):

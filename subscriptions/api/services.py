@@ -19,10 +19,9 @@ from ..consent import (
     subscription_subscribe,
 )
 from ..consent import subscription_unsubscribe as _unsubscribe
-from ..ledger import Actor, record
+from ..ledger import Actor
 from ..models import Campaign, Contact, Subscription, Suppression, Topic
-from ..models.choices import Action
-from ..suppression import blocks_all_mail, suppression_add
+from ..suppression import blocks_all_mail, suppression_add_recorded
 from .errors import ApiError
 
 
@@ -127,22 +126,15 @@ def address_suppress(
     *, email: str, reason: str, scope: str | None, by: Actor, note: str = ""
 ) -> Suppression:
     """Suppress an address; a contact with that address gets a ledger row saying so."""
-    hashed = address_hash(email)
     with transaction.atomic():
-        before = Suppression.objects.filter(address_hash=hashed, reason=reason)
-        old_scope = before.values_list("scope", flat=True).first()
-        suppression = suppression_add(
-            hashed=hashed, reason=reason, scope=scope, source=by.source, note=note
+        suppression, _created = suppression_add_recorded(
+            hashed=address_hash(email),
+            reason=reason,
+            scope=scope,
+            by=by,
+            contact=Contact.objects.by_email(email).first(),
+            note=note,
         )
-        contact = Contact.objects.by_email(email).first()
-        if contact is not None and suppression.scope != old_scope:
-            record(
-                contact=contact,
-                action=Action.SUPPRESSED,
-                by=by,
-                old_status=old_scope or "",
-                new_status=reason,
-            )
     return suppression
 
 
