@@ -5,8 +5,20 @@ import os
 import sys
 
 
+def settings_option(argv: list[str]) -> str | None:
+    """The value of a `--settings` option, which Django would apply only once it parses."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--settings="):
+            return arg.partition("=")[2]
+        if arg == "--settings" and index + 1 < len(argv):
+            return argv[index + 1]
+    return None
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prefcenter.settings")
+    if chosen := settings_option(sys.argv[2:]):
+        os.environ["DJANGO_SETTINGS_MODULE"] = chosen
     if sys.argv[1:2] == ["runstack"]:
         # The development stack: DEBUG and its dev values unless the environment says otherwise,
         # set before the settings are read so this process and its children agree.

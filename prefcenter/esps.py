@@ -28,9 +28,6 @@ SIGNING_KEYS: dict[str, str | None] = {
     "unisender_go": "ANYMAIL_UNISENDER_GO_API_KEY",
 }
 
-# ESPs whose webhooks prefcenter verifies itself, beyond what Anymail checks.
-SELF_VERIFIED = frozenset({"amazon_ses"})
-
 ESP_NAMES = frozenset(SIGNING_KEYS)
 
 # Email backends that are not `anymail.backends.<esp>.EmailBackend` but send through an ESP.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.apps import apps as global_apps
+from django.apps.registry import Apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -27,21 +28,22 @@ from .addresses import (
 )
 from .ledger import Actor, record
 from .locales import normalize_locale, supported_locales
+from .models.choices import Action, Source
 
 # The most restrictive state wins a merge: an opt-out beats a consent, a consent a request.
 STATUS_RANK = {"pending": 1, "subscribed": 2, "unsubscribed": 3}
 # ...and the less frequent choice beats the more frequent one.
 FREQUENCY_RANK = {"immediate": 0, "daily": 1, "weekly": 2, "monthly": 3}
-MERGE_SOURCE = "address_merge"
-MERGED_ACTION = "merged"
+MERGE_SOURCE = Source.ADDRESS_MERGE
+MERGED_ACTION = Action.MERGED
 MERGED_REASON = "merged"  # Delivery.reason of a delivery skipped because of a merge
 
 
-def _model(apps, name: str):
+def _model(apps: Apps, name: str):
     return apps.get_model("subscriptions", name)
 
 
-def contact_alias_hashes_sync(*, contact, replace: bool = False, apps=global_apps) -> None:
+def contact_alias_hashes_sync(*, contact, replace: bool = False, apps: Apps = global_apps) -> None:
     """Keep, beside the contact's own hash, the hashes of older forms of its address.
 
     With `replace` (the address changed) hashes of the previous address are dropped. A new
@@ -62,7 +64,9 @@ def _aliases_add(Alias, contact_id: int, hashes: dict[str, int]) -> None:
         )
 
 
-def _ledger(apps, *, contact, action: str, evidence: str, topic_id=None, old="", new="") -> None:
+def _ledger(
+    apps: Apps, *, contact, action: str, evidence: str, topic_id=None, old="", new=""
+) -> None:
     """One ledger row. Live: through ledger.record; in a migration: its historical model."""
     if apps is global_apps:
         topic = _model(apps, "Topic").objects.get(pk=topic_id) if topic_id else None
@@ -122,7 +126,7 @@ def _merged_subscription(mine, theirs) -> dict:
     return state
 
 
-def contact_merge(*, keep, other, apps=global_apps) -> None:
+def contact_merge(*, keep, other, apps: Apps = global_apps) -> None:
     """Merge `other`, another spelling of `keep`'s mailbox, into `keep`. Call in a transaction.
 
     Per topic the most restrictive standing wins (unsubscribed > subscribed > pending; the less
@@ -210,7 +214,7 @@ class RekeyReport:
     refused: list[int] = field(default_factory=list)  # suppressed: no longer a valid address
 
 
-def contacts_rekey(*, apps=global_apps) -> RekeyReport:
+def contacts_rekey(*, apps: Apps = global_apps) -> RekeyReport:
     """Move every active contact to the current canonical form of its address. Idempotent.
 
     A contact whose canonical form belongs to another contact is merged into it
@@ -285,7 +289,7 @@ def contacts_rekey(*, apps=global_apps) -> RekeyReport:
     return report
 
 
-def contact_locales_clean(*, apps=global_apps) -> int:
+def contact_locales_clean(*, apps: Apps = global_apps) -> int:
     """Store every contact's locale as a supported language (unknown ones: the default).
 
     Returns how many contacts changed. Locales are few, so this is one UPDATE per bad value.

@@ -35,7 +35,8 @@ from .models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
-from .suppression import suppression_add
+from .notifications import send_confirmation_request
+from .suppression import blocks_all_mail, suppression_add
 
 # Where a new consent proves control of the mailbox, so it may undo the person's own opt-out of
 # a topic. The preference page counts only from a fresh link (preferences.preferences_apply).
@@ -67,12 +68,6 @@ class ErasedRequiresDoubleOptIn(ConsentError):
     """The person had this address erased; only their own confirmed consent brings it back."""
 
     code = "erased_requires_double_opt_in"
-
-
-class AddressSuppressedForAllMail(ConsentError):
-    """Nothing, not even a confirmation, can be sent to this address."""
-
-    code = "suppressed"
 
 
 # --- contacts --------------------------------------------------------------------------------
@@ -267,8 +262,6 @@ def subscription_request(
     address cannot receive mail at all). Callers show the same answer either way, so the
     result never reveals whether an address is known or was rate-limited.
     """
-    from .suppression import blocks_all_mail
-
     if blocks_all_mail(contact=contact):
         return []
     awaiting: list[Topic] = []
@@ -303,8 +296,6 @@ def subscription_request(
         key=address_key(contact.email),
         rate=settings.CONFIRMATION_RATE_LIMIT_EMAIL,
     ):
-        from .notifications import send_confirmation_request
-
         # Stamped by the database clock, as the ledger's rows are: whether a later opt-out
         # overtook it (confirmation_overtaken) compares the two, and a worker whose clock ran
         # a few seconds ahead made an unsubscribe-all right after the mail look older than it,

@@ -23,6 +23,7 @@ from .rendering import (
     render_sandboxed,
     sandbox_compile,
 )
+from .tokens import preferences_url, unsubscribe_url
 
 
 def render_email(name: str, context: dict, locale: str | None = None) -> tuple[str, str, str]:
@@ -331,8 +332,6 @@ def render_marketing_message(
     # Given links are stand-ins: the mailto target would act on whoever writes to it.
     mailto = links is None
     if links is None:
-        from .tokens import preferences_url, unsubscribe_url
-
         links = MessageLinks(unsubscribe_url(contact, topic), preferences_url(contact))
     unsub, prefs = links.unsubscribe_url, links.preferences_url
     ctx = campaign_context(
@@ -397,7 +396,9 @@ def build_marketing_message(
     links: MessageLinks | None = None,
     connection=None,
 ) -> EmailMultiAlternatives:
-    """render_marketing_message() as a Django EmailMessage (previews, test sends, SMTP)."""
+    """render_marketing_message() as a Django EmailMessage, with the contact's own links unless
+    `links` replaces them. Previews and test sends never come here: they go through
+    subscriptions.test_sends, which always passes inert links (rule 9)."""
     return render_marketing_message(
         campaign=campaign,
         contact=contact,

@@ -25,19 +25,18 @@ from django.utils import timezone
 
 from .addresses import InvalidAddress, address_hash, address_key, normalize_email
 from .consent import contact_unsubscribe_all
-from .ledger import Actor, record
+from .ledger import Actor
 from .models import (
     Campaign,
     Contact,
     Delivery,
     ProcessedWebhookEvent,
     SoftBounce,
-    Suppression,
 )
 from .models.campaigns import CampaignStatus, DeliveryStatus
-from .models.choices import Action, Source, SuppressionReason, SuppressionScope
+from .models.choices import Source, SuppressionReason, SuppressionScope
 from .redaction import redact
-from .suppression import suppression_add
+from .suppression import suppression_add, suppression_add_recorded
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +155,16 @@ def _suppress(
     feedback: Feedback,
     by: Actor,
 ) -> None:
-    """Add a suppression; write a ledger row for a known contact when it is new."""
-    existed = Suppression.objects.filter(address_hash=hashed, reason=reason).exists()
-    suppression_add(
+    """Add a suppression; write a ledger row for a known contact when it is new (or wider)."""
+    suppression_add_recorded(
         hashed=hashed,
         reason=reason,
         scope=scope,
-        source=Source.ESP_WEBHOOK,
+        by=by,
+        contact=contact,
         note=f"{feedback.esp}: {feedback.description}"[:500],
         campaign=campaign,
     )
-    if contact is not None and not existed:
-        record(contact=contact, action=Action.SUPPRESSED, by=by, new_status=reason)
 
 
 @transaction.atomic
@@ -190,8 +187,8 @@ def feedback_record(*, feedback: Feedback) -> bool:
     contact = delivery.contact if delivery is not None else None
     if contact is None and normalized:
         contact = Contact.objects.by_email(normalized).first()
-    if contact is not None and contact.is_erased:
-        contact = None
+    # Mail sent through a spelling since merged concerns the contact it was merged into.
+    contact = Contact.objects.following_merges(contact)
     hashed = address_hash(normalized) if normalized else None
     if hashed is None and contact is not None and contact.address_hash:
         hashed = contact.address_hash

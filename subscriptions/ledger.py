@@ -6,7 +6,7 @@ import datetime
 import hashlib
 import ipaddress
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -235,7 +235,9 @@ def _chain_breaks(rows: Iterable[dict]) -> Iterator[LedgerBreak]:
         previous = row
 
 
-def _checkpoint_breaks(checkpoints: Iterable[LedgerCheckpoint], progress) -> Iterator[LedgerBreak]:
+def _checkpoint_breaks(
+    checkpoints: Iterable[LedgerCheckpoint], progress: Callable[[int], object]
+) -> Iterator[LedgerBreak]:
     previous: LedgerCheckpoint | None = None
     for checkpoint in checkpoints:
         where = {"checkpoint_id": checkpoint.pk}
@@ -256,7 +258,7 @@ def _checkpoint_breaks(checkpoints: Iterable[LedgerCheckpoint], progress) -> Ite
         previous = checkpoint
 
 
-def ledger_verify(*, progress=None) -> list[LedgerBreak]:
+def ledger_verify(*, progress: Callable[[int], object] | None = None) -> list[LedgerBreak]:
     """Recompute every contact's hash chain and every checkpoint; return what does not hold.
 
     Finds a row whose facts were altered, a deleted row (a gap in a chain, or fewer rows than a

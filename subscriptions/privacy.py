@@ -43,6 +43,8 @@ from .models.privacy import PrivacyAction
 from .models.transactional import TransactionalStatus
 from .redaction import redact
 from .suppression import suppression_add
+from .tokens import privacy_url
+from .transactional import AddressSuppressed, send_transactional
 
 
 class PrivacyError(Exception):
@@ -72,24 +74,31 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
     """Everything prefcenter holds about `contact`, as a JSON-serialisable dict.
 
     The contact, its subscriptions, the whole consent ledger (oldest first), its deliveries,
-    the system messages sent to its address and the suppressions on its address. With `by`,
-    the export itself is first recorded in the ledger (and so is part of it). Raises
-    ContactAlreadyErased for an erased contact.
+    the system messages sent to its address and the suppressions on its address. Ledger rows,
+    deliveries, link opens and confirmation requests of other spellings merged into the contact
+    are the same person's and are included (erasure scrubs them too). With `by`, the export
+    itself is first recorded in the ledger (and so is part of it). Raises ContactAlreadyErased
+    for an erased contact.
     """
     if contact.is_erased:
         raise ContactAlreadyErased("This contact has been erased; no personal data is left.")
     if by is not None:
         record(contact=contact, action=Action.EXPORTED, by=by)
+    # The person's rows: this contact's, and those of spellings merged into it.
+    theirs = Q(contact=contact) | Q(contact__merged_into=contact)
     subscriptions = Subscription.objects.filter(contact=contact).select_related("topic")
     events = (
-        ConsentEvent.objects.filter(contact=contact)
-        .select_related("topic")
-        .order_by("created_at", "id")
+        ConsentEvent.objects.filter(theirs).select_related("topic").order_by("created_at", "id")
     )
-    deliveries = Delivery.objects.filter(contact=contact).select_related("campaign").order_by("pk")
-    messages = TransactionalMessage.objects.filter(to_email__iexact=contact.email).order_by(
-        "created_at", "pk"
-    )
+    deliveries = Delivery.objects.filter(theirs).select_related("campaign").order_by("pk")
+    spellings = [
+        contact.email,
+        *Contact.objects.filter(merged_into=contact).values_list("email", flat=True),
+    ]
+    to_them = Q(pk__in=[])
+    for address in filter(None, spellings):  # never "": scrubbed messages have no address
+        to_them |= Q(to_email__iexact=address)
+    messages = TransactionalMessage.objects.filter(to_them).order_by("created_at", "pk")
     suppressions = Suppression.objects.for_contact(contact).order_by("created_at")
     return {
         "format": "prefcenter.export/1",
@@ -169,7 +178,7 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
                 "created_at": _iso(h.created_at),
                 "last_at": _iso(h.last_at),
             }
-            for h in LinkHit.objects.filter(contact=contact).order_by("created_at")
+            for h in LinkHit.objects.filter(theirs).order_by("created_at")
         ],
         "suppressions": [
             {"reason": s.reason, "scope": s.scope, "created_at": _iso(s.created_at)}
@@ -182,7 +191,7 @@ def contact_export(*, contact: Contact, by: Actor | None = None) -> dict:
                 "created_at": _iso(r.created_at),
                 "used_at": _iso(r.used_at),
             }
-            for r in ConfirmationRequest.objects.filter(contact=contact)
+            for r in ConfirmationRequest.objects.filter(theirs)
             .prefetch_related("topics")
             .order_by("created_at")
         ],
@@ -204,13 +213,17 @@ def _redact_texts(contact: Contact) -> None:
     address's suppressions and soft bounces, and the admin log (whose entries name a contact by
     its address, and whose change messages may quote it)."""
     identifiers = _identifiers(contact)
-    if contact.address_hash:
+    # Every hash the address's rows may carry: rows written under an older canonical form (or
+    # for a spelling merged into this contact) are the person's too, as export shows them.
+    hashes = [contact.address_hash] if contact.address_hash else []
+    hashes += contact.alias_hashes.values_list("address_hash", flat=True)
+    if hashes:
         for model, field in (
             (Suppression, "note"),
             (SoftBounce, "description"),
             (SuppressionRemoval, "why"),
         ):
-            for row in model.objects.filter(address_hash=contact.address_hash):
+            for row in model.objects.filter(address_hash__in=hashes):
                 text = redact(getattr(row, field), identifiers=identifiers)
                 model.objects.filter(pk=row.pk).update(**{field: text})
     # The contact's own entries (through any of its proxies: DataSubject, ContactImport...), and
@@ -256,7 +269,8 @@ def _erased_or(address: str, lowered: str) -> str:
 
 
 def _scrub(contact: Contact) -> None:
-    """Blank every personal field of the contact, its ledger rows, deliveries and messages.
+    """Blank every personal field of the contact, its ledger rows, deliveries and messages, and
+    of the spellings merged into it.
 
     Shared by erasure and by the retention of never-confirmed contacts. Call in a transaction.
     """
@@ -299,6 +313,9 @@ def _scrub(contact: Contact) -> None:
     contact.token_key = uuid.uuid4()  # every link ever mailed to them stops working
     contact.erased_at = timezone.now()
     contact.save()
+    # Other spellings of this mailbox, merged into it, hold the same person's data.
+    for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
+        _scrub(merged)
 
 
 @transaction.atomic
@@ -327,9 +344,6 @@ def contact_erase(*, contact: Contact, by: Actor) -> None:
         )
     record(contact=contact, action=Action.ERASED, by=by, new_status="erased")
     _scrub(contact)
-    # Other spellings of this mailbox, merged into it, hold the same person's data.
-    for merged in Contact.objects.filter(merged_into=contact, erased_at__isnull=True):
-        _scrub(merged)
 
 
 def contact_erase_unconfirmed(*, contact: Contact, by: Actor) -> None:
@@ -364,9 +378,6 @@ def privacy_request_start(*, contact: Contact, action: str) -> PrivacyRequest | 
     Returns None (and sends nothing) when the contact asked too often in the last hour or the
     address cannot receive mail; callers answer the same either way.
     """
-    from .tokens import privacy_url
-    from .transactional import AddressSuppressed, send_transactional
-
     if action not in PrivacyAction.values:
         raise ValueError(f"unknown privacy action {action!r}")
     if contact.is_erased:

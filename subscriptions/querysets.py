@@ -50,7 +50,11 @@ class ContactQuerySet(models.QuerySet):
 
         One query unless the contact was merged.
         """
-        contact = self.filter(token_key=key).first()
+        return self.following_merges(self.filter(token_key=key).first())
+
+    def following_merges(self, contact: models.Model | None) -> models.Model | None:
+        """`contact` if active; if it was merged into another spelling of its mailbox, the
+        contact it was merged into; None when that one is erased (or there is none)."""
         for _hop in range(10):  # a merged contact's winner may itself have been merged
             if contact is None or contact.merged_into_id is None:
                 break
@@ -58,6 +62,13 @@ class ContactQuerySet(models.QuerySet):
         if contact is None or contact.erased_at is not None or contact.merged_into_id is not None:
             return None
         return contact
+
+    def with_hash(self, address_hash: str) -> ContactQuerySet:
+        """Contacts whose address hashes to `address_hash` under any version: their own hash or
+        an older form they keep (ContactAddressHash). The inverse of Suppression.for_contact."""
+        ContactAddressHash = apps.get_model("subscriptions", "ContactAddressHash")
+        older = ContactAddressHash.objects.filter(address_hash=address_hash).values("contact")
+        return self.filter(Q(address_hash=address_hash) | Q(pk__in=older))
 
     def not_suppressed(self, *, scope: str | None = None) -> ContactQuerySet:
         """Contacts whose address (any version of it) has no suppression of `scope` (any)."""
@@ -100,10 +111,6 @@ class SubscriptionQuerySet(models.QuerySet):
 
 
 class SuppressionQuerySet(models.QuerySet):
-    def for_hash(self, address_hash: str) -> SuppressionQuerySet:
-        """Rows of exactly this hash (one version); prefer for_address / for_contact."""
-        return self.filter(address_hash=address_hash)
-
     def for_address(self, email: str) -> SuppressionQuerySet:
         """Rows matching any version of the address's canonical form, or an older spelling its
         contact keeps (merged contacts): what audience queries match too. Raises InvalidAddress.

@@ -36,6 +36,7 @@ from .models import (
 )
 from .models.campaigns import CampaignStatus, DeliveryStatus
 from .models.choices import Action, ImpliedBy, LegalBasis, Source, SubscriptionStatus
+from .privacy import ContactAlreadyErased, contact_erase_unconfirmed
 
 RETENTION_ACTOR = Actor(source=Source.RETENTION, actor="retention")
 
@@ -102,8 +103,6 @@ def deliveries_to_archive(now: datetime.datetime):
 
 def retention_erase_unconfirmed(*, now: datetime.datetime, dry_run: bool = False) -> int:
     """Erase (without suppression) contacts who never confirmed within RETENTION_PENDING_DAYS."""
-    from .privacy import ContactAlreadyErased, contact_erase_unconfirmed
-
     contacts = stale_unconfirmed_contacts(now)
     if dry_run:
         return contacts.count()

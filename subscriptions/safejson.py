@@ -8,7 +8,6 @@ too-deep body is refused before json.loads ever sees it.
 
 from __future__ import annotations
 
-import json
 import re
 
 # Deeper than any ESP payload or API body prefcenter reads (they nest at most 5 or 6 levels).
@@ -17,10 +16,6 @@ MAX_JSON_DEPTH = 64
 # A JSON string literal; possessive quantifiers keep a long or unterminated one linear.
 _STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
-
-
-class JsonTooDeep(ValueError):
-    """The JSON nests deeper than allowed."""
 
 
 def exceeds_depth(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
@@ -40,12 +35,3 @@ def exceeds_depth(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
         else:
             depth -= 1
     return False
-
-
-def loads_capped(text: str | bytes, max_depth: int = MAX_JSON_DEPTH):
-    """json.loads that raises JsonTooDeep (a ValueError) instead of recursing too deep."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    if exceeds_depth(text, max_depth):
-        raise JsonTooDeep(f"The JSON nests deeper than {max_depth} levels.")
-    return json.loads(text)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from .addresses import CURRENT_VERSION, address_hash
-from .models import Contact, Suppression
-from .models.choices import SuppressionReason, SuppressionScope
+from .ledger import Actor, record
+from .models import Campaign, Contact, Suppression
+from .models.choices import Action, SuppressionReason, SuppressionScope
 
 # Reasons that also block transactional mail: the address cannot receive anything.
 ALL_MAIL_REASONS = {
@@ -73,24 +74,63 @@ def suppression_add(
         return existing
 
 
-def _matching(*, email: str | None, hashed: str | None, contact: Contact | None):
+def suppression_add_recorded(
+    *,
+    hashed: str,
+    reason: str,
+    scope: str | None,
+    by: Actor,
+    contact: Contact | None,
+    note: str = "",
+    campaign: Campaign | None = None,
+) -> tuple[Suppression, bool]:
+    """Suppress an address (suppression_add, source `by.source`) and, when `contact` has it,
+    write one `suppressed` ledger row if the reason is new for the address or its scope
+    widened (old_status: the scope it had). Returns (suppression, created).
+
+    The one road of staff (admin), integrations (API) and ESP webhooks. Call in a transaction.
+    """
+    old_scope = (
+        Suppression.objects.filter(address_hash=hashed, reason=reason)
+        .values_list("scope", flat=True)
+        .first()
+    )
+    suppression = suppression_add(
+        hashed=hashed,
+        reason=reason,
+        scope=scope,
+        source=by.source,
+        note=note,
+        campaign=campaign,
+        created_by=by.staff_user,
+    )
+    if contact is not None and suppression.scope != old_scope:
+        record(
+            contact=contact,
+            action=Action.SUPPRESSED,
+            by=by,
+            old_status=old_scope or "",
+            new_status=reason,
+        )
+    return suppression, old_scope is None
+
+
+def _matching(*, email: str | None, contact: Contact | None):
+    """Rows of every hash the address may carry. There is no check by one hash: a row written
+    under an older canonical form would be missed (rows are never re-hashed)."""
     if contact is not None:
         return Suppression.objects.for_contact(contact)
-    if hashed is not None:
-        return Suppression.objects.for_hash(hashed)
     return Suppression.objects.for_address(email or "")
 
 
 def suppression_check(
-    *, email: str | None = None, hashed: str | None = None, contact: Contact | None = None
+    *, email: str | None = None, contact: Contact | None = None
 ) -> SuppressionStatus:
     """Whether an address (every version of its canonical form) is suppressed, how, and why.
 
     Raises InvalidAddress for an unreadable address.
     """
-    rows = list(
-        _matching(email=email, hashed=hashed, contact=contact).values_list("reason", "scope")
-    )
+    rows = list(_matching(email=email, contact=contact).values_list("reason", "scope"))
     if not rows:
         return SuppressionStatus(suppressed=False, scope=None, reasons=[])
     scopes = {scope for _reason, scope in rows}
@@ -99,16 +139,7 @@ def suppression_check(
     return SuppressionStatus(suppressed=True, scope=str(scope), reasons=reasons)
 
 
-def is_suppressed(
-    hashed: str | None = None, *, email: str | None = None, contact: Contact | None = None
-) -> bool:
-    """Any suppression of the address: of a contact, of a raw address (every version), or of
-    one exact hash. Raises InvalidAddress for an unreadable address."""
-    return _matching(email=email, hashed=hashed, contact=contact).exists()
-
-
-def blocks_all_mail(
-    hashed: str | None = None, *, email: str | None = None, contact: Contact | None = None
-) -> bool:
-    """A suppression of scope `all` (transactional mail too), matched like is_suppressed."""
-    return _matching(email=email, hashed=hashed, contact=contact).blocking_all_mail().exists()
+def blocks_all_mail(*, email: str | None = None, contact: Contact | None = None) -> bool:
+    """A suppression of scope `all` (transactional mail too) of a contact's address or a raw
+    address, every version of it. Raises InvalidAddress for an unreadable address."""
+    return _matching(email=email, contact=contact).blocking_all_mail().exists()

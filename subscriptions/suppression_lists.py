@@ -12,7 +12,7 @@ from .addresses import InvalidAddress, address_hash
 from .ledger import Actor, record
 from .models import Contact, Suppression, SuppressionRemoval
 from .models.choices import Action, Source
-from .suppression import suppression_add
+from .suppression import suppression_add_recorded
 
 _SEPARATORS = re.compile(r"[,;\t ]+")
 
@@ -34,21 +34,14 @@ def suppression_add_manual(
 ) -> tuple[Suppression, bool]:
     """Suppress one address on staff's behalf. Returns (suppression, created). Raises
     InvalidAddress. A contact with the address gets a ledger row."""
-    hashed = address_hash(email)
-    existed = Suppression.objects.filter(address_hash=hashed, reason=reason).exists()
-    suppression = suppression_add(
-        hashed=hashed, reason=reason, scope=scope, source=Source.ADMIN, note=note, created_by=user
+    return suppression_add_recorded(
+        hashed=address_hash(email),
+        reason=reason,
+        scope=scope,
+        by=_staff_actor(user, note),
+        contact=Contact.objects.by_email(email).first(),
+        note=note,
     )
-    if not existed:
-        contact = Contact.objects.by_email(email).first()
-        if contact is not None:
-            record(
-                contact=contact,
-                action=Action.SUPPRESSED,
-                by=_staff_actor(user, note),
-                new_status=reason,
-            )
-    return suppression, not existed
 
 
 def suppression_add_many(
@@ -94,7 +87,9 @@ def suppression_remove(*, suppression: Suppression, why: str, user) -> Suppressi
         why=why,
         removed_by=user if getattr(user, "pk", None) else None,
     )
-    contact = Contact.objects.active().filter(address_hash=suppression.address_hash).first()
+    # A row written under an older canonical form names its contact through that contact's
+    # kept hashes, as the suppression itself did.
+    contact = Contact.objects.active().with_hash(suppression.address_hash).first()
     suppression.delete()
     if contact is not None:
         record(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -42,6 +43,15 @@ class InvalidTestSend(ValueError):
     """The test send's recipients are missing, too many, or not addresses."""
 
     code = "invalid_recipients"
+
+
+class MailUnavailable(Exception):
+    """The mail transport could not take the test messages (SMTP down, ESP API failing).
+
+    The attempt is already logged; nothing else changed, so the caller may simply retry.
+    """
+
+    code = "mail_unavailable"
 
 
 # --- inert links ----------------------------------------------------------------------------------
@@ -105,7 +115,7 @@ def campaign_test_send(
     campaign: Campaign,
     recipients: list[str],
     by: str,
-    user=None,
+    user: AbstractBaseUser | None = None,
     as_contact: Contact | None = None,
 ) -> TestSendResult:
     """Mail a test of `campaign` to at most MAX_TEST_RECIPIENTS addresses, and log it.
@@ -116,7 +126,8 @@ def campaign_test_send(
     who asked ("admin:<username>", "api:<key name>"); `user` is the staff user, if any.
 
     Raises InvalidTestSend (no, too many or invalid recipients), InvalidCampaignTemplate,
-    FromNotAllowed, CampaignRenderError, before anything is sent or logged.
+    FromNotAllowed, CampaignRenderError, before anything is sent or logged; MailUnavailable when
+    the transport fails (the attempt stays logged).
     """
     if not recipients or len(recipients) > MAX_TEST_RECIPIENTS:
         raise InvalidTestSend(f"Give between 1 and {MAX_TEST_RECIPIENTS} addresses.")
@@ -145,6 +156,12 @@ def campaign_test_send(
         )
     # Logged before the transport is called: an attempt that fails midway is still on record.
     if messages:
-        with marketing_connection() as connection:
-            connection.send_messages([message.as_email(connection) for message in messages])
+        try:
+            with marketing_connection() as connection:
+                connection.send_messages([message.as_email(connection) for message in messages])
+        except Exception as exc:  # whatever the transport raises: socket, SMTP, an ESP's API
+            raise MailUnavailable(
+                _("The mail server did not take the test: %(error)s")
+                % {"error": f"{type(exc).__name__}: {exc}"}
+            ) from exc
     return TestSendResult(sent=allowed, refused=refused, log=log)

@@ -172,15 +172,11 @@ def preferences_token(
 
 
 def read_preference_link(token: str) -> PreferenceLink:
+    """Whose page a preference token opens, since when and how it reached them (joining topics
+    from an old link is confirmed by email); BadToken when forged or the contact is gone."""
     payload = _load(token, PREFERENCES)
     issued_at, via = _read_issued(payload)
     return PreferenceLink(contact=_contact(payload), issued_at=issued_at, via=via)
-
-
-def read_preferences_token(token: str) -> tuple[Contact, datetime.datetime]:
-    """The contact and when the link was issued (joining topics from old links is confirmed)."""
-    link = read_preference_link(token)
-    return link.contact, link.issued_at
 
 
 def preferences_url(

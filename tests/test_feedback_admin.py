@@ -18,8 +18,11 @@ from subscriptions.models import (
     SuppressionRemoval,
 )
 from subscriptions.suppression import suppression_add
+from subscriptions.suppression_lists import suppression_add_manual
 
 from .factories import ContactFactory
+
+pytest_plugins = ["tests.api_fixtures"]
 
 
 @pytest.fixture
@@ -95,6 +98,25 @@ def test_it_removes_a_suppression_only_with_a_reason(staff, alice):
         "complaint",
         "admin",
     )
+
+
+def test_staff_the_api_and_webhooks_record_a_suppression_alike(admin_user, alice, api):
+    # One service: a new reason, or a wider scope of it, is one ledger row, whoever adds it.
+    body = {"email": alice.email, "reason": "manual", "scope": "marketing"}
+    api.post("/api/v1/suppressions/", body)
+    suppression_add_manual(
+        email=alice.email, reason="manual", scope="marketing", user=admin_user, note="again"
+    )
+    suppression_add_manual(
+        email=alice.email, reason="manual", scope="all", user=admin_user, note="and wider"
+    )
+
+    rows = ConsentEvent.objects.filter(contact=alice, action="suppressed").order_by("id")
+    assert [(e.source, e.old_status, e.new_status) for e in rows] == [
+        ("api", "", "manual"),
+        ("admin", "marketing", "manual"),
+    ]
+    assert Suppression.objects.get().scope == "all"
 
 
 def test_it_grades_complaint_rates_at_the_mailbox_provider_thresholds():

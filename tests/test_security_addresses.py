@@ -7,15 +7,18 @@ as another domain; addresses of the sending host must not be accepted at all.
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -43,13 +46,17 @@ from subscriptions.models import (
     Contact,
     ContactAddressHash,
     Delivery,
+    SoftBounce,
     Subscription,
     Suppression,
+    SuppressionRemoval,
     TransactionalMessage,
 )
 from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.privacy import contact_erase
+from subscriptions.retention import retention_erase_unconfirmed
 from subscriptions.suppression import blocks_all_mail, suppression_add, suppression_check
+from subscriptions.suppression_lists import suppression_remove
 from subscriptions.tokens import read_unsubscribe_token, unsubscribe_token
 
 from .factories import ContactFactory, SubscriptionFactory
@@ -256,6 +263,43 @@ def test_a_version_1_suppression_still_blocks_the_unicode_domain(api, topic):
     assert_error(response, 422, "suppressed")
 
 
+def test_erasure_redacts_the_texts_kept_under_a_version_1_hash(api):
+    # Written before issue 9 under the old hash of user@straße.de (user@strasse.de): staff's note
+    # and the MTA's reply name the person. Export shows these rows as theirs; erasure must not
+    # leave them behind.
+    legacy = key_hash("user@strasse.de")
+    Suppression.objects.create(
+        address_hash=legacy,
+        reason="manual",
+        hash_version=1,
+        note="Ann Lee (CRM-77) asked by phone",
+    )
+    SoftBounce.objects.create(address_hash=legacy, esp="Postmark", description="Ann Lee: quota")
+    SuppressionRemoval.objects.create(address_hash=legacy, reasons="complaint", why="CRM-77 said")
+    body = {"email": "user@straße.de", "external_id": "CRM-77", "attributes": {"name": "Ann Lee"}}
+    contact_id = api.post(f"{V1}/contacts/", body).json()["id"]
+
+    assert api.delete(f"{V1}/contacts/{contact_id}/").status_code == 204
+
+    texts = [
+        *Suppression.objects.values_list("note", flat=True),
+        *SoftBounce.objects.values_list("description", flat=True),
+        *SuppressionRemoval.objects.values_list("why", flat=True),
+    ]
+    assert not [text for text in texts if "Ann Lee" in text or "CRM-77" in text], texts
+
+
+def test_lifting_a_version_1_suppression_is_in_the_ledger_of_its_contact(admin_user, topic):
+    legacy = suppression_add(hashed=key_hash("user@strasse.de"), reason="complaint", hash_version=1)
+    contact, _created = contact_get_or_create(email="user@straße.de")
+    assert suppression_check(contact=contact).reasons == ["complaint"]
+
+    suppression_remove(suppression=legacy, why="the complaint was a mistake", user=admin_user)
+
+    event = ConsentEvent.objects.get(contact=contact, action="unsuppressed")
+    assert (event.old_status, event.staff_user) == ("complaint", admin_user)
+
+
 def test_new_suppressions_record_the_current_version(db):
     assert suppression_add(email=QUOTED, reason="manual").hash_version == 2
 
@@ -320,7 +364,7 @@ def test_the_api_asks_for_topics_with_a_double_opt_in(api, topic):
     response = api.post(f"{V1}/contacts/", {"email": PLAIN, "double_opt_in": True})
     assert_error(response, 400, "invalid")
     body = {"email": PLAIN, "double_opt_in": True, "topics": ["nope"]}
-    assert_error(api.post(f"{V1}/contacts/", body), 404, "unknown_topic")
+    assert_error(api.post(f"{V1}/contacts/", body), 400, "unknown_topic")
     assert not Contact.objects.exists()
 
 
@@ -377,6 +421,85 @@ def test_the_merge_lets_the_opt_out_win_and_never_repoints_the_ledger(topic, oth
     # A link mailed to the alias acts on the merged contact.
     assert read_unsubscribe_token(old_link) == (ann, other_topic)
     assert contacts_rekey().merged == []  # idempotent
+
+
+def test_a_complaint_about_mail_to_a_merged_spelling_unsubscribes_the_mailbox(api, topic):
+    # Mailed through the alias before the upgrade; the complaint arrives after the merge.
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED)
+    SubscriptionFactory(contact=ann, topic=topic)
+    SubscriptionFactory(contact=alias, topic=topic)
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    Delivery.objects.create(campaign=campaign, contact=alias, status="sent", esp_message_id="m-1")
+    assert contacts_rekey().merged == [(alias.pk, ann.pk)]
+
+    feedback_record(
+        feedback=Feedback(
+            esp="Postmark", kind=Kind.COMPLAINT, recipient=QUOTED, message_id="m-1", event_id="c1"
+        )
+    )
+
+    # What an integrator sees: the person's only contact is unsubscribed, its ledger says why.
+    answer = api.get(f"{V1}/contacts/{ann.pk}/").json()
+    assert [(s["topic"], s["status"]) for s in answer["subscriptions"]] == [
+        (topic.slug, "unsubscribed")
+    ]
+    actions = set(ConsentEvent.objects.filter(contact=ann).values_list("action", flat=True))
+    assert {"unsubscribed", "unsubscribed_all", "suppressed"} <= actions
+
+
+def test_the_export_includes_what_was_held_under_a_merged_spelling(api, topic):
+    # The person opted out through the alias before the upgrade merged it: that is their data.
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED)
+    SubscriptionFactory(contact=alias, topic=topic)
+    by = Actor(source="preference_page", ip_address="203.0.113.9", user_agent="AliasBrowser/1")
+    subscription_unsubscribe(contact=alias, topic=topic, by=by)
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    Delivery.objects.create(campaign=campaign, contact=alias, status="sent")
+    TransactionalMessage.objects.create(to_email=QUOTED, subject="Welcome", text_body="x")
+    contacts_rekey()
+
+    response = api.post(f"{V1}/contacts/{ann.pk}/export/")
+
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert ("unsubscribed", "AliasBrowser/1") in {
+        (e["action"], e["user_agent"]) for e in data["consent_events"]
+    }
+    assert [d["campaign"] for d in data["deliveries"]] == [campaign.name]
+    assert [m["subject"] for m in data["transactional_messages"]] == ["Welcome"]
+
+
+def test_retention_also_erases_the_unconfirmed_spellings_merged_into_a_contact(topic):
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED, attributes={"first_name": "Ann"})
+    SubscriptionFactory(contact=ann, topic=topic, status="pending")
+    SubscriptionFactory(contact=alias, topic=topic, status="pending")
+    contacts_rekey()
+    later = timezone.now() + datetime.timedelta(days=settings.RETENTION_PENDING_DAYS + 1)
+
+    assert retention_erase_unconfirmed(now=later) == 1
+
+    alias.refresh_from_db()
+    assert (alias.email, alias.attributes, alias.erased_at is not None) == ("", {}, True)
+    assert not Contact.objects.filter(email__icontains="ann").exists()
+
+
+def test_the_api_id_of_a_merged_spelling_still_reaches_the_person(api, topic):
+    # A CRM stored the alias's id before the upgrade and now syncs an unsubscribe with it.
+    ann = version_1_contact(PLAIN)
+    alias = version_1_contact(QUOTED)
+    SubscriptionFactory(contact=ann, topic=topic)
+    contacts_rekey()
+
+    response = api.put(
+        f"{V1}/contacts/{alias.pk}/subscriptions/{topic.slug}/", {"status": "unsubscribed"}
+    )
+
+    assert response.status_code == 200, response.content
+    assert Subscription.objects.get(contact=ann, topic=topic).status == "unsubscribed"
+    assert api.get(f"{V1}/contacts/{alias.pk}/").json()["id"] == ann.pk
 
 
 def test_the_rekey_moves_a_lone_alias_and_suppresses_host_addresses(topic):

@@ -28,15 +28,15 @@ def nested(depth: int) -> str:
 @pytest.mark.parametrize(
     "path", ["/api/v1/contacts/", "/api/v1/topics/", "/api/v1/suppressions/", "/api/v1/campaigns/"]
 )
-def test_it_refuses_deeply_nested_json_with_400_invalid_json(api, path):
+def test_it_refuses_deeply_nested_json_with_400_malformed_json(api, path):
     response = api.post(path, raw="[" * 200_000 + "]" * 200_000)
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_json"
+    assert response.json()["error"] == "malformed_json"
     assert Contact.objects.count() == 0
 
 
 def test_it_caps_depth_at_64_and_accepts_what_is_below(api):
-    assert api.post("/api/v1/contacts/", raw=nested(64)).json()["error"] == "invalid_json"
+    assert api.post("/api/v1/contacts/", raw=nested(64)).json()["error"] == "malformed_json"
     shallow = api.post(
         "/api/v1/contacts/",
         {"email": "shallow@example.com", "attributes": {"a": {"b": [{"c": [1, [2]]}]}}},

@@ -162,3 +162,13 @@ def test_it_lets_doctor_through_to_report_what_is_missing(tmp_path):
 def test_it_starts_in_debug_with_development_values(tmp_path):
     result = run(PROCESSES["manage.py check"], stripped_env(tmp_path, DEBUG="true"))
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "option", [["--settings=prefcenter.test_settings"], ["--settings", "prefcenter.test_settings"]]
+)
+def test_it_reads_the_settings_a_command_names(tmp_path, option):
+    # The settings are read before Django parses the command line, so --settings is honoured
+    # first: the test settings carry their own development values, the production ones do not.
+    result = run([sys.executable, "manage.py", "check", *option], stripped_env(tmp_path))
+    assert result.returncode == 0, result.stderr

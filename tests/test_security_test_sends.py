@@ -9,6 +9,7 @@ routes, whose pages say it was a test and whose POSTs change nothing.
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 from django.conf import settings
@@ -22,7 +23,7 @@ from subscriptions.models import CampaignTestSend, ConsentEvent, Delivery, LinkH
 from subscriptions.tokens import (
     BadToken,
     preferences_url,
-    read_preferences_token,
+    read_preference_link,
     read_unsubscribe_token,
 )
 
@@ -44,7 +45,7 @@ def links_in(text: str) -> list[tuple[str, str]]:
 def assert_no_working_link(text: str) -> None:
     """No unsubscribe or preference token in `text` acts for any contact."""
     for kind, token in links_in(text):
-        reader = read_unsubscribe_token if kind == "unsubscribe" else read_preferences_token
+        reader = read_unsubscribe_token if kind == "unsubscribe" else read_preference_link
         with pytest.raises(BadToken):
             reader(token)
 
@@ -364,3 +365,25 @@ def test_a_viewer_of_system_mail_sees_no_confirmation_or_privacy_link(topic, sub
         text = page.content.decode()
         assert not re.search(r"/(confirm|privacy/download|preferences)/(?!\[redacted\])\S", text)
         assert "[redacted]" in text
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nobody listens
+
+
+def test_the_api_test_send_with_the_mail_server_down_is_503_not_500(api, topic, settings):
+    # The outage an integrator meets first: the SMTP relay is restarting.
+    settings.MARKETING_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
+    campaign = CampaignFactory(topic=topic)
+    api.client.raise_request_exception = False
+
+    response = api.post(f"/api/v1/campaigns/{campaign.pk}/test/", {"to": ["qa@example.com"]})
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "mail_unavailable"
+    assert int(response["Retry-After"]) > 0
+    # The attempt stays on record: who tried to send what to whom.
+    assert CampaignTestSend.objects.get().recipients == ["qa@example.com"]

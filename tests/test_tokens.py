@@ -29,9 +29,9 @@ def test_it_uses_a_salt_per_purpose(alice, topic):
     with pytest.raises(BadToken):
         tokens.read_unsubscribe_token(tokens.preferences_token(alice))
     with pytest.raises(BadToken):
-        tokens.read_preferences_token(tokens.confirm_token(confirmation_of(alice, topic)))
+        tokens.read_preference_link(tokens.confirm_token(confirmation_of(alice, topic)))
     with pytest.raises(BadToken):
-        tokens.read_preferences_token(tokens.privacy_request_token(alice))
+        tokens.read_preference_link(tokens.privacy_request_token(alice))
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from ..emails import (
     InvalidCampaignTemplate,
 )
 from ..models import Campaign, CampaignTestSend, Contact
-from ..test_sends import InvalidTestSend, campaign_preview, campaign_test_send
+from ..test_sends import InvalidTestSend, MailUnavailable, campaign_preview, campaign_test_send
 
 
 def _preview_contact(request, campaign: Campaign) -> tuple[Contact | None, str]:
@@ -196,10 +196,9 @@ class CampaignAdmin(admin.ModelAdmin):
             InvalidCampaignTemplate,
             FromNotAllowed,
             CampaignRenderError,
+            MailUnavailable,  # the log row records the attempt
         ) as exc:
             self.message_user(request, str(exc), messages.ERROR)
-        except Exception as exc:  # the transport: say so, the log row records the attempt
-            self.message_user(request, f"The test send failed: {exc}", messages.ERROR)
         else:
             if result.sent:
                 sent = ", ".join(result.sent)

@@ -1,4 +1,5 @@
-"""Every API error is `{"error": "<code>", "detail": "<text>"}` with a 4xx status.
+"""Every API error is `{"error": "<code>", "detail": "<text>"}` with a 4xx status, or 503 with
+Retry-After when the database (or, for a test send, the mail server) cannot be reached.
 
 DRF's own exceptions are renamed by a small table; the domain's exceptions (invalid address,
 rule-5 refusal, suppressed address) are mapped here too, so views only raise. An unreachable
@@ -24,8 +25,10 @@ from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplat
 from ..locales import InvalidLocale
 from ..privacy import PrivacyError
 from ..sending import CampaignStateError
-from ..test_sends import InvalidTestSend
+from ..test_sends import InvalidTestSend, MailUnavailable
 from ..transactional import AddressSuppressed
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -76,7 +79,13 @@ DOMAIN: dict[type[Exception], int] = {
     CampaignStateError: status.HTTP_409_CONFLICT,
     PrivacyError: status.HTTP_409_CONFLICT,
     AddressSuppressed: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    MailUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
+# The database refused or dropped the connection (down, restarting, out of connections, a
+# failover): the call changed nothing that committed, so the client may retry.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# A 503 says when to try again (DESIGN: 503 with Retry-After).
+RETRY_AFTER_SECONDS = 30
 
 
 def _flatten(detail, path: str = "") -> list[str]:
@@ -121,6 +130,14 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         set_rollback()
         return Response(body("too_large", "The request body is too large."), status=413)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        log.warning("API call refused, the database is unavailable: %s", exc)
+        set_rollback()
+        return Response(
+            body("database_unavailable", "The database is unavailable; try again shortly."),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -129,7 +146,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if isinstance(exc, kind):
             code = getattr(exc, "code", "invalid")
             set_rollback()
-            return Response(body(code, str(exc) or code), status=status_code)
+            retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status_code == 503 else {}
+            return Response(body(code, str(exc) or code), status=status_code, headers=retry)
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: let Django answer 500 and log it
     headers = {}

@@ -19,10 +19,9 @@ from ..consent import (
     subscription_subscribe,
 )
 from ..consent import subscription_unsubscribe as _unsubscribe
-from ..ledger import Actor, record
+from ..ledger import Actor
 from ..models import Campaign, Contact, Subscription, Suppression, Topic
-from ..models.choices import Action
-from ..suppression import blocks_all_mail, suppression_add
+from ..suppression import blocks_all_mail, suppression_add_recorded
 from .errors import ApiError
 
 
@@ -69,12 +68,17 @@ def contact_put(
         refuse_erased=not double_opt_in,
     )
     if double_opt_in and topics:
-        if blocks_all_mail(contact=contact):
-            raise ApiError(
-                422, "suppressed", "This address cannot receive mail, not even a confirmation."
-            )
+        _require_mailable(contact)
         subscription_request(contact=contact, topics=topics, by=by)
     return contact, created
+
+
+def _require_mailable(contact: Contact) -> None:
+    """A double opt-in needs a mailbox that can receive its confirmation: 422 `suppressed`."""
+    if blocks_all_mail(contact=contact):
+        raise ApiError(
+            422, "suppressed", "This address cannot receive mail, not even a confirmation."
+        )
 
 
 def subscription_put(
@@ -99,10 +103,7 @@ def subscription_put(
         if status == "unsubscribed":
             _unsubscribe(contact=contact, topic=topic, by=by)
         elif double_opt_in:
-            if blocks_all_mail(contact=contact):
-                raise ApiError(
-                    422, "suppressed", "This address cannot receive mail, not even a confirmation."
-                )
+            _require_mailable(contact)
             confirmation_sent = bool(subscription_request(contact=contact, topics=[topic], by=by))
         else:
             subscription_subscribe(
@@ -125,22 +126,15 @@ def address_suppress(
     *, email: str, reason: str, scope: str | None, by: Actor, note: str = ""
 ) -> Suppression:
     """Suppress an address; a contact with that address gets a ledger row saying so."""
-    hashed = address_hash(email)
     with transaction.atomic():
-        before = Suppression.objects.filter(address_hash=hashed, reason=reason)
-        old_scope = before.values_list("scope", flat=True).first()
-        suppression = suppression_add(
-            hashed=hashed, reason=reason, scope=scope, source=by.source, note=note
+        suppression, _created = suppression_add_recorded(
+            hashed=address_hash(email),
+            reason=reason,
+            scope=scope,
+            by=by,
+            contact=Contact.objects.by_email(email).first(),
+            note=note,
         )
-        contact = Contact.objects.by_email(email).first()
-        if contact is not None and suppression.scope != old_scope:
-            record(
-                contact=contact,
-                action=Action.SUPPRESSED,
-                by=by,
-                old_status=old_scope or "",
-                new_status=reason,
-            )
     return suppression
 
 

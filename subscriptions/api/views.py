@@ -45,6 +45,7 @@ COMMON_ERRORS = {
     401: _error("Missing, invalid or revoked API key."),
     403: _error("`forbidden_scope`: the key lacks the scope this call needs."),
     429: _error("Rate limit of the API key exceeded."),
+    503: _error("`database_unavailable`: try again after `Retry-After` seconds."),
 }
 NOT_FOUND = {404: _error("No such object.")}
 NON_BLANK = {"type": "string", "minLength": 1}
@@ -175,19 +176,38 @@ def _pk(value: int) -> int:
 
 
 def _contact(pk: int) -> Contact:
-    """The active contact, 404 once erased: an erased person is nobody the API can see."""
-    contact = (
-        Contact.objects.active().filter(pk=_pk(pk)).prefetch_related("subscriptions__topic").first()
+    """The active contact, 404 once erased: an erased person is nobody the API can see.
+
+    The id of a spelling merged into another contact names that contact, as its links do: an
+    integration that stored the old id must still reach the person (an unsubscribe above all).
+    """
+    contact = Contact.objects.following_merges(
+        Contact.objects.filter(pk=_pk(pk)).prefetch_related("subscriptions__topic").first()
     )
     if contact is None:
         raise ApiError(404, "not_found", "No such contact.")
     return contact
 
 
+def _find_topic(slug: str) -> Topic | None:
+    # Only slugs reach the query: PostgreSQL text cannot hold a NUL.
+    return Topic.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+
+
 def _topic(slug: str) -> Topic:
-    topic = Topic.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+    """The topic in the URL path; 404 `unknown_topic`."""
+    topic = _find_topic(slug)
     if topic is None:
         raise UnknownTopic(slug)
+    return topic
+
+
+def _body_topic(slug: str, field: str) -> Topic:
+    """A topic named in the request body: an unknown one is bad input (400), not a missing
+    resource (the 404 of a topic in the URL path)."""
+    topic = _find_topic(slug)
+    if topic is None:
+        raise ApiError(400, "unknown_topic", f"{field}: There is no topic {slug!r}.")
     return topic
 
 
@@ -276,7 +296,7 @@ class ContactsView(ApiView):
         request=s.ContactInSerializer,
         responses=responses(
             {200: s.ContactSerializer, 201: s.ContactSerializer},
-            {404: _error("`unknown_topic` in `topics`.")},
+            {400: _error("Invalid input or malformed JSON; `unknown_topic`: a slug in `topics`.")},
             {
                 409: _error(
                     "`external_id_taken`: the external_id belongs to another contact; "
@@ -289,7 +309,7 @@ class ContactsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.ContactInSerializer)
-        topics = [_topic(slug) for slug in dict.fromkeys(data.pop("topics", []))]
+        topics = [_body_topic(slug, "topics") for slug in dict.fromkeys(data.pop("topics", []))]
         double_opt_in = data.pop("double_opt_in")
         try:
             with transaction.atomic():
@@ -503,9 +523,7 @@ class CampaignsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.CampaignInSerializer)
-        topic = Topic.objects.filter(slug=data.pop("topic")).first()
-        if topic is None:
-            raise ApiError(400, "unknown_topic", "topic: There is no such topic.")
+        topic = _body_topic(data.pop("topic"), "topic")
         campaign = services.campaign_create(topic=topic, **data)
         return Response(s.CampaignSerializer(campaign).data, status=201)
 
@@ -551,7 +569,16 @@ class CampaignTestView(ApiView):
             "mailed. Every test send is logged."
         ),
         request=s.CampaignTestInSerializer,
-        responses=responses({202: s.CampaignTestOutSerializer}, NOT_FOUND),
+        responses=responses(
+            {202: s.CampaignTestOutSerializer},
+            NOT_FOUND,
+            {
+                503: _error(
+                    "`mail_unavailable`: the mail server did not take the test; "
+                    "`database_unavailable`. Try again after `Retry-After` seconds."
+                )
+            },
+        ),
     )
     def post(self, request, pk: int):
         campaign = _campaign(pk)

@@ -58,6 +58,7 @@ from ..tokens import (
     read_preference_link,
     read_unsubscribe_token,
 )
+from .privacy import gone_response
 from .test_links import answers_test_links
 
 PAUSE_DAYS = {"pause30": 30, "pause90": 90}
@@ -73,8 +74,6 @@ def _error(request, *, status: int, title: str, message: str) -> HttpResponse:
 
 def _bad_link(request, problem: BadToken | None = None) -> HttpResponse:
     if isinstance(problem, ContactGone):  # a genuine link of an erased contact
-        from .privacy import gone_response
-
         return gone_response(request)
     if problem is not None and str(problem) == "expired":
         return _error(
@@ -94,13 +93,16 @@ def _bad_link(request, problem: BadToken | None = None) -> HttpResponse:
     )
 
 
-def _rate_limited(request) -> HttpResponse:
-    return _error(
+def _rate_limited(request, rate: str) -> HttpResponse:
+    """429 with Retry-After: the length of the limit's window, as the admin sign-in says."""
+    response = _error(
         request,
         status=429,
         title=_("Too many requests"),
         message=_("Please wait a while and try again."),
     )
+    response["Retry-After"] = str(ratelimit.parse_rate(rate)[1])
+    return response
 
 
 def _try_again_soon(request) -> HttpResponse:
@@ -147,7 +149,7 @@ def subscribe(request):
     if ratelimit.hit(
         scope="subscribe", key=ratelimit.client_key(request), rate=settings.SUBSCRIBE_RATE_LIMIT
     ):
-        return _rate_limited(request)
+        return _rate_limited(request, settings.SUBSCRIBE_RATE_LIMIT)
     form = SubscribeForm(_post_data(request))
     if not form.is_valid():
         return render(request, "subscriptions/subscribe.html", {"form": form}, status=400)
@@ -435,7 +437,7 @@ def preferences_request(request):
         return render(request, "subscriptions/preferences_request.html", {"form": AddressForm()})
     ip = ratelimit.client_key(request)
     if ratelimit.hit(scope="preflink-ip", key=ip, rate=settings.PREFERENCE_LINK_RATE_LIMIT_IP):
-        return _rate_limited(request)
+        return _rate_limited(request, settings.PREFERENCE_LINK_RATE_LIMIT_IP)
     form = AddressForm(_post_data(request))
     if not form.is_valid():
         return render(request, "subscriptions/preferences_request.html", {"form": form}, status=400)
