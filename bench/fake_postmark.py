@@ -13,8 +13,10 @@ the message's Metadata campaign_id / delivery_id (see bench/recorder.py). Contro
 for the benchmark: `POST /_phase?name=NAME` starts a new counting phase, `GET /_stats`.
 Recipients whose address starts with `inactive` are refused one by one with ErrorCode 406, as
 Postmark refuses hard-bounced addresses. For tests, `POST /_fault?status=503` (or
-`?delay=SECONDS`) makes the next send request fail that way, and a list set as
-`PostmarkHandler.capture` collects every message received.
+`?delay=SECONDS`) makes the next send request fail that way; `?hold=SECONDS` holds it until
+`PostmarkHandler.released` is set (at most SECONDS), with `PostmarkHandler.holding` set while it
+waits, so a test acts while the call is surely in flight whatever the machine's load. A list
+set as `PostmarkHandler.capture` collects every message received.
 
 Run: python bench/fake_postmark.py --port 0 --log /tmp/received.tsv   (prints "PORT <n>")
 """
@@ -25,6 +27,7 @@ import argparse
 import datetime
 import json
 import sys
+import threading
 import time
 import uuid
 from email.utils import getaddresses
@@ -47,6 +50,8 @@ class PostmarkHandler(BaseHTTPRequestHandler):
     recorder: Recorder  # set on the class by serve()
     capture: list | None = None
     faults: list[dict] = []
+    holding = threading.Event()  # a `hold` fault's request is waiting
+    released = threading.Event()  # lets it go on
 
     def log_message(self, format, *args):  # quiet: thousands of requests per second
         pass
@@ -79,6 +84,9 @@ class PostmarkHandler(BaseHTTPRequestHandler):
             fault = type(self).faults.pop(0)
             if "delay" in fault:
                 time.sleep(fault["delay"])  # the client gives up; the messages still "go"
+            elif "hold" in fault:
+                type(self).holding.set()
+                type(self).released.wait(fault["hold"])  # then the messages still "go"
             else:
                 return self._reply(int(fault["status"]), {"ErrorCode": 100, "Message": "Fault"})
         if not self.headers.get("X-Postmark-Server-Token"):
@@ -159,6 +167,8 @@ class PostmarkHandler(BaseHTTPRequestHandler):
 def serve(port: int, log: Path) -> ThreadingHTTPServer:
     PostmarkHandler.recorder = Recorder(log)
     PostmarkHandler.faults = []
+    PostmarkHandler.holding = threading.Event()
+    PostmarkHandler.released = threading.Event()
     PostmarkHandler.capture = None
     server = ThreadingHTTPServer(("127.0.0.1", port), PostmarkHandler)
     server.daemon_threads = True

@@ -63,6 +63,7 @@ def fake_postmark(tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
+    server.RequestHandlerClass.released.set()  # a held call must not outlive its test
     server.shutdown()
     server.server_close()
 

@@ -282,7 +282,9 @@ def test_it_never_mails_twice_through_postmarks_batch_api_when_a_worker_is_kille
     contacts = bulk_subscribers(topic, 1500, prefix="batch")
     campaign = CampaignFactory(topic=topic)
     handler = fake_postmark.RequestHandlerClass
-    handler.faults.append({"delay": 4.0})  # the first batch call hangs: the worker dies in it
+    # The first batch call hangs until the worker is dead. Held by an event, not a fixed delay:
+    # under load a 4-second hang ended, or the kill came, at a different point of the send.
+    handler.faults.append({"hold": 120.0})
     postmark = {
         "MARKETING_EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
         "ANYMAIL_POSTMARK_SERVER_TOKEN": "test-token",
@@ -290,18 +292,22 @@ def test_it_never_mails_twice_through_postmarks_batch_api_when_a_worker_is_kille
     }
     first = workers("marketing", **postmark)
     sending.campaign_start(campaign=campaign)
-    wait_for(lambda: counts(campaign)["claimed"] >= 500, 30, "the first batch to be claimed")
-    time.sleep(1)
+    # One of the worker's SEND_LOOPS send loops is stuck in the hung call; the other claims
+    # and sends the other two batches meanwhile, however slowly the machine renders them.
+    wait_for(handler.holding.is_set, 60, "the first batch call to hang")
+    wait_for(lambda: counts(campaign)["sent"] >= 1000, 90, "the other batches to be sent")
+    before = counts(campaign)
+    assert (before["claimed"], before["sent"], before["pending"]) == (500, 1000, 500)
 
     kill(first)
+    handler.released.set()  # the killed worker's call completes at the fake: its messages go
     settings.STALE_CLAIM_SECONDS = 0
     settings.SEND_STALLED_SECONDS = 0
     marketing.sweep_campaigns()
     workers("marketing", **postmark)
 
     wait_for(lambda: _status(campaign) == CampaignStatus.SENT, 60, "the campaign to finish")
-    time.sleep(4)  # the hung call of the killed worker completes at the fake meanwhile
-    handler.recorder.stats()  # flushes the log
+    wait_for(lambda: handler.recorder.stats()["messages"] >= 1500, 30, "the hung call to land")
     received = [line.split("\t")[2] for line in handler.recorder.path.read_text().splitlines()]
     assert [a for a, n in collections.Counter(received).items() if n > 1] == []
     stats = counts(campaign)
