@@ -547,22 +547,25 @@ def received_counts(phase: str, campaign) -> dict:
 
 
 def machine() -> dict:
-    import psutil
     from django.db import connection
 
     model = platform.processor() or "unknown"
+    ram_kb = 0
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_kb = int(line.split()[1])
     with connection.cursor() as cur:
         cur.execute("SHOW server_version")
         pg = cur.fetchone()[0]
     return {
         "cpus": os.cpu_count(),
         "cpu_model": model,
-        "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "ram_gb": round(ram_kb / 1024**2, 1),
         "python": platform.python_version(),
         "postgres": pg,
         "platform": platform.platform(),

@@ -28,7 +28,6 @@ import http.client
 import json
 import math
 import os
-import platform
 import random
 import re
 import statistics
@@ -46,6 +45,7 @@ if str(ROOT) not in sys.path:
 from bench.campaign import (  # noqa: E402 (after the path fix above)
     check_hashes_match_python,
     generate_contacts,
+    machine,
     recreate_database,
     run_database_url,
     stop_processes,
@@ -277,36 +277,6 @@ def evaluate(samples: list[tuple[float, int]], rng: random.Random) -> dict:
         "threshold_model": threshold_model,
         "logistic_test_accuracy": round(score(logistic, test), 4),
         "logistic_model": logistic_model,
-    }
-
-
-# --- machine ----------------------------------------------------------------------------------
-
-
-def machine() -> dict:
-    from django.db import connection
-
-    model = platform.processor() or "unknown"
-    ram_kb = 0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_kb = int(line.split()[1])
-    with connection.cursor() as cur:
-        cur.execute("SHOW server_version")
-        pg = cur.fetchone()[0]
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "ram_gb": round(ram_kb / 1024**2, 1),
-        "python": platform.python_version(),
-        "postgres": pg,
-        "platform": platform.platform(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
