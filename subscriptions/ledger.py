@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from .models import ConsentEvent, Contact, LedgerCheckpoint, Topic
 from .models.ledger import HASHED_FIELDS
-from .policy import current_policy_version
+from .models.policy import current_policy_version
 from .ratelimit import client_ip
 
 logger = logging.getLogger(__name__)

@@ -61,8 +61,7 @@ from .esp_batch import (
 )
 from .models import Campaign, Contact, Delivery, Subscription
 from .models.campaigns import CampaignStatus, DeliveryStatus
-from .policy import under_age_q
-from .querysets import address_suppressed
+from .models.querysets import address_suppressed, under_age_q
 
 log = logging.getLogger(__name__)
 

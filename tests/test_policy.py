@@ -8,13 +8,9 @@ from django.utils import timezone
 from subscriptions import tokens
 from subscriptions.ledger import Actor, record
 from subscriptions.models import Contact, PolicyVersion, Suppression, TransactionalMessage
-from subscriptions.policy import (
-    PolicyNoticeTooShort,
-    current_policy_version,
-    policy_publish,
-    policy_send_notices,
-)
-from subscriptions.policy import birth_date_cutoff as cutoff
+from subscriptions.models.policy import current_policy_version
+from subscriptions.models.querysets import birth_date_cutoff as cutoff
+from subscriptions.policy import PolicyNoticeTooShort, policy_publish, policy_send_notices
 from subscriptions.tasks.privacy import send_policy_notices
 
 from .factories import ContactFactory, SubscriptionFactory

@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from subscriptions.models import Contact
-from subscriptions.policy import birth_date_cutoff
+from subscriptions.models.querysets import birth_date_cutoff
 from subscriptions.suppression import suppression_add
 
 from .factories import ContactFactory, SubscriptionFactory

@@ -7,8 +7,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ..locales import validate_locale
-from ..querysets import ContactQuerySet, SubscriptionQuerySet
 from .choices import Channel, Frequency, ImpliedBy, LegalBasis, SubscriptionStatus
+from .querysets import ContactQuerySet, SubscriptionQuerySet
 
 
 class Contact(models.Model):

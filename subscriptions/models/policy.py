@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import datetime
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -28,3 +32,17 @@ class PolicyVersion(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+
+def current_policy_version(at: datetime.datetime | None = None) -> str:
+    """The privacy-policy version in force at `at` (default now), recorded on every ConsentEvent.
+
+    The latest PolicyVersion that has taken effect; settings.POLICY_VERSION before any exists.
+    """
+    version = (
+        PolicyVersion.objects.filter(effective_at__lte=at or timezone.now())
+        .order_by("-effective_at", "-pk")
+        .values_list("version", flat=True)
+        .first()
+    )
+    return version or settings.POLICY_VERSION

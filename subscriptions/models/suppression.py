@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..querysets import SuppressionQuerySet
 from .choices import SuppressionReason, SuppressionScope
+from .querysets import SuppressionQuerySet
 
 
 class Suppression(models.Model):

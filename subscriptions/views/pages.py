@@ -38,6 +38,7 @@ from ..ledger import Actor
 from ..link_hits import link_hit_record
 from ..models import Contact, LinkHit, Suppression, Topic
 from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
+from ..models.policy import current_policy_version
 from ..page_forms import (
     AddressForm,
     PreferencesForm,
@@ -45,7 +46,6 @@ from ..page_forms import (
     preferences_wording,
     subscribe_wording,
 )
-from ..policy import current_policy_version
 from ..preferences import preferences_apply, preferences_topics
 from ..tasks import public_forms
 from ..tokens import (
