@@ -230,15 +230,25 @@ STORAGES = {
 
 # --- Email: two streams, each with its own transport and sender -------------------------------
 OUTBOX_DIR = VAR_DIR / "outbox"
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "subscriptions.outbox.OutboxBackend")
+OUTBOX_BACKEND = "subscriptions.mail.outbox.OutboxBackend"
+
+
+def env_email_backend(name: str, default: str) -> str:
+    # The outbox lived at subscriptions.outbox before the domain packages; .env files naming it
+    # keep working.
+    value = env_str(name, default)
+    return OUTBOX_BACKEND if value == "subscriptions.outbox.OutboxBackend" else value
+
+
+EMAIL_BACKEND = env_email_backend("EMAIL_BACKEND", OUTBOX_BACKEND)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
-MARKETING_EMAIL_BACKEND = env_str("MARKETING_EMAIL_BACKEND", EMAIL_BACKEND)
-TRANSACTIONAL_EMAIL_BACKEND = env_str("TRANSACTIONAL_EMAIL_BACKEND", EMAIL_BACKEND)
+MARKETING_EMAIL_BACKEND = env_email_backend("MARKETING_EMAIL_BACKEND", EMAIL_BACKEND)
+TRANSACTIONAL_EMAIL_BACKEND = env_email_backend("TRANSACTIONAL_EMAIL_BACKEND", EMAIL_BACKEND)
 MARKETING_FROM_EMAIL = env_str("MARKETING_FROM_EMAIL", "Example News <news@example.com>")
 TRANSACTIONAL_FROM_EMAIL = env_str("TRANSACTIONAL_FROM_EMAIL", "Example <no-reply@example.com>")
 DEFAULT_FROM_EMAIL = TRANSACTIONAL_FROM_EMAIL

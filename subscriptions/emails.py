@@ -11,7 +11,6 @@ import html2text
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template import Context, Template, TemplateSyntaxError
-from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import escape
 
@@ -24,43 +23,6 @@ from .rendering import (
     sandbox_compile,
 )
 from .tokens import preferences_url, unsubscribe_url
-
-
-def render_email(name: str, context: dict, locale: str | None = None) -> tuple[str, str, str]:
-    """Render templates/emails/<name>/{subject.txt,body.txt,body.html} in the contact's locale."""
-    context = {
-        "organization_name": settings.ORGANIZATION_NAME,
-        "postal_address": settings.POSTAL_ADDRESS,
-        **context,
-    }
-    with translation.override(locale or settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string(f"emails/{name}/subject.txt", context).split())
-        text = render_to_string(f"emails/{name}/body.txt", context)
-        html = render_to_string(f"emails/{name}/body.html", context)
-    return subject, text, html
-
-
-def transactional_connection():
-    return get_connection(settings.TRANSACTIONAL_EMAIL_BACKEND)
-
-
-def build_transactional_message(
-    *, to: str, subject: str, text: str, html: str = "", connection=None
-) -> EmailMultiAlternatives:
-    """A system message: its own From address, its own stream tag, no marketing headers."""
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.TRANSACTIONAL_FROM_EMAIL,
-        to=[to],
-        connection=connection,
-    )
-    if html:
-        message.attach_alternative(html, "text/html")
-    message.tags = ["transactional"]
-    message.track_clicks = False
-    return message
-
 
 # --- marketing ----------------------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ from django.conf import settings
 
 from . import ratelimit
 from .addresses import address_key
+from .mail.transactional import AddressSuppressed, send_transactional
 from .models import ConfirmationRequest, Contact, Topic
 from .models.choices import LinkVia
 from .tokens import confirm_url, preferences_url
-from .transactional import AddressSuppressed, send_transactional
 
 
 def send_confirmation_request(*, confirmation: ConfirmationRequest, topics: list[Topic]) -> None:

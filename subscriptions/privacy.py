@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from .consent import subscription_unsubscribe
 from .ledger import Actor, record
+from .mail.transactional import AddressSuppressed, send_transactional
 from .models import (
     CampaignTestSend,
     ConfirmationRequest,
@@ -44,7 +45,6 @@ from .models.transactional import TransactionalStatus
 from .redaction import redact
 from .suppression import suppression_add
 from .tokens import privacy_url
-from .transactional import AddressSuppressed, send_transactional
 
 
 class PrivacyError(Exception):

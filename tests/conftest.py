@@ -4,8 +4,8 @@ import pytest
 from django.core import mail
 
 from subscriptions.ledger import Actor
+from subscriptions.mail.transactional import deliver
 from subscriptions.models import TransactionalMessage
-from subscriptions.transactional import deliver
 
 from .factories import ContactFactory, SubscriptionFactory, TopicFactory
 

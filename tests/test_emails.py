@@ -7,11 +7,11 @@ import pytest
 from subscriptions.emails import (
     InvalidCampaignTemplate,
     build_marketing_message,
-    build_transactional_message,
     compile_campaign,
     marketing_connection,
     render_marketing_message,
 )
+from subscriptions.mail.messages import build_transactional_message
 from subscriptions.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
 
 from .sending_factories import CampaignFactory

@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from subscriptions.emails import build_transactional_message
-from subscriptions.outbox import outbox_list, outbox_read
+from subscriptions.mail.messages import build_transactional_message
+from subscriptions.mail.outbox import outbox_list, outbox_read
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ UNSUBSCRIBE = "http://testserver/unsubscribe/abc123/"
 @pytest.fixture
 def outbox(settings, tmp_path):
     settings.OUTBOX_DIR = tmp_path / "outbox"
-    connection = get_connection("subscriptions.outbox.OutboxBackend")
+    connection = get_connection("subscriptions.mail.outbox.OutboxBackend")
     confirmation = build_transactional_message(
         to="ben@example.com",
         subject="Please confirm your subscription",

@@ -10,8 +10,8 @@ from django.db import connection
 
 from subscriptions import tokens
 from subscriptions.ledger import Actor, record
+from subscriptions.mail.transactional import deliver
 from subscriptions.models import ConsentEvent, Contact, TransactionalMessage
-from subscriptions.transactional import deliver
 
 from .factories import ContactFactory, SubscriptionFactory, TopicFactory
 

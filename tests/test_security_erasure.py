@@ -26,6 +26,7 @@ from django.urls import reverse
 from subscriptions import sending
 from subscriptions.feedback import Feedback, Kind, feedback_record
 from subscriptions.ledger import minimise_ip
+from subscriptions.mail.transactional import deliver
 from subscriptions.models import (
     Campaign,
     Contact,
@@ -37,7 +38,6 @@ from subscriptions.models import (
 )
 from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.redaction import redact
-from subscriptions.transactional import deliver
 
 from .api_fixtures import api, api_key
 from .form_tasks import run_queued_form_tasks

@@ -21,10 +21,10 @@ from subscriptions import sending
 from subscriptions.addresses import address_hash, address_key
 from subscriptions.consent import subscription_unsubscribe
 from subscriptions.ledger import Actor
+from subscriptions.mail.transactional import send_transactional
 from subscriptions.models import Contact, Delivery, Subscription
 from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.tasks import marketing
-from subscriptions.transactional import send_transactional
 
 from .database_fixtures import database_url as role_database_url
 from .sending_factories import CampaignFactory, subscribers

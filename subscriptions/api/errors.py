@@ -23,10 +23,10 @@ from ..addresses import InvalidAddress
 from ..consent import ConsentError
 from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..locales import InvalidLocale
+from ..mail.transactional import AddressSuppressed
 from ..privacy import PrivacyError
 from ..sending import CampaignStateError
 from ..test_sends import InvalidTestSend, MailUnavailable
-from ..transactional import AddressSuppressed
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..consent import contact_unsubscribe_all
+from ..mail.transactional import send_transactional
 from ..models import Campaign, ConsentEvent, Contact, Topic
 from ..models.choices import ApiScope
 from ..retention import contact_record_signal
 from ..suppression import suppression_check
 from ..test_sends import campaign_test_send
-from ..transactional import send_transactional
 from . import serializers as s
 from . import services
 from .auth import ApiKeyRateThrottle, BearerKeyAuthentication, HasApiKey, HasScope, api_actor

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from prefcenter.log_redaction import redact
 
-from .. import outbox
+from ..mail import outbox
 
 
 def _require_access(request) -> None:

@@ -12,11 +12,10 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from .addresses import normalize_email
-from .emails import build_transactional_message, render_email, transactional_connection
-from .models import TransactionalMessage
-from .models.transactional import TransactionalStatus
-from .suppression import blocks_all_mail
+from ..addresses import normalize_email
+from ..models import Suppression, TransactionalMessage
+from ..models.transactional import TransactionalStatus
+from .messages import build_transactional_message, render_email, transactional_connection
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def send_transactional(
     With `template`, subject and bodies come from templates/emails/<template>/.
     """
     to = normalize_email(to)  # the one canonical mailbox, whoever the caller is
-    if blocks_all_mail(email=to):
+    if Suppression.objects.for_address(to).blocking_all_mail().exists():
         raise AddressSuppressed("This address cannot receive mail (hard bounce or invalid).")
     if template:
         subject, text, html = render_email(template, context or {}, locale)
@@ -59,7 +58,7 @@ def send_transactional(
 
 
 def enqueue(message_id: int) -> None:
-    from .tasks.transactional import deliver_transactional
+    from .tasks import deliver_transactional
 
     try:
         deliver_transactional.delay(message_id)
@@ -77,7 +76,7 @@ def deliver(message_id: int) -> bool:
         )
         if message is None:
             return False
-        if blocks_all_mail(email=message.to_email):
+        if Suppression.objects.for_address(message.to_email).blocking_all_mail().exists():
             message.status = TransactionalStatus.REFUSED
             message.save(update_fields=["status"])
             return False
