@@ -52,10 +52,10 @@ def generate(path: Path, *, rows: int, run: str) -> dict[str, list[str]]:
 
 
 def prepare(topic_slug: str, opted_out: dict[str, list[str]]) -> None:
-    from subscriptions.consent import contact_get_or_create, subscription_unsubscribe
-    from subscriptions.ledger import Actor
+    from subscriptions.consent.ledger import Actor
+    from subscriptions.consent.subscriptions import contact_get_or_create, subscription_unsubscribe
+    from subscriptions.consent.suppression import suppression_add
     from subscriptions.models import Topic
-    from subscriptions.suppression import suppression_add
 
     topic = Topic.objects.create(slug=topic_slug, name=f"Bench {topic_slug}")
     actor = Actor(source="preference_page")

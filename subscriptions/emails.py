@@ -14,6 +14,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.utils import translation
 from django.utils.html import escape
 
+from .consent.tokens import preferences_url, unsubscribe_url
 from .rendering import (
     RenderBudget,
     campaign_context,
@@ -22,7 +23,6 @@ from .rendering import (
     render_sandboxed,
     sandbox_compile,
 )
-from .tokens import preferences_url, unsubscribe_url
 
 # --- marketing ----------------------------------------------------------------------------------
 

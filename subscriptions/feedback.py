@@ -24,8 +24,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .addresses import InvalidAddress, address_hash, address_key, normalize_email
-from .consent import contact_unsubscribe_all
-from .ledger import Actor
+from .consent.ledger import Actor
+from .consent.subscriptions import contact_unsubscribe_all
+from .consent.suppression import suppression_add, suppression_add_recorded
 from .models import (
     Campaign,
     Contact,
@@ -36,7 +37,6 @@ from .models import (
 from .models.campaigns import CampaignStatus, DeliveryStatus
 from .models.choices import Source, SuppressionReason, SuppressionScope
 from .redaction import redact
-from .suppression import suppression_add, suppression_add_recorded
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .addresses import InvalidAddress, normalize_email
+from .consent.preferences import TopicChoice
 from .models import Topic
 from .models.choices import Frequency
-from .preferences import TopicChoice
 
 
 def _clean_address(value: str) -> str:

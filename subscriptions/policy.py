@@ -83,10 +83,10 @@ def policy_send_notices(*, policy) -> int:
     """
     from django.db import transaction
 
+    from .consent.tokens import preferences_url
     from .mail.transactional import AddressSuppressed, send_transactional
     from .models import PolicyVersion
     from .models.choices import LinkVia
-    from .tokens import preferences_url
 
     chunk_size = settings.POLICY_NOTICE_CHUNK_SIZE
     queued = 0

@@ -20,8 +20,10 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .consent import subscription_unsubscribe
-from .ledger import Actor, record
+from .consent.ledger import Actor, record
+from .consent.subscriptions import subscription_unsubscribe
+from .consent.suppression import suppression_add
+from .consent.tokens import privacy_url
 from .mail.transactional import AddressSuppressed, send_transactional
 from .models import (
     CampaignTestSend,
@@ -43,8 +45,6 @@ from .models.ledger import PERSONAL_FIELDS
 from .models.privacy import PrivacyAction
 from .models.transactional import TransactionalStatus
 from .redaction import redact
-from .suppression import suppression_add
-from .tokens import privacy_url
 
 
 class PrivacyError(Exception):

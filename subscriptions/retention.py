@@ -24,7 +24,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .ledger import Actor, record
+from .consent.ledger import Actor, record
 from .models import (
     CampaignStatsArchive,
     ConfirmationRequest,

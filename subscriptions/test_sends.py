@@ -21,6 +21,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from .addresses import normalize_email
+from .consent.suppression import suppression_check
+from .consent.tokens import absolute, test_link_token, token_path
 from .emails import (
     CampaignRenderError,
     MarketingMessage,
@@ -31,8 +33,6 @@ from .emails import (
 )
 from .models import Campaign, CampaignTestSend, Contact
 from .sending import campaign_validate
-from .suppression import suppression_check
-from .tokens import absolute, test_link_token, token_path
 
 MAX_TEST_RECIPIENTS = 20
 SUBJECT_PREFIX = "[Test] "

@@ -105,6 +105,6 @@ def page(browser: Browser, request, csp_violations, csp_expected) -> Page:
 
 @pytest.fixture
 def site_url(live_server, settings) -> str:
-    """Links built by subscriptions.tokens point at the live server during the test."""
+    """Links built by subscriptions.consent.tokens point at the live server during the test."""
     settings.SITE_URL = live_server.url
     return live_server.url

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from subscriptions.ledger import Actor
+from subscriptions.consent.ledger import Actor
 from subscriptions.mail.transactional import deliver
 from subscriptions.models import TransactionalMessage
 

@@ -6,7 +6,7 @@ from functools import partial
 
 from django.db import connection
 
-from subscriptions.tasks import public_forms
+from subscriptions.consent import tasks as public_forms
 
 
 def run_queued_form_tasks() -> int:

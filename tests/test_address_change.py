@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from subscriptions.address_change import AddressInUse, contact_change_email
 from subscriptions.addresses import InvalidAddress, address_hash
-from subscriptions.consent import contact_unsubscribe_all
-from subscriptions.ledger import Actor
+from subscriptions.consent.address_change import AddressInUse, contact_change_email
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import contact_unsubscribe_all
+from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import ConsentEvent, Contact, Subscription, Suppression
-from subscriptions.suppression import suppression_add
 
 from .factories import ContactFactory
 

@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from subscriptions.addresses import address_hash
-from subscriptions.consent import subscription_unsubscribe
+from subscriptions.consent.subscriptions import subscription_unsubscribe
+from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import (
     ConsentEvent,
     Subscription,
@@ -14,7 +15,6 @@ from subscriptions.models import (
     Topic,
     TransactionalMessage,
 )
-from subscriptions.suppression import suppression_add
 
 from .factories import ContactFactory
 

@@ -6,8 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from subscriptions.consent import contact_unsubscribe_all, subscription_unsubscribe
-from subscriptions.ledger import Actor
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
+from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import (
     ApiKey,
     Campaign,
@@ -18,7 +19,6 @@ from subscriptions.models import (
     Topic,
 )
 from subscriptions.models.transactional import TransactionalMessage
-from subscriptions.suppression import suppression_add
 
 pytest_plugins = ["tests.api_fixtures"]
 

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from subscriptions.consent import subscription_unsubscribe
+from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.models import ConsentEvent, Subscription
 
 pytest_plugins = ["tests.browser_fixtures"]

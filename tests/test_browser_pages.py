@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from subscriptions.consent.tokens import preferences_url, unsubscribe_url
 from subscriptions.models import ConsentEvent, Subscription
-from subscriptions.tokens import preferences_url, unsubscribe_url
 
 pytest_plugins = ["tests.browser_fixtures"]
 pytestmark = pytest.mark.browser

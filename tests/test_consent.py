@@ -7,7 +7,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from subscriptions.consent import (
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import (
     ResubscribeRequiresConfirmation,
     contact_get_or_create,
     contact_unsubscribe_all,
@@ -19,9 +20,8 @@ from subscriptions.consent import (
     subscription_subscribe,
     subscription_unsubscribe,
 )
-from subscriptions.ledger import Actor
+from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import ConsentEvent, Subscription, Suppression
-from subscriptions.suppression import suppression_add
 
 WEB = Actor(source="subscribe_form", ip_address="198.51.100.23", user_agent="Firefox")
 IMPORT = Actor(source="import", evidence="import:crm")

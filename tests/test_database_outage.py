@@ -19,7 +19,7 @@ import pytest
 import requests
 from django.core import signing
 
-from subscriptions import tokens
+from subscriptions.consent import tokens
 from tests.test_runstack import free_port
 from tests.test_security_startup import ROOT, complete_env
 

@@ -4,6 +4,7 @@ from unittest import mock
 
 import pytest
 
+from subscriptions.consent.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
 from subscriptions.emails import (
     InvalidCampaignTemplate,
     build_marketing_message,
@@ -12,7 +13,6 @@ from subscriptions.emails import (
     render_marketing_message,
 )
 from subscriptions.mail.messages import build_transactional_message
-from subscriptions.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
 
 from .sending_factories import CampaignFactory
 

@@ -7,6 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from subscriptions.addresses import address_hash
+from subscriptions.consent.suppression import suppression_add
+from subscriptions.consent.suppression_lists import suppression_add_manual
 from subscriptions.feedback import ComplaintRate, complaint_rate
 from subscriptions.models import (
     Campaign,
@@ -17,8 +19,6 @@ from subscriptions.models import (
     Suppression,
     SuppressionRemoval,
 )
-from subscriptions.suppression import suppression_add
-from subscriptions.suppression_lists import suppression_add_manual
 
 from .factories import ContactFactory
 

@@ -8,11 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from subscriptions.addresses import address_hash
-from subscriptions.consent import contact_unsubscribe_all, subscription_unsubscribe
-from subscriptions.importing import Outcome, contacts_import
-from subscriptions.ledger import Actor
+from subscriptions.consent.importing import Outcome, contacts_import
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
+from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import ConsentEvent, Contact, Subscription
-from subscriptions.suppression import suppression_add
 
 from .factories import ContactFactory, SubscriptionFactory
 

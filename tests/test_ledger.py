@@ -1,8 +1,8 @@
 import pytest
 from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 
-from subscriptions.consent import subscription_unsubscribe
-from subscriptions.ledger import minimise_ip
+from subscriptions.consent.ledger import minimise_ip
+from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.models import ConsentEvent
 
 # Refused by the app role's privileges (ProgrammingError: permission denied) or by the trigger.

@@ -7,6 +7,12 @@ from django.core import signing
 from django.test import override_settings
 from django.urls import reverse
 
+from subscriptions.consent.tokens import (
+    CONFIRM,
+    confirm_token,
+    preferences_token,
+    unsubscribe_token,
+)
 from subscriptions.models import (
     ConfirmationRequest,
     ConsentEvent,
@@ -14,12 +20,6 @@ from subscriptions.models import (
     LinkHit,
     Subscription,
     Suppression,
-)
-from subscriptions.tokens import (
-    CONFIRM,
-    confirm_token,
-    preferences_token,
-    unsubscribe_token,
 )
 
 from .factories import ContactFactory, SubscriptionFactory
@@ -140,7 +140,7 @@ def test_it_refuses_forged_and_truncated_unsubscribe_tokens(
 
 
 def test_it_refuses_a_token_for_an_unknown_topic(db_snapshot, client, subscribed_alice):
-    from subscriptions.tokens import UNSUBSCRIBE
+    from subscriptions.consent.tokens import UNSUBSCRIBE
 
     token = signing.dumps(
         {"c": subscribed_alice.token_key.hex, "t": "no-such-topic"}, salt=UNSUBSCRIBE, compress=True
@@ -315,7 +315,7 @@ def test_it_limits_links_per_ip(client, db):
 
 
 def test_it_renders_emails_in_the_contacts_language(alice, send_queued_transactional):
-    from subscriptions.notifications import send_preference_link
+    from subscriptions.consent.notifications import send_preference_link
 
     alice.locale = "da"
     alice.save()
@@ -357,7 +357,7 @@ def test_it_shows_a_styled_page_for_a_token_with_a_slash(client, db):
 
 
 def test_it_shows_a_styled_page_when_the_csrf_check_fails(subscribed_alice, bare_client):
-    from subscriptions.tokens import preferences_token
+    from subscriptions.consent.tokens import preferences_token
 
     path = reverse("preferences", args=[preferences_token(subscribed_alice)])
     before = ConsentEvent.objects.count()

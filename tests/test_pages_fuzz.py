@@ -10,8 +10,8 @@ from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from subscriptions.consent.tokens import confirm_token, preferences_token, unsubscribe_token
 from subscriptions.models import ConfirmationRequest
-from subscriptions.tokens import confirm_token, preferences_token, unsubscribe_token
 
 pytest_plugins = ["tests.pages_fixtures"]
 

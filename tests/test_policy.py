@@ -5,8 +5,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from subscriptions import tokens
-from subscriptions.ledger import Actor, record
+from subscriptions.consent import tokens
+from subscriptions.consent.ledger import Actor, record
 from subscriptions.models import Contact, PolicyVersion, Suppression, TransactionalMessage
 from subscriptions.models.policy import current_policy_version
 from subscriptions.models.querysets import birth_date_cutoff as cutoff

@@ -7,16 +7,16 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from subscriptions import tokens
 from subscriptions.addresses import address_hash
-from subscriptions.consent import (
+from subscriptions.consent import tokens
+from subscriptions.consent.ledger import Actor, record
+from subscriptions.consent.subscriptions import (
     ResubscribeRequiresConfirmation,
     contact_get_or_create,
     subscription_confirm,
     subscription_request,
     subscription_subscribe,
 )
-from subscriptions.ledger import Actor, record
 from subscriptions.models import (
     Campaign,
     ConsentEvent,

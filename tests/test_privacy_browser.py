@@ -8,8 +8,8 @@ import re
 import pytest
 from django.db import connection
 
-from subscriptions import tokens
-from subscriptions.ledger import Actor, record
+from subscriptions.consent import tokens
+from subscriptions.consent.ledger import Actor, record
 from subscriptions.mail.transactional import deliver
 from subscriptions.models import ConsentEvent, Contact, TransactionalMessage
 

@@ -8,7 +8,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from subscriptions import tokens
+from subscriptions.consent import tokens
 from subscriptions.models import ConsentEvent, Contact, PrivacyRequest
 from subscriptions.privacy import privacy_request_start
 

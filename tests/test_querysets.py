@@ -8,9 +8,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import Contact
 from subscriptions.models.querysets import birth_date_cutoff
-from subscriptions.suppression import suppression_add
 
 from .factories import ContactFactory, SubscriptionFactory
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from subscriptions.ledger import Actor, record
+from subscriptions.consent.ledger import Actor, record
 from subscriptions.models import (
     Campaign,
     CampaignStatsArchive,

@@ -20,8 +20,8 @@ import pytest
 from django.db import connection
 
 from prefcenter.log_redaction import RedactFilter, redact
+from subscriptions.consent.tokens import confirm_token, preferences_token, unsubscribe_token
 from subscriptions.models import ConfirmationRequest
-from subscriptions.tokens import confirm_token, preferences_token, unsubscribe_token
 
 from .factories import ContactFactory, SubscriptionFactory, TopicFactory
 

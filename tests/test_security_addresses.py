@@ -31,15 +31,18 @@ from subscriptions.addresses import (
     key_hash,
     normalize_email,
 )
-from subscriptions.canonical import contact_locales_clean, contacts_rekey
-from subscriptions.consent import (
+from subscriptions.consent.canonical import contact_locales_clean, contacts_rekey
+from subscriptions.consent.importing import Outcome, contacts_import
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import (
     contact_get_or_create,
     contact_unsubscribe_all,
     subscription_unsubscribe,
 )
+from subscriptions.consent.suppression import blocks_all_mail, suppression_add, suppression_check
+from subscriptions.consent.suppression_lists import suppression_remove
+from subscriptions.consent.tokens import read_unsubscribe_token, unsubscribe_token
 from subscriptions.feedback import Feedback, Kind, feedback_record
-from subscriptions.importing import Outcome, contacts_import
-from subscriptions.ledger import Actor
 from subscriptions.locales import InvalidLocale, normalize_locale
 from subscriptions.models import (
     ConsentEvent,
@@ -55,9 +58,6 @@ from subscriptions.models import (
 from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.privacy import contact_erase
 from subscriptions.retention import retention_erase_unconfirmed
-from subscriptions.suppression import blocks_all_mail, suppression_add, suppression_check
-from subscriptions.suppression_lists import suppression_remove
-from subscriptions.tokens import read_unsubscribe_token, unsubscribe_token
 
 from .factories import ContactFactory, SubscriptionFactory
 from .sending_factories import CampaignFactory

@@ -24,8 +24,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from subscriptions import sending
+from subscriptions.consent.ledger import minimise_ip
 from subscriptions.feedback import Feedback, Kind, feedback_record
-from subscriptions.ledger import minimise_ip
 from subscriptions.mail.transactional import deliver
 from subscriptions.models import (
     Campaign,

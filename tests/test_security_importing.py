@@ -11,9 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DataError
 
-from subscriptions import importing
+from subscriptions.consent import importing
+from subscriptions.consent.importing import Outcome, contacts_import
 from subscriptions.csv_safety import csv_cell, csv_writer
-from subscriptions.importing import Outcome, contacts_import
 from subscriptions.models import ConsentEvent, Contact, Subscription
 
 

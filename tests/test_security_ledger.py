@@ -23,9 +23,9 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from subscriptions.consent import subscription_unsubscribe
+from subscriptions.consent.ledger import Actor, ledger_checkpoint, ledger_verify, record, row_digest
+from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.database_roles import database_role_warnings
-from subscriptions.ledger import Actor, ledger_checkpoint, ledger_verify, record, row_digest
 from subscriptions.models import ConsentEvent, Contact, LedgerCheckpoint
 from subscriptions.models.ledger import HASHED_FIELDS
 from subscriptions.privacy import contact_erase
@@ -391,7 +391,7 @@ def test_verify_ledger_exits_non_zero_from_the_command_line(owner, committed_his
 
 def test_it_schedules_checkpoints_with_beat(settings):
     from prefcenter.celery import app
-    from subscriptions.tasks import ledger as ledger_tasks
+    from subscriptions.consent import tasks as ledger_tasks
 
     entry = settings.CELERY_BEAT_SCHEDULE["ledger-checkpoint"]
     assert ledger_tasks.checkpoint_ledger.name == entry["task"]

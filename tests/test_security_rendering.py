@@ -15,9 +15,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from subscriptions import sending
-from subscriptions.consent import subscription_subscribe
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import subscription_subscribe
 from subscriptions.emails import compile_campaign, render_marketing_message
-from subscriptions.ledger import Actor
 from subscriptions.models import Campaign, Delivery
 from subscriptions.models.campaigns import CampaignStatus
 from subscriptions.rendering import MAX_LOOP_ITERATIONS, RenderBudgetExceeded

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from prefcenter.celery import app as celery_app
 from subscriptions import ratelimit
-from subscriptions.ledger import Actor
+from subscriptions.consent.ledger import Actor
 from subscriptions.models import ConsentEvent, Contact, TransactionalMessage
 
 from .factories import ContactFactory, SubscriptionFactory

@@ -19,13 +19,13 @@ from django.test import Client
 from django.urls import reverse
 
 from subscriptions.addresses import address_hash
-from subscriptions.models import CampaignTestSend, ConsentEvent, Delivery, LinkHit, Suppression
-from subscriptions.tokens import (
+from subscriptions.consent.tokens import (
     BadToken,
     preferences_url,
     read_preference_link,
     read_unsubscribe_token,
 )
+from subscriptions.models import CampaignTestSend, ConsentEvent, Delivery, LinkHit, Suppression
 
 from .sending_factories import CampaignFactory
 
@@ -340,8 +340,8 @@ def test_a_viewer_of_system_mail_sees_no_confirmation_or_privacy_link(topic, sub
     """Staff who may view transactional messages read them without the link tokens: with the
     confirmation link they could re-subscribe a person who unsubscribed from all (only the
     person may), with the privacy link download the person's data."""
-    from subscriptions.consent import contact_unsubscribe_all, subscription_request
-    from subscriptions.ledger import Actor
+    from subscriptions.consent.ledger import Actor
+    from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_request
     from subscriptions.models import TransactionalMessage
     from subscriptions.privacy import privacy_request_start
 

@@ -21,9 +21,21 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from subscriptions.consent import contact_unsubscribe_all
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.signup import signup_request
+from subscriptions.consent.subscriptions import contact_unsubscribe_all
+from subscriptions.consent.suppression import suppression_add
+from subscriptions.consent.tokens import (
+    CONFIRM,
+    PREFERENCES,
+    PRIVACY_REQUEST,
+    UNSUBSCRIBE,
+    preferences_url,
+    privacy_request_token,
+    read_preference_link,
+    unsubscribe_token,
+)
 from subscriptions.feedback import Feedback, feedback_record
-from subscriptions.ledger import Actor
 from subscriptions.models import (
     ConfirmationRequest,
     ConsentEvent,
@@ -33,18 +45,6 @@ from subscriptions.models import (
     Subscription,
     Suppression,
     TransactionalMessage,
-)
-from subscriptions.signup import signup_request
-from subscriptions.suppression import suppression_add
-from subscriptions.tokens import (
-    CONFIRM,
-    PREFERENCES,
-    PRIVACY_REQUEST,
-    UNSUBSCRIBE,
-    preferences_url,
-    privacy_request_token,
-    read_preference_link,
-    unsubscribe_token,
 )
 
 from .factories import ContactFactory, SubscriptionFactory, TopicFactory
@@ -332,7 +332,7 @@ def test_it_confirms_once_when_two_posts_race(topic):
     topic = Topic.objects.get(pk=topic.pk)
     # Committed at once here: the sign-up's queued work is done as its task would do it.
     signup_request(email="ann@example.com", topics=[topic], by=Actor(source="subscribe_form"))
-    from subscriptions.tokens import confirm_token
+    from subscriptions.consent.tokens import confirm_token
 
     path = reverse("confirm", args=[confirm_token(ConfirmationRequest.objects.get())])
     barrier = threading.Barrier(2)

@@ -10,9 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from subscriptions import sending
-from subscriptions.consent import contact_unsubscribe_all, subscription_unsubscribe
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.emails import InvalidCampaignTemplate
-from subscriptions.ledger import Actor
 from subscriptions.models import Delivery
 from subscriptions.models.campaigns import CampaignStatus, DeliveryStatus
 from subscriptions.tasks import marketing

@@ -19,8 +19,8 @@ from django.utils import timezone
 from prefcenter.celery import app
 from subscriptions import sending
 from subscriptions.addresses import address_hash, address_key
-from subscriptions.consent import subscription_unsubscribe
-from subscriptions.ledger import Actor
+from subscriptions.consent.ledger import Actor
+from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.mail.transactional import send_transactional
 from subscriptions.models import Contact, Delivery, Subscription
 from subscriptions.models.campaigns import CampaignStatus

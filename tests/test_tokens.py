@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from subscriptions import tokens
+from subscriptions.consent import tokens
+from subscriptions.consent.tokens import BadToken
 from subscriptions.models import ConfirmationRequest
-from subscriptions.tokens import BadToken
 
 
 def test_it_round_trips_an_unsubscribe_token(alice, topic):

@@ -23,7 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from prefcenter.log_redaction import redact
 
 from ..addresses import InvalidAddress, address_key, normalize_email
-from ..consent import (
+from ..consent.ledger import Actor
+from ..consent.subscriptions import (
     ConsentError,
     ResubscribeRequiresConfirmation,
     contact_unsubscribe_all,
@@ -33,7 +34,6 @@ from ..consent import (
     subscription_subscribe,
     subscription_unsubscribe,
 )
-from ..ledger import Actor
 from ..models import (
     ConfirmationRequest,
     ConsentEvent,

@@ -15,8 +15,13 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from ..addresses import InvalidAddress, address_hash
+from ..consent.importing import ImportFileError, Outcome, contacts_import
+from ..consent.suppression_lists import (
+    suppression_add_manual,
+    suppression_add_many,
+    suppression_remove,
+)
 from ..feedback import ComplaintRate, complaint_rates_by_day
-from ..importing import ImportFileError, Outcome, contacts_import
 from ..models import (
     CampaignComplaints,
     ContactImport,
@@ -27,7 +32,6 @@ from ..models import (
 )
 from ..models.campaigns import DeliveryStatus
 from ..models.choices import LegalBasis, SuppressionReason, SuppressionScope
-from ..suppression_lists import suppression_add_manual, suppression_add_many, suppression_remove
 
 # --- suppressions ----------------------------------------------------------------------------
 

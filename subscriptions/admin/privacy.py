@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from ..ledger import Actor
+from ..consent.ledger import Actor
 from ..models import DataSubject, PolicyVersion
 from ..models.choices import Source
 from ..policy import PolicyNoticeTooShort, policy_check_notice_period, policy_publish

@@ -12,7 +12,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
-from ..ledger import Actor
+from ..consent.ledger import Actor
 from ..models import ApiKey
 from ..models.choices import ApiScope, Source
 from .errors import ApiError

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from ..addresses import InvalidAddress
-from ..consent import ConsentError
+from ..consent.subscriptions import ConsentError
 from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..locales import InvalidLocale
 from ..mail.transactional import AddressSuppressed

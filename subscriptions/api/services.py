@@ -12,16 +12,16 @@ from django.db import IntegrityError, transaction
 
 from .. import privacy, sending
 from ..addresses import address_hash
-from ..consent import (
+from ..consent.ledger import Actor
+from ..consent.subscriptions import (
     contact_get_or_create,
     subscription_request,
     subscription_set_frequency,
     subscription_subscribe,
 )
-from ..consent import subscription_unsubscribe as _unsubscribe
-from ..ledger import Actor
+from ..consent.subscriptions import subscription_unsubscribe as _unsubscribe
+from ..consent.suppression import blocks_all_mail, suppression_add_recorded
 from ..models import Campaign, Contact, Subscription, Suppression, Topic
-from ..suppression import blocks_all_mail, suppression_add_recorded
 from .errors import ApiError
 
 

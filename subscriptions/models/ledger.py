@@ -12,7 +12,7 @@ from .contacts import Contact, Topic
 # contact is erased or the retention job minimises old rows. The database enforces this.
 PERSONAL_FIELDS = ("ip_address", "user_agent", "evidence")
 
-# The facts each row's hash covers, in this order (see subscriptions.ledger.row_digest and the
+# The facts each row's hash covers, in this order (see subscriptions.consent.ledger.row_digest and the
 # trigger of migration 0009, which must agree). Never a PERSONAL_FIELDS name: blanking those
 # must keep the chain valid. A new fact column is added here and to the trigger together.
 HASHED_FIELDS = (
@@ -35,7 +35,7 @@ HASHED_FIELDS = (
 class ConsentEvent(models.Model):
     """Append-only proof of every consent change (GDPR art. 7(1)).
 
-    Written only by subscriptions.ledger.record; never updated or deleted by the application. On
+    Written only by subscriptions.consent.ledger.record; never updated or deleted by the application. On
     PostgreSQL and SQLite a trigger refuses UPDATE and DELETE, except blanking PERSONAL_FIELDS.
 
     On PostgreSQL a BEFORE INSERT trigger (migration 0009) sets `id`, `created_at`, `xact_id`,
@@ -93,7 +93,7 @@ class ConsentEvent(models.Model):
 class LedgerCheckpoint(models.Model):
     """A seal over every ledger row written by transactions in [xact_from, xact_to).
 
-    Written by subscriptions.ledger.ledger_checkpoint (a beat task) once all those transactions
+    Written by subscriptions.consent.ledger.ledger_checkpoint (a beat task) once all those transactions
     have finished, so a row committed late is never missed; chained to the previous checkpoint.
     Append-only like the ledger: deleting or altering any covered row breaks its checkpoint.
     """

@@ -1,1 +1,1 @@
-from . import ledger, marketing, privacy, public_forms, retention  # noqa: F401  (registers the tasks with Celery)
+from . import marketing, privacy, retention  # noqa: F401  (registers the tasks with Celery)

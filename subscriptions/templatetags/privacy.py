@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import template
 from django.urls import reverse
 
+from ..consent.tokens import privacy_request_token
 from ..policy import upcoming_policy_change
-from ..tokens import privacy_request_token
 
 register = template.Library()
 

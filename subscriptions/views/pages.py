@@ -22,7 +22,11 @@ from django.views.decorators.http import require_http_methods
 
 from .. import ratelimit
 from ..addresses import InvalidAddress
-from ..consent import (
+from ..consent import tasks as public_forms
+from ..consent.ledger import Actor
+from ..consent.link_hits import link_hit_record
+from ..consent.preferences import preferences_apply, preferences_topics
+from ..consent.subscriptions import (
     ConfirmationOvertaken,
     ConfirmationUnusable,
     UnknownFrequency,
@@ -34,8 +38,16 @@ from ..consent import (
     subscription_resume,
     subscription_unsubscribe,
 )
-from ..ledger import Actor
-from ..link_hits import link_hit_record
+from ..consent.tokens import (
+    EPOCH,
+    BadToken,
+    ContactGone,
+    PreferenceLink,
+    preferences_url,
+    read_confirm_token,
+    read_preference_link,
+    read_unsubscribe_token,
+)
 from ..models import Contact, LinkHit, Suppression, Topic
 from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
 from ..models.policy import current_policy_version
@@ -45,18 +57,6 @@ from ..page_forms import (
     SubscribeForm,
     preferences_wording,
     subscribe_wording,
-)
-from ..preferences import preferences_apply, preferences_topics
-from ..tasks import public_forms
-from ..tokens import (
-    EPOCH,
-    BadToken,
-    ContactGone,
-    PreferenceLink,
-    preferences_url,
-    read_confirm_token,
-    read_preference_link,
-    read_unsubscribe_token,
 )
 from .privacy import gone_response
 from .test_links import answers_test_links

@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..ledger import Actor
+from ..consent.ledger import Actor
+from ..consent.tokens import BadToken, ContactGone, read_privacy_request_token, read_privacy_token
 from ..models.choices import Source
 from ..models.privacy import PrivacyAction
 from ..privacy import (
@@ -30,7 +31,6 @@ from ..privacy import (
     privacy_request_start,
     privacy_request_use,
 )
-from ..tokens import BadToken, ContactGone, read_privacy_request_token, read_privacy_token
 
 
 def _error(request, *, status: int, title: str, message: str) -> HttpResponse:

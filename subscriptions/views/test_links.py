@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from ..tokens import is_test_link
+from ..consent.tokens import is_test_link
 
 
 def test_link_page(request, purpose: str) -> HttpResponse:

@@ -9,9 +9,10 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from subscriptions.csv_safety import csv_writer
-from subscriptions.importing import ImportFileError, Outcome, RowResult, contacts_import
 from subscriptions.models import Topic
 from subscriptions.models.choices import LegalBasis
+
+from ...consent.importing import ImportFileError, Outcome, RowResult, contacts_import
 
 REPORT_FIELDS = ["line", "email", "outcome", "contact", "detail"]
 

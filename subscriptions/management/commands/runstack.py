@@ -186,7 +186,8 @@ class Command(BaseCommand):
 
         from subscriptions.management.commands.seed_demo import DEMO_PAGE_EMAIL, DEMO_USER
         from subscriptions.models import Contact
-        from subscriptions.tokens import preferences_token
+
+        from ...consent.tokens import preferences_token
 
         contact = Contact.objects.active().filter(email_key=DEMO_PAGE_EMAIL).first()
         has_demo_user = get_user_model().objects.filter(username=DEMO_USER).exists()

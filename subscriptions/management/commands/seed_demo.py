@@ -17,17 +17,6 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from subscriptions.consent import (
-    contact_get_or_create,
-    contact_unsubscribe_all,
-    subscription_confirm,
-    subscription_pause,
-    subscription_request,
-    subscription_set_frequency,
-    subscription_subscribe,
-    subscription_unsubscribe,
-)
-from subscriptions.ledger import Actor, record
 from subscriptions.models import Campaign, Contact, Topic
 from subscriptions.models.choices import (
     Action,
@@ -37,8 +26,20 @@ from subscriptions.models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
-from subscriptions.suppression import suppression_add
-from subscriptions.tokens import preferences_url
+
+from ...consent.ledger import Actor, record
+from ...consent.subscriptions import (
+    contact_get_or_create,
+    contact_unsubscribe_all,
+    subscription_confirm,
+    subscription_pause,
+    subscription_request,
+    subscription_set_frequency,
+    subscription_subscribe,
+    subscription_unsubscribe,
+)
+from ...consent.suppression import suppression_add
+from ...consent.tokens import preferences_url
 
 DEMO_USER = "demo"
 # The contact whose preference page `make run` prints.

@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from subscriptions.database_roles import database_role_warnings
-from subscriptions.ledger import ledger_checkpoint, ledger_verify
 from subscriptions.models import ConsentEvent, LedgerCheckpoint
+
+from ...consent.ledger import ledger_checkpoint, ledger_verify
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Contact, LinkHit, Topic
+from ..models import Contact, LinkHit, Topic
 
 
 def link_hit_record(*, contact: Contact, topic: Topic | None, kind: str, user_agent: str) -> None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from .models import ConsentEvent, Contact, LedgerCheckpoint, Topic
-from .models.ledger import HASHED_FIELDS
-from .models.policy import current_policy_version
-from .ratelimit import client_ip
+from ..models import ConsentEvent, Contact, LedgerCheckpoint, Topic
+from ..models.ledger import HASHED_FIELDS
+from ..models.policy import current_policy_version
+from ..ratelimit import client_ip
 
 logger = logging.getLogger(__name__)
 

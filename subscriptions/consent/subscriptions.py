@@ -20,13 +20,11 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from . import ratelimit
-from .addresses import address_hash, address_key, normalize_email
-from .canonical import contact_alias_hashes_sync
-from .ledger import Actor, record
-from .locales import normalize_locale
-from .models import ConfirmationRequest, ConsentEvent, Contact, Subscription, Suppression, Topic
-from .models.choices import (
+from .. import ratelimit
+from ..addresses import address_hash, address_key, normalize_email
+from ..locales import normalize_locale
+from ..models import ConfirmationRequest, ConsentEvent, Contact, Subscription, Suppression, Topic
+from ..models.choices import (
     Action,
     ImpliedBy,
     LegalBasis,
@@ -35,6 +33,8 @@ from .models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
+from .canonical import contact_alias_hashes_sync
+from .ledger import Actor, record
 from .notifications import send_confirmation_request
 from .suppression import blocks_all_mail, suppression_add
 

@@ -18,7 +18,7 @@ from django.apps.registry import Apps
 from django.conf import settings
 from django.utils import timezone
 
-from .addresses import (
+from ..addresses import (
     LEGACY_VERSION,
     InvalidAddress,
     address_hash,
@@ -26,9 +26,9 @@ from .addresses import (
     alias_hashes,
     normalize_email,
 )
+from ..locales import normalize_locale, supported_locales
+from ..models.choices import Action, Source
 from .ledger import Actor, record
-from .locales import normalize_locale, supported_locales
-from .models.choices import Action, Source
 
 # The most restrictive state wins a merge: an opt-out beats a consent, a consent a request.
 STATUS_RANK = {"pending": 1, "subscribed": 2, "unsubscribed": 3}

@@ -20,12 +20,16 @@ from typing import BinaryIO
 
 from django.db import DataError, IntegrityError, transaction
 
-from .addresses import InvalidAddress, normalize_email
-from .consent import ResubscribeRequiresConfirmation, contact_get_or_create, subscription_subscribe
+from ..addresses import InvalidAddress, normalize_email
+from ..locales import InvalidLocale, normalize_locale
+from ..models import Subscription, Suppression, Topic
+from ..models.choices import LegalBasis, Source, SubscriptionStatus
 from .ledger import Actor
-from .locales import InvalidLocale, normalize_locale
-from .models import Subscription, Suppression, Topic
-from .models.choices import LegalBasis, Source, SubscriptionStatus
+from .subscriptions import (
+    ResubscribeRequiresConfirmation,
+    contact_get_or_create,
+    subscription_subscribe,
+)
 
 # Longest line accepted; longer lines are reported invalid and skipped without being kept.
 MAX_LINE_BYTES = 64 * 1024

@@ -6,11 +6,11 @@ import contextlib
 
 from django.conf import settings
 
-from . import ratelimit
-from .addresses import address_key
-from .mail.transactional import AddressSuppressed, send_transactional
-from .models import ConfirmationRequest, Contact, Topic
-from .models.choices import LinkVia
+from .. import ratelimit
+from ..addresses import address_key
+from ..mail.transactional import AddressSuppressed, send_transactional
+from ..models import ConfirmationRequest, Contact, Topic
+from ..models.choices import LinkVia
 from .tokens import confirm_url, preferences_url
 
 

@@ -6,12 +6,12 @@ import dataclasses
 
 from django.db import transaction
 
-from .addresses import address_hash, address_key, normalize_email
+from ..addresses import address_hash, address_key, normalize_email
+from ..models import Contact, Suppression
+from ..models.choices import Action, SuppressionReason
 from .canonical import contact_alias_hashes_sync
-from .consent import ConsentError
 from .ledger import Actor, record
-from .models import Contact, Suppression
-from .models.choices import Action, SuppressionReason
+from .subscriptions import ConsentError
 from .suppression import suppression_add
 
 # Opt-outs belong to the person and follow them to the new address. Bounces and invalid-address

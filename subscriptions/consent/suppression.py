@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from .addresses import CURRENT_VERSION, address_hash
+from ..addresses import CURRENT_VERSION, address_hash
+from ..models import Campaign, Contact, Suppression
+from ..models.choices import Action, SuppressionReason, SuppressionScope
 from .ledger import Actor, record
-from .models import Campaign, Contact, Suppression
-from .models.choices import Action, SuppressionReason, SuppressionScope
 
 # Reasons that also block transactional mail: the address cannot receive anything.
 ALL_MAIL_REASONS = {

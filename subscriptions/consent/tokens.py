@@ -28,8 +28,8 @@ from django.core import signing
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
-from .models import ConfirmationRequest, Contact, Topic
-from .models.choices import LinkVia
+from ..models import ConfirmationRequest, Contact, Topic
+from ..models.choices import LinkVia
 
 UNSUBSCRIBE = "prefcenter.unsubscribe"
 PREFERENCES = "prefcenter.preferences"

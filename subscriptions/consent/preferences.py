@@ -14,7 +14,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .consent import (
+from ..models import ConsentEvent, Contact, Subscription, Topic
+from ..models.choices import LinkVia, SubscriptionStatus
+from .ledger import Actor
+from .subscriptions import (
     UnknownFrequency,
     person_suppressed,
     subscription_request,
@@ -22,9 +25,6 @@ from .consent import (
     subscription_subscribe,
     subscription_unsubscribe,
 )
-from .ledger import Actor
-from .models import ConsentEvent, Contact, Subscription, Topic
-from .models.choices import LinkVia, SubscriptionStatus
 
 # Where a page is reached without a mailbox ever being proven: the signed-in account page is
 # behind the admin's login (staff only), and staff can point a contact's `user` at themselves.

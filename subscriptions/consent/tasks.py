@@ -1,4 +1,5 @@
-"""The public forms' queued work: /subscribe/ and the lost-link form (/preferences/).
+"""Consent's queued work: the public forms (/subscribe/ and the lost-link form at /preferences/)
+and the ledger's periodic checkpoint.
 
 Their views only validate the form and the per-IP limit, then enqueue one task here and answer
 the same page: every lookup, per-address limit and mail happens in the worker, so the request
@@ -14,10 +15,11 @@ from celery import shared_task
 from django.db import DatabaseError, transaction
 
 from ..addresses import InvalidAddress
-from ..ledger import Actor
 from ..models import Topic
-from ..notifications import preference_link_request
-from ..signup import signup_request
+from . import ledger
+from .ledger import Actor
+from .notifications import preference_link_request
+from .signup import signup_request
 
 # A web request must not hang on a dead broker: one quick retry, then the view answers 503.
 PUBLISH_RETRY_POLICY = {
@@ -95,3 +97,10 @@ def signup(
 )
 def preference_link(*, email: str) -> None:
     preference_link_request(email=email)
+
+
+# Run by beat every few minutes: seals what the ledger gained since the last checkpoint.
+@shared_task(name="subscriptions.tasks.ledger.checkpoint_ledger", acks_late=True)
+def checkpoint_ledger() -> int | None:
+    checkpoint = ledger.ledger_checkpoint()
+    return checkpoint.pk if checkpoint else None

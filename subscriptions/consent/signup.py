@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from .consent import contact_get_or_create, subscription_request
+from ..models import Topic
 from .ledger import Actor
-from .models import Topic
+from .subscriptions import contact_get_or_create, subscription_request
 
 
 @transaction.atomic

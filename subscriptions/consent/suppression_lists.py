@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from .addresses import InvalidAddress, address_hash
+from ..addresses import InvalidAddress, address_hash
+from ..models import Contact, Suppression, SuppressionRemoval
+from ..models.choices import Action, Source
 from .ledger import Actor, record
-from .models import Contact, Suppression, SuppressionRemoval
-from .models.choices import Action, Source
 from .suppression import suppression_add_recorded
 
 _SEPARATORS = re.compile(r"[,;\t ]+")
