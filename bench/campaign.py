@@ -9,7 +9,7 @@ and the same workload through django-post-office, on this machine, in one run.
 It drops and re-creates its own database (the name of DATABASE_URL's database + "_run", e.g.
 pc_bench_run), migrates it, creates the contacts set-based in PostgreSQL (INSERT ... SELECT
 generate_series; 10% unsubscribed, 5% suppressed, the rest subscribed), builds the campaign's
-audience with subscriptions.sending.campaign_build_audience (timed), then starts TWO
+audience with subscriptions.campaigns.sending.campaign_build_audience (timed), then starts TWO
 `celery -A prefcenter worker -Q marketing --concurrency 1` processes and times the send until
 no delivery is pending or claimed, sampling the workers' process trees' RSS with psutil.
 Then it queues the same messages (rendered by the same builder, same headers) with
@@ -366,10 +366,10 @@ def send_campaign(
     send_seconds: float | None = None,
 ):
     from prefcenter.celery import app
-    from subscriptions import sending
+    from subscriptions.campaigns import sending
+    from subscriptions.campaigns.tasks import fan_out
     from subscriptions.models import Delivery
     from subscriptions.models.campaigns import DeliveryStatus
-    from subscriptions.tasks.marketing import fan_out
 
     app.control.purge()
     workers = start_workers(workers_n, env, workdir)
@@ -411,7 +411,7 @@ def post_office_workload(campaign, limit: int | None) -> tuple[int, float]:
     """Queue the same messages (same builder, bodies and headers) with post_office."""
     from post_office import mail
 
-    from subscriptions.emails import build_marketing_message, compile_campaign
+    from subscriptions.campaigns.messages import build_marketing_message, compile_campaign
     from subscriptions.models import Delivery
     from subscriptions.models.campaigns import DeliveryStatus
 
@@ -636,7 +636,7 @@ def main() -> None:
 
 
 def run(args, env, workdir: Path, fake: Fake) -> dict:
-    from subscriptions import sending
+    from subscriptions.campaigns import sending
     from subscriptions.models import Campaign, Topic
 
     topic = Topic.objects.create(slug=BENCH_TOPIC, name="Bench news")

@@ -24,7 +24,9 @@ app.conf.task_routes = {
     "subscriptions.tasks.public_forms.*": {"queue": "transactional"},
     "subscriptions.tasks.marketing.*": {"queue": "marketing"},
 }
-app.autodiscover_tasks(["subscriptions", "subscriptions.consent", "subscriptions.mail"])
+app.autodiscover_tasks(
+    ["subscriptions", "subscriptions.consent", "subscriptions.campaigns", "subscriptions.mail"]
+)
 
 # The beat: due campaigns, stale claims and lost transactional tasks, every minute by default.
 _every = float(os.environ.get("CELERY_BEAT_SCHEDULE_SECONDS") or 60)

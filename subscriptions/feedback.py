@@ -352,7 +352,7 @@ def campaign_check_complaint_rate(*, campaign: Campaign) -> bool:
     """Pause a sending campaign whose complaint rate is above COMPLAINT_RATE_PAUSE.
 
     Sets the status with a conditional UPDATE (only from `sending`), which the sending workers
-    see at their next claim; the campaign services of subscriptions.sending own resuming.
+    see at their next claim; the campaign services of subscriptions.campaigns.sending own resuming.
     Returns whether the campaign was paused now.
     """
     rate = complaint_rate(campaign)

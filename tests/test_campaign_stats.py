@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from subscriptions.campaigns.sending import campaign_stats
 from subscriptions.models import CampaignStatsArchive, Delivery
-from subscriptions.sending import campaign_stats
 
 from .factories import ContactFactory
 

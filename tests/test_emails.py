@@ -4,14 +4,14 @@ from unittest import mock
 
 import pytest
 
-from subscriptions.consent.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
-from subscriptions.emails import (
+from subscriptions.campaigns.messages import (
     InvalidCampaignTemplate,
     build_marketing_message,
     compile_campaign,
     marketing_connection,
     render_marketing_message,
 )
+from subscriptions.consent.tokens import preferences_url, read_unsubscribe_token, unsubscribe_url
 from subscriptions.mail.messages import build_transactional_message
 
 from .sending_factories import CampaignFactory
@@ -150,7 +150,7 @@ def test_it_turns_a_message_into_the_same_bytes_as_django_does(topic, alice):
 
     from django.core.mail import EmailMultiAlternatives
 
-    from subscriptions.emails import _RepeatedHeaderFolding
+    from subscriptions.campaigns.messages import _RepeatedHeaderFolding
 
     rendered = render_marketing_message(
         campaign=CampaignFactory(topic=topic, subject="Ünïcode " * 12), contact=alice

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from subscriptions import esp_batch, sending
+from subscriptions.campaigns import esp_batch, sending
 from subscriptions.models import Delivery
 
 from .sending_factories import subscribers

@@ -23,7 +23,6 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from subscriptions import sending
 from subscriptions.addresses import (
     InvalidAddress,
     address_hash,
@@ -31,6 +30,7 @@ from subscriptions.addresses import (
     key_hash,
     normalize_email,
 )
+from subscriptions.campaigns import sending
 from subscriptions.consent.canonical import contact_locales_clean, contacts_rekey
 from subscriptions.consent.importing import Outcome, contacts_import
 from subscriptions.consent.ledger import Actor

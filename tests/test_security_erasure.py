@@ -23,7 +23,7 @@ from django.core import mail
 from django.db import connection, transaction
 from django.urls import reverse
 
-from subscriptions import sending
+from subscriptions.campaigns import sending
 from subscriptions.consent.ledger import minimise_ip
 from subscriptions.feedback import Feedback, Kind, feedback_record
 from subscriptions.mail.transactional import deliver

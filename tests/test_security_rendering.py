@@ -14,13 +14,13 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.urls import reverse
 
-from subscriptions import sending
+from subscriptions.campaigns import sending
+from subscriptions.campaigns.messages import compile_campaign, render_marketing_message
+from subscriptions.campaigns.rendering import MAX_LOOP_ITERATIONS, RenderBudgetExceeded
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_subscribe
-from subscriptions.emails import compile_campaign, render_marketing_message
 from subscriptions.models import Campaign, Delivery
 from subscriptions.models.campaigns import CampaignStatus
-from subscriptions.rendering import MAX_LOOP_ITERATIONS, RenderBudgetExceeded
 
 from .factories import ContactFactory
 from .sending_factories import CampaignFactory, subscribers
@@ -292,7 +292,7 @@ def test_ordinary_merge_fields_and_filters_still_work(topic):
 
 
 def test_a_scheduled_campaign_the_sandbox_refuses_does_not_stop_the_sweep(topic):
-    from subscriptions.tasks.marketing import sweep_campaigns
+    from subscriptions.campaigns.tasks import sweep_campaigns
 
     past = "2020-01-01T00:00:00Z"
     legacy = CampaignFactory(

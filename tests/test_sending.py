@@ -9,13 +9,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from subscriptions import sending
+from subscriptions.campaigns import sending
+from subscriptions.campaigns import tasks as marketing
+from subscriptions.campaigns.messages import InvalidCampaignTemplate
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
-from subscriptions.emails import InvalidCampaignTemplate
 from subscriptions.models import Delivery
 from subscriptions.models.campaigns import CampaignStatus, DeliveryStatus
-from subscriptions.tasks import marketing
 
 from .sending_factories import CampaignFactory, subscribers
 

@@ -17,14 +17,14 @@ from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from prefcenter.celery import app
-from subscriptions import sending
 from subscriptions.addresses import address_hash, address_key
+from subscriptions.campaigns import sending
+from subscriptions.campaigns import tasks as marketing
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.mail.transactional import send_transactional
 from subscriptions.models import Contact, Delivery, Subscription
 from subscriptions.models.campaigns import CampaignStatus
-from subscriptions.tasks import marketing
 
 from .database_fixtures import database_url as role_database_url
 from .sending_factories import CampaignFactory, subscribers

@@ -13,14 +13,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .. import sending
-from ..emails import (
-    CampaignRenderError,
-    FromNotAllowed,
-    InvalidCampaignTemplate,
+from ..campaigns import sending
+from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
+from ..campaigns.test_sends import (
+    InvalidTestSend,
+    MailUnavailable,
+    campaign_preview,
+    campaign_test_send,
 )
 from ..models import Campaign, CampaignTestSend, Contact
-from ..test_sends import InvalidTestSend, MailUnavailable, campaign_preview, campaign_test_send
 
 
 def _preview_contact(request, campaign: Campaign) -> tuple[Contact | None, str]:

@@ -20,13 +20,13 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from ..addresses import InvalidAddress
+from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
+from ..campaigns.sending import CampaignStateError
+from ..campaigns.test_sends import InvalidTestSend, MailUnavailable
 from ..consent.subscriptions import ConsentError
-from ..emails import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..locales import InvalidLocale
 from ..mail.transactional import AddressSuppressed
 from ..privacy import PrivacyError
-from ..sending import CampaignStateError
-from ..test_sends import InvalidTestSend, MailUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The few API operations that are more than one call to an existing service.
 
-Campaign life cycle, export and erasure belong to `subscriptions.sending` and
+Campaign life cycle, export and erasure belong to `subscriptions.campaigns.sending` and
 `subscriptions.privacy`; the API only adapts their names here (errors: api/errors.py).
 """
 
@@ -10,8 +10,9 @@ import datetime
 
 from django.db import IntegrityError, transaction
 
-from .. import privacy, sending
+from .. import privacy
 from ..addresses import address_hash
+from ..campaigns import sending
 from ..consent.ledger import Actor
 from ..consent.subscriptions import (
     contact_get_or_create,
@@ -138,7 +139,7 @@ def address_suppress(
     return suppression
 
 
-# --- campaigns (services of subscriptions.sending) ------------------------------------------
+# --- campaigns (services of subscriptions.campaigns.sending) ------------------------------------------
 
 
 def campaign_create(

@@ -18,13 +18,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..campaigns.test_sends import campaign_test_send
 from ..consent.subscriptions import contact_unsubscribe_all
 from ..consent.suppression import suppression_check
 from ..mail.transactional import send_transactional
 from ..models import Campaign, ConsentEvent, Contact, Topic
 from ..models.choices import ApiScope
 from ..retention import contact_record_signal
-from ..test_sends import campaign_test_send
 from . import serializers as s
 from . import services
 from .auth import ApiKeyRateThrottle, BearerKeyAuthentication, HasApiKey, HasScope, api_actor

@@ -105,7 +105,7 @@ class Delivery(models.Model):
 class CampaignTestSend(models.Model):
     """One test send: who sent which campaign to which addresses, when (DESIGN rule 9).
 
-    Written by subscriptions.test_sends.campaign_test_send only; read-only in the admin.
+    Written by subscriptions.campaigns.test_sends.campaign_test_send only; read-only in the admin.
     """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="test_sends")

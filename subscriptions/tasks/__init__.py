@@ -1,1 +1,1 @@
-from . import marketing, privacy, retention  # noqa: F401  (registers the tasks with Celery)
+from . import privacy, retention  # noqa: F401  (registers the tasks with Celery)

@@ -7,10 +7,11 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from subscriptions import sending
-from subscriptions.emails import FromNotAllowed, InvalidCampaignTemplate
 from subscriptions.models import Campaign
 from subscriptions.models.campaigns import CampaignStatus
+
+from ...campaigns import sending
+from ...campaigns.messages import FromNotAllowed, InvalidCampaignTemplate
 
 
 class Command(BaseCommand):

@@ -8,10 +8,10 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from .. import sending
-from ..emails import FromNotAllowed, InvalidCampaignTemplate
 from ..models import Campaign
 from ..models.campaigns import CampaignStatus, DeliveryStatus
+from . import sending
+from .messages import FromNotAllowed, InvalidCampaignTemplate
 
 log = logging.getLogger(__name__)
 

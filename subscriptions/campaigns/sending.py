@@ -42,13 +42,9 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from .emails import (
-    CompiledCampaign,
-    MarketingMessage,
-    check_from_email,
-    compile_campaign,
-    render_marketing_message,
-)
+from ..models import Campaign, Contact, Delivery, Subscription
+from ..models.campaigns import CampaignStatus, DeliveryStatus
+from ..models.querysets import address_suppressed, under_age_q
 from .esp_batch import (
     RETRY,
     SENT,
@@ -59,9 +55,13 @@ from .esp_batch import (
     has_batch_api,
     open_sender,
 )
-from .models import Campaign, Contact, Delivery, Subscription
-from .models.campaigns import CampaignStatus, DeliveryStatus
-from .models.querysets import address_suppressed, under_age_q
+from .messages import (
+    CompiledCampaign,
+    MarketingMessage,
+    check_from_email,
+    compile_campaign,
+    render_marketing_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -471,7 +471,7 @@ def send_batch(
     """Claim one batch and send it through the marketing backend.
 
     Messages go in send calls of as many as the transport takes at once (500 through
-    Postmark's batch API, one through SMTP; see subscriptions.esp_batch). Before a send call
+    Postmark's batch API, one through SMTP; see subscriptions.campaigns.esp_batch). Before a send call
     the remaining recipients are re-checked and the campaign's status is read, at most
     SEND_RECHECK_SECONDS apart: on pause or cancel the unsent claims are released. A delivery
     is marked sent once its message was accepted, failed with the error when it was refused,
@@ -769,7 +769,7 @@ def campaign_start(*, campaign: Campaign, user=None, enqueue: bool = True) -> Ca
         sent_by=user if getattr(user, "pk", None) else None,
     )
     if enqueue:
-        from .tasks.marketing import start_campaign
+        from .tasks import start_campaign
 
         pk = campaign.pk
         transaction.on_commit(lambda: _enqueue(start_campaign, pk))
@@ -785,7 +785,7 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
 def campaign_resume(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
     _transition(campaign, (CampaignStatus.PAUSED,), status=CampaignStatus.SENDING)
     if enqueue:
-        from .tasks.marketing import fan_out
+        from .tasks import fan_out
 
         pk = campaign.pk
         transaction.on_commit(lambda: _enqueue(fan_out, pk))
@@ -847,8 +847,8 @@ def campaign_stats(campaign: Campaign) -> dict:
     Deliveries the retention job archived still count; bounced / complained / unsubscribed come
     from the ESP's feedback on the live delivery rows.
     """
-    from .feedback import feedback_counts
-    from .retention import campaign_archived_rows
+    from ..feedback import feedback_counts
+    from ..retention import campaign_archived_rows
 
     rows = (
         Delivery.objects.filter(campaign=campaign)

@@ -42,7 +42,7 @@ from django.core.mail import get_connection
 from django.utils.module_loading import import_string
 from urllib3.exceptions import NewConnectionError
 
-from .emails import MarketingMessage
+from .messages import MarketingMessage
 
 SENT, REFUSED, RETRY, UNKNOWN = "sent", "refused", "retry", "unknown"
 

@@ -20,10 +20,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .addresses import normalize_email
-from .consent.suppression import suppression_check
-from .consent.tokens import absolute, test_link_token, token_path
-from .emails import (
+from ..addresses import normalize_email
+from ..consent.suppression import suppression_check
+from ..consent.tokens import absolute, test_link_token, token_path
+from ..models import Campaign, CampaignTestSend, Contact
+from .messages import (
     CampaignRenderError,
     MarketingMessage,
     MessageLinks,
@@ -31,7 +32,6 @@ from .emails import (
     marketing_connection,
     render_marketing_message,
 )
-from .models import Campaign, CampaignTestSend, Contact
 from .sending import campaign_validate
 
 MAX_TEST_RECIPIENTS = 20

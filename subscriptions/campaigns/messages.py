@@ -14,7 +14,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.utils import translation
 from django.utils.html import escape
 
-from .consent.tokens import preferences_url, unsubscribe_url
+from ..consent.tokens import preferences_url, unsubscribe_url
 from .rendering import (
     RenderBudget,
     campaign_context,
@@ -43,7 +43,7 @@ _FOOTER_HTML = Template(
 
 
 class InvalidCampaignTemplate(ValueError):
-    """A campaign's subject or body does not compile in the sandbox (subscriptions.rendering)."""
+    """A campaign's subject or body does not compile in the sandbox (subscriptions.campaigns.rendering)."""
 
     code = "invalid_template"  # the API's error code
 
@@ -223,7 +223,7 @@ class _MarketingEmail(EmailMultiAlternatives):
 class MarketingMessage:
     """One rendered marketing message, before any transport has touched it.
 
-    The batch senders (subscriptions.esp_batch) serialise these straight into an ESP's batch
+    The batch senders (subscriptions.campaigns.esp_batch) serialise these straight into an ESP's batch
     call; every other road goes through `as_email()`, a Django EmailMessage with the same parts.
     """
 
@@ -284,7 +284,7 @@ def render_marketing_message(
     Every message carries List-Unsubscribe (+ One-Click POST) for the campaign's topic, a
     List-Id, and a footer with the unsubscribe link, the preference link and the postal
     address (the links are left out of the footer when the body places them itself). The
-    templates render in the sandbox (subscriptions.rendering) over plain data of `contact`.
+    templates render in the sandbox (subscriptions.campaigns.rendering) over plain data of `contact`.
     `links` replaces the contact's own links (previews and test sends pass inert ones: rule 9;
     no mailto then), `to` the recipient, `metadata` the ESP metadata. Raises what the template raised, e.g.
     RenderBudgetExceeded; the send loop records it as 'could not render: ...'.
@@ -360,7 +360,7 @@ def build_marketing_message(
 ) -> EmailMultiAlternatives:
     """render_marketing_message() as a Django EmailMessage, with the contact's own links unless
     `links` replaces them. Previews and test sends never come here: they go through
-    subscriptions.test_sends, which always passes inert links (rule 9)."""
+    subscriptions.campaigns.test_sends, which always passes inert links (rule 9)."""
     return render_marketing_message(
         campaign=campaign,
         contact=contact,
