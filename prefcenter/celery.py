@@ -24,8 +24,16 @@ app.conf.task_routes = {
     "subscriptions.tasks.public_forms.*": {"queue": "transactional"},
     "subscriptions.tasks.marketing.*": {"queue": "marketing"},
 }
+
+# Each domain package keeps its tasks in its own tasks.py; task names predate the packages and
+# stay as they were, so queued tasks and beat entries keep working across upgrades.
 app.autodiscover_tasks(
-    ["subscriptions", "subscriptions.consent", "subscriptions.campaigns", "subscriptions.mail"]
+    [
+        "subscriptions.consent",
+        "subscriptions.campaigns",
+        "subscriptions.privacy",
+        "subscriptions.mail",
+    ]
 )
 
 # The beat: due campaigns, stale claims and lost transactional tasks, every minute by default.

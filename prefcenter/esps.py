@@ -10,7 +10,7 @@ from __future__ import annotations
 # ESP → the ANYMAIL_* environment variable holding the key its webhook signature is checked
 # with, or None where the ESP does not sign (basic auth, ANYMAIL_WEBHOOK_SECRET, is then all
 # there is). Amazon SES signs through SNS with Amazon's certificate: prefcenter verifies that
-# itself (subscriptions/sns.py), so it needs no key of ours.
+# itself (subscriptions/feedback/sns.py), so it needs no key of ours.
 SIGNING_KEYS: dict[str, str | None] = {
     "amazon_ses": None,
     "brevo": None,

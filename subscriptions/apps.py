@@ -10,6 +10,8 @@ class SubscriptionsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
-        from .webhooks import handle_tracking
+        from .feedback.webhooks import handle_tracking
 
-        tracking.connect(handle_tracking, dispatch_uid="subscriptions.webhooks.handle_tracking")
+        tracking.connect(
+            handle_tracking, dispatch_uid="subscriptions.feedback.webhooks.handle_tracking"
+        )

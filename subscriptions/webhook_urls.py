@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .webhooks import not_mounted, tracking_webhook
+from .feedback.webhooks import not_mounted, tracking_webhook
 
 app_name = "anymail"
 urlpatterns = [

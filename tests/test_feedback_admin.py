@@ -9,7 +9,7 @@ from django.utils import timezone
 from subscriptions.addresses import address_hash
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.consent.suppression_lists import suppression_add_manual
-from subscriptions.feedback import ComplaintRate, complaint_rate
+from subscriptions.feedback.reports import ComplaintRate, complaint_rate
 from subscriptions.models import (
     Campaign,
     ConsentEvent,

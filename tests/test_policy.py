@@ -10,8 +10,8 @@ from subscriptions.consent.ledger import Actor, record
 from subscriptions.models import Contact, PolicyVersion, Suppression, TransactionalMessage
 from subscriptions.models.policy import current_policy_version
 from subscriptions.models.querysets import birth_date_cutoff as cutoff
-from subscriptions.policy import PolicyNoticeTooShort, policy_publish, policy_send_notices
-from subscriptions.tasks.privacy import send_policy_notices
+from subscriptions.privacy.policy import PolicyNoticeTooShort, policy_publish, policy_send_notices
+from subscriptions.privacy.tasks import send_policy_notices
 
 from .factories import ContactFactory, SubscriptionFactory
 

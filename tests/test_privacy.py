@@ -28,7 +28,7 @@ from subscriptions.models import (
     Suppression,
     TransactionalMessage,
 )
-from subscriptions.privacy import (
+from subscriptions.privacy.rights import (
     ContactAlreadyErased,
     contact_erase,
     contact_export,

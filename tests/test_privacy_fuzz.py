@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from subscriptions.consent import tokens
 from subscriptions.models import ConsentEvent, Contact, PrivacyRequest
-from subscriptions.privacy import privacy_request_start
+from subscriptions.privacy.rights import privacy_request_start
 
 URL_SAFE = string.ascii_letters + string.digits + "-_.:~"
 

@@ -19,7 +19,7 @@ from subscriptions.models import (
     Subscription,
     Suppression,
 )
-from subscriptions.retention import (
+from subscriptions.privacy.retention import (
     UnknownSignal,
     apply_retention,
     campaign_archived_counts,
@@ -31,7 +31,7 @@ from subscriptions.retention import (
     retention_minimise_ledger,
     retention_minimise_link_hits,
 )
-from subscriptions.tasks.retention import apply_retention as apply_retention_task
+from subscriptions.privacy.tasks import apply_retention as apply_retention_task
 
 from .factories import ContactFactory, SubscriptionFactory
 

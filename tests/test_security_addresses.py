@@ -42,7 +42,7 @@ from subscriptions.consent.subscriptions import (
 from subscriptions.consent.suppression import blocks_all_mail, suppression_add, suppression_check
 from subscriptions.consent.suppression_lists import suppression_remove
 from subscriptions.consent.tokens import read_unsubscribe_token, unsubscribe_token
-from subscriptions.feedback import Feedback, Kind, feedback_record
+from subscriptions.feedback.reports import Feedback, Kind, feedback_record
 from subscriptions.locales import InvalidLocale, normalize_locale
 from subscriptions.models import (
     ConsentEvent,
@@ -56,8 +56,8 @@ from subscriptions.models import (
     TransactionalMessage,
 )
 from subscriptions.models.campaigns import CampaignStatus
-from subscriptions.privacy import contact_erase
-from subscriptions.retention import retention_erase_unconfirmed
+from subscriptions.privacy.retention import retention_erase_unconfirmed
+from subscriptions.privacy.rights import contact_erase
 
 from .factories import ContactFactory, SubscriptionFactory
 from .sending_factories import CampaignFactory

@@ -25,7 +25,7 @@ from django.urls import reverse
 
 from subscriptions.campaigns import sending
 from subscriptions.consent.ledger import minimise_ip
-from subscriptions.feedback import Feedback, Kind, feedback_record
+from subscriptions.feedback.reports import Feedback, Kind, feedback_record
 from subscriptions.mail.transactional import deliver
 from subscriptions.models import (
     Campaign,

@@ -343,7 +343,7 @@ def test_a_viewer_of_system_mail_sees_no_confirmation_or_privacy_link(topic, sub
     from subscriptions.consent.ledger import Actor
     from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_request
     from subscriptions.models import TransactionalMessage
-    from subscriptions.privacy import privacy_request_start
+    from subscriptions.privacy.rights import privacy_request_start
 
     contact_unsubscribe_all(contact=subscribed_alice, by=Actor(source="one_click"))
     subscription_request(

@@ -35,7 +35,7 @@ from subscriptions.consent.tokens import (
     read_preference_link,
     unsubscribe_token,
 )
-from subscriptions.feedback import Feedback, feedback_record
+from subscriptions.feedback.reports import Feedback, feedback_record
 from subscriptions.models import (
     ConfirmationRequest,
     ConsentEvent,
@@ -489,7 +489,7 @@ def test_it_records_how_each_mailed_preference_link_reached_the_person(
 def test_it_exports_the_confirmation_requests_with_their_age_box(
     alice, topic, send_queued_transactional
 ):
-    from subscriptions.privacy import contact_export
+    from subscriptions.privacy.rights import contact_export
 
     sign_up(alice.email, topic, age_confirmed="on")
     (request,) = contact_export(contact=alice, by=Actor(source="api"))["confirmation_requests"]
@@ -501,7 +501,7 @@ def test_it_exports_the_confirmation_requests_with_their_age_box(
 
 
 def test_it_deletes_confirmation_requests_once_their_link_has_expired(alice, topic, settings):
-    from subscriptions.retention import retention_delete_confirmation_requests
+    from subscriptions.privacy.retention import retention_delete_confirmation_requests
 
     settings.CONFIRMATION_MAX_AGE_HOURS = 72
     now = timezone.now()

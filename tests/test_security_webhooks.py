@@ -16,6 +16,7 @@ import pytest
 
 from prefcenter.esps import SIGNING_KEYS
 from subscriptions.addresses import address_hash
+from subscriptions.feedback.webhooks import TRACKING_VIEWS
 from subscriptions.models import (
     ConsentEvent,
     ProcessedWebhookEvent,
@@ -23,7 +24,6 @@ from subscriptions.models import (
     Subscription,
     Suppression,
 )
-from subscriptions.webhooks import TRACKING_VIEWS
 
 from .test_webhooks import (
     AUTH,

@@ -20,7 +20,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from subscriptions.addresses import address_hash
-from subscriptions.feedback import Feedback, Kind, complaint_rate, feedback_counts, feedback_record
+from subscriptions.feedback.reports import (
+    Feedback,
+    Kind,
+    complaint_rate,
+    feedback_counts,
+    feedback_record,
+)
 from subscriptions.models import (
     Campaign,
     ConsentEvent,

@@ -1,7 +1,7 @@
 """How the ESPs sign their webhooks, done with the test keys under tests/fixtures/keys/.
 
 The public halves are configured in prefcenter/test_settings.py; the verification code that
-checks these signatures (Anymail's, and subscriptions/sns.py for Amazon SNS) runs for real.
+checks these signatures (Anymail's, and subscriptions/feedback/sns.py for Amazon SNS) runs for real.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from subscriptions import sns
+from subscriptions.feedback import sns
 
 KEYS = Path(__file__).parent / "fixtures" / "keys"
 SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-prefcentertest.pem"
@@ -61,7 +61,7 @@ def sns_certificates(monkeypatch):
     """Serve the test certificate instead of Amazon's; returns the URLs that were fetched.
 
     Only the download is replaced: the URL check, the certificate parsing and the signature
-    verification in subscriptions/sns.py run as in production.
+    verification in subscriptions/feedback/sns.py run as in production.
     """
     fetched: list[str] = []
 

@@ -21,7 +21,7 @@ from ..consent.suppression_lists import (
     suppression_add_many,
     suppression_remove,
 )
-from ..feedback import ComplaintRate, complaint_rates_by_day
+from ..feedback.reports import ComplaintRate, complaint_rates_by_day
 from ..models import (
     CampaignComplaints,
     ContactImport,

@@ -26,7 +26,7 @@ from ..campaigns.test_sends import InvalidTestSend, MailUnavailable
 from ..consent.subscriptions import ConsentError
 from ..locales import InvalidLocale
 from ..mail.transactional import AddressSuppressed
-from ..privacy import PrivacyError
+from ..privacy.rights import PrivacyError
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The few API operations that are more than one call to an existing service.
 
 Campaign life cycle, export and erasure belong to `subscriptions.campaigns.sending` and
-`subscriptions.privacy`; the API only adapts their names here (errors: api/errors.py).
+`subscriptions.privacy.rights`; the API only adapts their names here (errors: api/errors.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import datetime
 
 from django.db import IntegrityError, transaction
 
-from .. import privacy
 from ..addresses import address_hash
 from ..campaigns import sending
 from ..consent.ledger import Actor
@@ -23,6 +22,7 @@ from ..consent.subscriptions import (
 from ..consent.subscriptions import subscription_unsubscribe as _unsubscribe
 from ..consent.suppression import blocks_all_mail, suppression_add_recorded
 from ..models import Campaign, Contact, Subscription, Suppression, Topic
+from ..privacy import rights as privacy
 from .errors import ApiError
 
 
@@ -186,7 +186,7 @@ def campaign_stats(*, campaign: Campaign) -> dict:
     return sending.campaign_stats(campaign)
 
 
-# --- privacy (services of subscriptions.privacy) --------------------------------------------
+# --- privacy (services of subscriptions.privacy.rights) --------------------------------------------
 
 
 def contact_export(*, contact: Contact) -> dict:

@@ -24,7 +24,7 @@ from ..consent.suppression import suppression_check
 from ..mail.transactional import send_transactional
 from ..models import Campaign, ConsentEvent, Contact, Topic
 from ..models.choices import ApiScope
-from ..retention import contact_record_signal
+from ..privacy.retention import contact_record_signal
 from . import serializers as s
 from . import services
 from .auth import ApiKeyRateThrottle, BearerKeyAuthentication, HasApiKey, HasScope, api_actor

@@ -847,8 +847,8 @@ def campaign_stats(campaign: Campaign) -> dict:
     Deliveries the retention job archived still count; bounced / complained / unsubscribed come
     from the ESP's feedback on the live delivery rows.
     """
-    from ..feedback import feedback_counts
-    from ..retention import campaign_archived_rows
+    from ..feedback.reports import feedback_counts
+    from ..privacy.retention import campaign_archived_rows
 
     rows = (
         Delivery.objects.filter(campaign=campaign)

@@ -51,7 +51,7 @@ def preference_link_request(*, email: str) -> None:
 
     Sends one to a known address unless PREFERENCE_LINK_RATE_LIMIT_EMAIL is exceeded; counts
     unknown addresses too. Returns nothing on purpose: the caller answers the same either way.
-    Runs in a queued task (subscriptions.tasks.public_forms), never on the request path.
+    Runs in a queued task (subscriptions.consent.tasks), never on the request path.
     """
     over = ratelimit.hit(
         scope="preflink-email",

@@ -265,7 +265,7 @@ def privacy_token(contact: Contact, action: str, nonce: str) -> str:
 def read_privacy_token(token: str, action: str) -> tuple[Contact, str]:
     """The contact and request nonce of a privacy link for `action`; BadToken if not valid now.
 
-    Whether the request was already used is for the caller to check (subscriptions.privacy).
+    Whether the request was already used is for the caller to check (subscriptions.privacy.rights).
     """
     payload = _load(
         token, PRIVACY, max_age=datetime.timedelta(minutes=settings.PRIVACY_LINK_MAX_AGE_MINUTES)

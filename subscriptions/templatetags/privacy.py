@@ -6,7 +6,7 @@ from django import template
 from django.urls import reverse
 
 from ..consent.tokens import privacy_request_token
-from ..policy import upcoming_policy_change
+from ..privacy.policy import upcoming_policy_change
 
 register = template.Library()
 

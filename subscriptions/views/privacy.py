@@ -22,7 +22,7 @@ from ..consent.ledger import Actor
 from ..consent.tokens import BadToken, ContactGone, read_privacy_request_token, read_privacy_token
 from ..models.choices import Source
 from ..models.privacy import PrivacyAction
-from ..privacy import (
+from ..privacy.rights import (
     ContactAlreadyErased,
     PrivacyLinkUsed,
     contact_erase,

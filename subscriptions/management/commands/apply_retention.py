@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from subscriptions.retention import apply_retention
+from ...privacy.retention import apply_retention
 
 LABELS = {
     "unconfirmed_contacts_erased": "never-confirmed contacts erased",

@@ -20,8 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from prefcenter.esps import SIGNING_KEYS
 
-from .feedback import Feedback, Kind, feedback_record
-from .safejson import MAX_JSON_DEPTH, exceeds_depth
+from ..safejson import MAX_JSON_DEPTH, exceeds_depth
+from .reports import Feedback, Kind, feedback_record
 from .sns import SnsSignatureInvalid, sns_verify
 
 log = logging.getLogger(__name__)

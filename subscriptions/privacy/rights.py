@@ -20,12 +20,12 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .consent.ledger import Actor, record
-from .consent.subscriptions import subscription_unsubscribe
-from .consent.suppression import suppression_add
-from .consent.tokens import privacy_url
-from .mail.transactional import AddressSuppressed, send_transactional
-from .models import (
+from ..consent.ledger import Actor, record
+from ..consent.subscriptions import subscription_unsubscribe
+from ..consent.suppression import suppression_add
+from ..consent.tokens import privacy_url
+from ..mail.transactional import AddressSuppressed, send_transactional
+from ..models import (
     CampaignTestSend,
     ConfirmationRequest,
     ConsentEvent,
@@ -40,11 +40,11 @@ from .models import (
     SuppressionRemoval,
     TransactionalMessage,
 )
-from .models.choices import Action, SubscriptionStatus, SuppressionReason, SuppressionScope
-from .models.ledger import PERSONAL_FIELDS
-from .models.privacy import PrivacyAction
-from .models.transactional import TransactionalStatus
-from .redaction import redact
+from ..models.choices import Action, SubscriptionStatus, SuppressionReason, SuppressionScope
+from ..models.ledger import PERSONAL_FIELDS
+from ..models.privacy import PrivacyAction
+from ..models.transactional import TransactionalStatus
+from ..redaction import redact
 
 
 class PrivacyError(Exception):

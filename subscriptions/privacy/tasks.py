@@ -1,11 +1,11 @@
-"""Thin Celery adapters for privacy work: policy-change notices."""
+"""Thin Celery adapters for privacy work: policy-change notices and the daily retention run."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from .. import policy
 from ..models import PolicyVersion
+from . import policy, retention
 
 
 @shared_task(
@@ -20,3 +20,9 @@ def send_policy_notices(policy_id: int) -> int:
     if version is None or version.notices_finished_at is not None:
         return 0
     return policy.policy_send_notices(policy=version)
+
+
+# Run daily by beat.
+@shared_task(name="subscriptions.tasks.retention.apply_retention", acks_late=True)
+def apply_retention() -> dict:
+    return retention.apply_retention()

@@ -24,8 +24,8 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .consent.ledger import Actor, record
-from .models import (
+from ..consent.ledger import Actor, record
+from ..models import (
     CampaignStatsArchive,
     ConfirmationRequest,
     ConsentEvent,
@@ -34,9 +34,9 @@ from .models import (
     LinkHit,
     Subscription,
 )
-from .models.campaigns import CampaignStatus, DeliveryStatus
-from .models.choices import Action, ImpliedBy, LegalBasis, Source, SubscriptionStatus
-from .privacy import ContactAlreadyErased, contact_erase_unconfirmed
+from ..models.campaigns import CampaignStatus, DeliveryStatus
+from ..models.choices import Action, ImpliedBy, LegalBasis, Source, SubscriptionStatus
+from .rights import ContactAlreadyErased, contact_erase_unconfirmed
 
 RETENTION_ACTOR = Actor(source=Source.RETENTION, actor="retention")
 

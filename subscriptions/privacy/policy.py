@@ -42,7 +42,7 @@ def policy_publish(
     """
     from django.db import transaction
 
-    from .models import PolicyVersion
+    from ..models import PolicyVersion
 
     policy_check_notice_period(effective_at=effective_at, is_material=is_material)
     with transaction.atomic():
@@ -55,7 +55,7 @@ def policy_publish(
 
 
 def _enqueue_notices(policy_id: int) -> None:
-    from .tasks.privacy import send_policy_notices
+    from .tasks import send_policy_notices
 
     send_policy_notices.delay(policy_id)
 
@@ -64,7 +64,7 @@ def policy_notice_recipients(after_id: int = 0):
     """Active contacts with any subscription (any status) that can receive mail, by id."""
     from django.db.models import Exists, OuterRef
 
-    from .models import Contact, Subscription
+    from ..models import Contact, Subscription
 
     return (
         Contact.objects.active()
@@ -83,10 +83,10 @@ def policy_send_notices(*, policy) -> int:
     """
     from django.db import transaction
 
-    from .consent.tokens import preferences_url
-    from .mail.transactional import AddressSuppressed, send_transactional
-    from .models import PolicyVersion
-    from .models.choices import LinkVia
+    from ..consent.tokens import preferences_url
+    from ..mail.transactional import AddressSuppressed, send_transactional
+    from ..models import PolicyVersion
+    from ..models.choices import LinkVia
 
     chunk_size = settings.POLICY_NOTICE_CHUNK_SIZE
     queued = 0
@@ -126,7 +126,7 @@ def policy_send_notices(*, policy) -> int:
 
 def upcoming_policy_change(now: datetime.datetime | None = None):
     """The next material PolicyVersion not yet in force, or None (shown on preference pages)."""
-    from .models import PolicyVersion
+    from ..models import PolicyVersion
 
     return (
         PolicyVersion.objects.filter(is_material=True, effective_at__gt=now or timezone.now())

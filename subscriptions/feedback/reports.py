@@ -1,7 +1,7 @@
 """What ESPs report after sending: bounces, complaints, unsubscribes and engagement.
 
 `feedback_record` is the one service every tracking webhook calls (through
-subscriptions.webhooks). It guarantees:
+subscriptions.feedback.webhooks). It guarantees:
 
 - idempotency: an event (ESP + event id + recipient) is applied at most once, in the same
   transaction as its effects, so a retried webhook changes nothing the second time;
@@ -23,20 +23,14 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .addresses import InvalidAddress, address_hash, address_key, normalize_email
-from .consent.ledger import Actor
-from .consent.subscriptions import contact_unsubscribe_all
-from .consent.suppression import suppression_add, suppression_add_recorded
-from .models import (
-    Campaign,
-    Contact,
-    Delivery,
-    ProcessedWebhookEvent,
-    SoftBounce,
-)
-from .models.campaigns import CampaignStatus, DeliveryStatus
-from .models.choices import Source, SuppressionReason, SuppressionScope
-from .redaction import redact
+from ..addresses import InvalidAddress, address_hash, address_key, normalize_email
+from ..consent.ledger import Actor
+from ..consent.subscriptions import contact_unsubscribe_all
+from ..consent.suppression import suppression_add, suppression_add_recorded
+from ..models import Campaign, Contact, Delivery, ProcessedWebhookEvent, SoftBounce
+from ..models.campaigns import CampaignStatus, DeliveryStatus
+from ..models.choices import Source, SuppressionReason, SuppressionScope
+from ..redaction import redact
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,0 @@
-from . import privacy, retention  # noqa: F401  (registers the tasks with Celery)
