@@ -179,7 +179,7 @@ DATABASES = {
 }
 # Migrations run as the owner role of DATABASE_MIGRATE_URL (the same database, another role);
 # the app runs as DATABASE_URL's role, to which `migrate` grants only what the app needs (no
-# DELETE, UPDATE or TRUNCATE of the consent ledger): subscriptions/database_roles.py.
+# DELETE, UPDATE or TRUNCATE of the consent ledger): subscriptions/management/database_roles.py.
 _MIGRATE_URL = env_str("DATABASE_MIGRATE_URL", "")
 DATABASE_MIGRATE = (
     {

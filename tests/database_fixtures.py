@@ -19,7 +19,7 @@ from django.core.management.commands.flush import Command as FlushCommand
 from django.db import connections
 from psycopg import sql
 
-from subscriptions.database_roles import APPEND_ONLY_TABLES, database_use_role
+from subscriptions.management.database_roles import APPEND_ONLY_TABLES, database_use_role
 
 OWNER_ROLE = os.environ.get("TEST_DATABASE_OWNER_ROLE") or "prefcenter_test_owner"
 APP_ROLE = os.environ.get("TEST_DATABASE_APP_ROLE") or "prefcenter_test_app"

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from subscriptions.consent.ledger import Actor, ledger_checkpoint, ledger_verify, record, row_digest
 from subscriptions.consent.subscriptions import subscription_unsubscribe
-from subscriptions.database_roles import database_role_warnings
+from subscriptions.management.database_roles import database_role_warnings
 from subscriptions.models import ConsentEvent, Contact, LedgerCheckpoint
 from subscriptions.models.ledger import HASHED_FIELDS
 from subscriptions.privacy.rights import contact_erase

@@ -48,16 +48,16 @@ from ..consent.tokens import (
     read_preference_link,
     read_unsubscribe_token,
 )
-from ..models import Contact, LinkHit, Suppression, Topic
-from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
-from ..models.policy import current_policy_version
-from ..page_forms import (
+from ..forms import (
     AddressForm,
     PreferencesForm,
     SubscribeForm,
     preferences_wording,
     subscribe_wording,
 )
+from ..models import Contact, LinkHit, Suppression, Topic
+from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
+from ..models.policy import current_policy_version
 from .privacy import gone_response
 from .test_links import answers_test_links
 

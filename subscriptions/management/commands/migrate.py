@@ -2,7 +2,7 @@
 
 With DATABASE_MIGRATE_URL set, the migrations run as that role (the tables' owner) on the same
 database; afterwards the role of DATABASE_URL, when it is another role, gets the app's
-privileges (subscriptions.database_roles). Without it, this is Django's migrate.
+privileges (subscriptions.management.database_roles). Without it, this is Django's migrate.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.commands import migrate
 from django.db import connections
 
-from subscriptions.database_roles import database_grant_app_role, database_use_role
+from ..database_roles import database_grant_app_role, database_use_role
 
 
 class Command(migrate.Command):

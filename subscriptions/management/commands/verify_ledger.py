@@ -7,10 +7,10 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from subscriptions.database_roles import database_role_warnings
 from subscriptions.models import ConsentEvent, LedgerCheckpoint
 
 from ...consent.ledger import ledger_checkpoint, ledger_verify
+from ..database_roles import database_role_warnings
 
 
 class Command(BaseCommand):

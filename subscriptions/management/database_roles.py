@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import connections
 from psycopg import sql
 
-from .models import ConsentEvent, LedgerCheckpoint
-from .models.ledger import PERSONAL_FIELDS
+from ..models import ConsentEvent, LedgerCheckpoint
+from ..models.ledger import PERSONAL_FIELDS
 
 # Tables the app may only read and append to.
 APPEND_ONLY_TABLES = (ConsentEvent._meta.db_table, LedgerCheckpoint._meta.db_table)
