@@ -369,7 +369,7 @@ def send_campaign(
     from subscriptions.campaigns import sending
     from subscriptions.campaigns.tasks import fan_out
     from subscriptions.models import Delivery
-    from subscriptions.models.campaigns import DeliveryStatus
+    from subscriptions.models.choices import DeliveryStatus
 
     app.control.purge()
     workers = start_workers(workers_n, env, workdir)
@@ -413,7 +413,7 @@ def post_office_workload(campaign, limit: int | None) -> tuple[int, float]:
 
     from subscriptions.campaigns.messages import build_marketing_message, compile_campaign
     from subscriptions.models import Delivery
-    from subscriptions.models.campaigns import DeliveryStatus
+    from subscriptions.models.choices import DeliveryStatus
 
     compiled = compile_campaign(campaign)
     deliveries = (

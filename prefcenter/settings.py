@@ -386,7 +386,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SubscriptionStatusEnum": "subscriptions.models.choices.SubscriptionStatus",
         "SubscriptionChangeEnum": ["subscribed", "unsubscribed"],
-        "CampaignStatusEnum": "subscriptions.models.campaigns.CampaignStatus",
+        "CampaignStatusEnum": "subscriptions.models.choices.CampaignStatus",
         "SuppressionReasonEnum": "subscriptions.models.choices.SuppressionReason",
         "SuppressionScopeEnum": "subscriptions.models.choices.SuppressionScope",
         "FrequencyEnum": "subscriptions.models.choices.Frequency",

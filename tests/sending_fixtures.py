@@ -12,7 +12,7 @@ from django.utils import timezone
 from bench.fake_postmark import serve
 from subscriptions.addresses import address_hash
 from subscriptions.models import Suppression
-from subscriptions.models.campaigns import CampaignStatus
+from subscriptions.models.choices import CampaignStatus
 
 from .factories import ContactFactory, SubscriptionFactory
 from .sending_factories import CampaignFactory, subscribers

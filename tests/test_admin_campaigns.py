@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from subscriptions.models.campaigns import CampaignStatus
+from subscriptions.models.choices import CampaignStatus
 
 from .sending_factories import CampaignFactory
 

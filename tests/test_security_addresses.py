@@ -55,7 +55,7 @@ from subscriptions.models import (
     SuppressionRemoval,
     TransactionalMessage,
 )
-from subscriptions.models.campaigns import CampaignStatus
+from subscriptions.models.choices import CampaignStatus
 from subscriptions.privacy.retention import retention_erase_unconfirmed
 from subscriptions.privacy.rights import contact_erase
 

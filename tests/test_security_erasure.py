@@ -36,7 +36,7 @@ from subscriptions.models import (
     Suppression,
     TransactionalMessage,
 )
-from subscriptions.models.campaigns import CampaignStatus
+from subscriptions.models.choices import CampaignStatus
 from subscriptions.redaction import redact
 
 from .api_fixtures import api, api_key

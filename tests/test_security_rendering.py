@@ -20,7 +20,7 @@ from subscriptions.campaigns.rendering import MAX_LOOP_ITERATIONS, RenderBudgetE
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_subscribe
 from subscriptions.models import Campaign, Delivery
-from subscriptions.models.campaigns import CampaignStatus
+from subscriptions.models.choices import CampaignStatus
 
 from .factories import ContactFactory
 from .sending_factories import CampaignFactory, subscribers

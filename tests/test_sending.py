@@ -15,7 +15,7 @@ from subscriptions.campaigns.messages import InvalidCampaignTemplate
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.models import Delivery
-from subscriptions.models.campaigns import CampaignStatus, DeliveryStatus
+from subscriptions.models.choices import CampaignStatus, DeliveryStatus
 
 from .sending_factories import CampaignFactory, subscribers
 

@@ -24,7 +24,7 @@ from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.mail.transactional import send_transactional
 from subscriptions.models import Contact, Delivery, Subscription
-from subscriptions.models.campaigns import CampaignStatus
+from subscriptions.models.choices import CampaignStatus
 
 from .database_fixtures import database_url as role_database_url
 from .sending_factories import CampaignFactory, subscribers

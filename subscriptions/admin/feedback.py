@@ -30,8 +30,7 @@ from ..models import (
     SuppressionRemoval,
     Topic,
 )
-from ..models.campaigns import DeliveryStatus
-from ..models.choices import LegalBasis, SuppressionReason, SuppressionScope
+from ..models.choices import DeliveryStatus, LegalBasis, SuppressionReason, SuppressionScope
 
 # --- suppressions ----------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from rest_framework import serializers
 from ..addresses import InvalidAddress, normalize_email
 from ..locales import InvalidLocale, normalize_locale
 from ..models import Campaign, ConsentEvent, Contact, Subscription, Topic
-from ..models.campaigns import CampaignStatus
 from ..models.choices import (
+    CampaignStatus,
     Channel,
     Frequency,
     ImpliedBy,

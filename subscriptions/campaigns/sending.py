@@ -43,7 +43,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from ..models import Campaign, Contact, Delivery, Subscription
-from ..models.campaigns import CampaignStatus, DeliveryStatus
+from ..models.choices import CampaignStatus, DeliveryStatus
 from ..models.querysets import address_suppressed, under_age_q
 from .esp_batch import (
     RETRY,

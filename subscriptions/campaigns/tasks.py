@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from ..models import Campaign
-from ..models.campaigns import CampaignStatus, DeliveryStatus
+from ..models.choices import CampaignStatus, DeliveryStatus
 from . import sending
 from .messages import FromNotAllowed, InvalidCampaignTemplate
 

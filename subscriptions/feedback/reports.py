@@ -28,8 +28,13 @@ from ..consent.ledger import Actor
 from ..consent.subscriptions import contact_unsubscribe_all
 from ..consent.suppression import suppression_add, suppression_add_recorded
 from ..models import Campaign, Contact, Delivery, ProcessedWebhookEvent, SoftBounce
-from ..models.campaigns import CampaignStatus, DeliveryStatus
-from ..models.choices import Source, SuppressionReason, SuppressionScope
+from ..models.choices import (
+    CampaignStatus,
+    DeliveryStatus,
+    Source,
+    SuppressionReason,
+    SuppressionScope,
+)
 from ..redaction import redact
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from ..addresses import normalize_email
 from ..models import Suppression, TransactionalMessage
-from ..models.transactional import TransactionalStatus
+from ..models.choices import TransactionalStatus
 from .messages import build_transactional_message, render_email, transactional_connection
 
 log = logging.getLogger(__name__)

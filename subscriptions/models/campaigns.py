@@ -4,24 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .choices import CampaignStatus, DeliveryStatus
 from .contacts import Contact, Topic
-
-
-class CampaignStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    SCHEDULED = "scheduled", _("Scheduled")
-    SENDING = "sending", _("Sending")
-    PAUSED = "paused", _("Paused")
-    SENT = "sent", _("Sent")
-    CANCELLED = "cancelled", _("Cancelled")
-
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    CLAIMED = "claimed", _("Claimed")
-    SENT = "sent", _("Sent")
-    SKIPPED = "skipped", _("Skipped")
-    FAILED = "failed", _("Failed")
 
 
 class Campaign(models.Model):

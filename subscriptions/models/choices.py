@@ -112,3 +112,32 @@ class ApiScope(models.TextChoices):
 def all_api_scopes() -> list[str]:
     """Every scope: the default of a new key, and what keys made before scopes existed got."""
     return list(ApiScope.values)
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    CLAIMED = "claimed", _("Claimed")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
+
+
+class PrivacyAction(models.TextChoices):
+    EXPORT = "export", _("Download my data")
+    ERASE = "erase", _("Erase my data")
+
+
+class TransactionalStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    REFUSED = "refused", _("Refused (suppressed)")

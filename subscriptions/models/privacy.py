@@ -6,12 +6,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .campaigns import Campaign
+from .choices import PrivacyAction
 from .contacts import Contact
-
-
-class PrivacyAction(models.TextChoices):
-    EXPORT = "export", _("Download my data")
-    ERASE = "erase", _("Erase my data")
 
 
 def _nonce() -> str:

@@ -3,12 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class TransactionalStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
-    REFUSED = "refused", _("Refused (suppressed)")
+from .choices import TransactionalStatus
 
 
 class TransactionalMessage(models.Model):

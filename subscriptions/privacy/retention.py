@@ -34,8 +34,15 @@ from ..models import (
     LinkHit,
     Subscription,
 )
-from ..models.campaigns import CampaignStatus, DeliveryStatus
-from ..models.choices import Action, ImpliedBy, LegalBasis, Source, SubscriptionStatus
+from ..models.choices import (
+    Action,
+    CampaignStatus,
+    DeliveryStatus,
+    ImpliedBy,
+    LegalBasis,
+    Source,
+    SubscriptionStatus,
+)
 from .rights import ContactAlreadyErased, contact_erase_unconfirmed
 
 RETENTION_ACTOR = Actor(source=Source.RETENTION, actor="retention")

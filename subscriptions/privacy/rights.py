@@ -40,10 +40,15 @@ from ..models import (
     SuppressionRemoval,
     TransactionalMessage,
 )
-from ..models.choices import Action, SubscriptionStatus, SuppressionReason, SuppressionScope
+from ..models.choices import (
+    Action,
+    PrivacyAction,
+    SubscriptionStatus,
+    SuppressionReason,
+    SuppressionScope,
+    TransactionalStatus,
+)
 from ..models.ledger import PERSONAL_FIELDS
-from ..models.privacy import PrivacyAction
-from ..models.transactional import TransactionalStatus
 from ..redaction import redact
 
 

@@ -20,8 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ..consent.ledger import Actor
 from ..consent.tokens import BadToken, ContactGone, read_privacy_request_token, read_privacy_token
-from ..models.choices import Source
-from ..models.privacy import PrivacyAction
+from ..models.choices import PrivacyAction, Source
 from ..privacy.rights import (
     ContactAlreadyErased,
     PrivacyLinkUsed,

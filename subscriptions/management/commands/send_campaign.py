@@ -8,10 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from subscriptions.models import Campaign
-from subscriptions.models.campaigns import CampaignStatus
 
 from ...campaigns import sending
 from ...campaigns.messages import FromNotAllowed, InvalidCampaignTemplate
+from ...models.choices import CampaignStatus
 
 
 class Command(BaseCommand):
