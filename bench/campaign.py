@@ -108,9 +108,9 @@ class Fake:
     def __init__(self, kind: str, workdir: Path):
         self.kind = kind
         self.log = workdir / f"received-{kind}.tsv"
-        script = "fake_postmark.py" if kind == "postmark" else "smtp_sink.py"
+        script = "postmark.py" if kind == "postmark" else "smtp_sink.py"
         self.proc = subprocess.Popen(
-            [PYTHON, str(ROOT / "bench" / script), "--log", str(self.log)],
+            [PYTHON, str(ROOT / "tests" / "fakes" / script), "--log", str(self.log)],
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -6,8 +6,17 @@ from django.core import mail
 from subscriptions.consent.ledger import Actor
 from subscriptions.mail.transactional import deliver
 from subscriptions.models import TransactionalMessage
+from tests.factories import ContactFactory, SubscriptionFactory, TopicFactory
 
-from .factories import ContactFactory, SubscriptionFactory, TopicFactory
+# Fixtures every package's tests share, registered once for the whole session. The test database
+# runs as production does: an owner migrates it, the tests use the app role (support/database.py).
+pytest_plugins = [
+    "tests.support.database",
+    "tests.support.api",
+    "tests.support.pages",
+    "tests.support.sending",
+    "tests.support.browser",
+]
 
 
 @pytest.fixture
@@ -46,11 +55,3 @@ def send_queued_transactional(db):
         return mail.outbox
 
     return run
-
-
-# The test database runs as production does: an owner migrates it, the tests use the app role.
-from .database_fixtures import (  # noqa: E402, F401
-    django_db_modify_db_settings,
-    django_db_setup,
-    owner,
-)
