@@ -9,7 +9,7 @@ from django.db import migrations
 
 
 def forwards(apps, schema_editor):
-    from subscriptions.canonical import contact_locales_clean, contacts_rekey
+    from subscriptions.consent.canonical import contact_locales_clean, contacts_rekey
 
     contacts_rekey(apps=apps)
     contact_locales_clean(apps=apps)
