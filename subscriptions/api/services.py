@@ -11,7 +11,7 @@ import datetime
 from django.db import IntegrityError, transaction
 
 from ..addresses import address_hash
-from ..campaigns import sending
+from ..campaigns import lifecycle, stats
 from ..consent.ledger import Actor
 from ..consent.subscriptions import (
     contact_get_or_create,
@@ -163,27 +163,27 @@ def campaign_create(
             from_email=from_email,
         )
         if scheduled_at is not None:
-            sending.campaign_schedule(campaign=campaign, at=scheduled_at)
+            lifecycle.campaign_schedule(campaign=campaign, at=scheduled_at)
         else:
-            sending.campaign_validate(campaign=campaign)
+            lifecycle.campaign_validate(campaign=campaign)
     return campaign
 
 
 def campaign_change(*, campaign: Campaign, action: str) -> Campaign:
     """send / pause / resume / cancel, through the sending service's state machine."""
     if action == "send":
-        return sending.campaign_start(campaign=campaign)
+        return lifecycle.campaign_start(campaign=campaign)
     if action == "pause":
-        return sending.campaign_pause(campaign=campaign)
+        return lifecycle.campaign_pause(campaign=campaign)
     if action == "resume":
-        return sending.campaign_resume(campaign=campaign)
+        return lifecycle.campaign_resume(campaign=campaign)
     if action == "cancel":
-        return sending.campaign_cancel(campaign=campaign)
+        return lifecycle.campaign_cancel(campaign=campaign)
     raise ValueError(action)
 
 
 def campaign_stats(*, campaign: Campaign) -> dict:
-    return sending.campaign_stats(campaign)
+    return stats.campaign_stats(campaign)
 
 
 # --- privacy (services of subscriptions.privacy.rights) --------------------------------------------

@@ -141,3 +141,21 @@ class TransactionalStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
     REFUSED = "refused", _("Refused (suppressed)")
+
+
+class SkipReason(models.TextChoices):
+    """Why a delivery was not sent (Delivery.reason): the strings stored since the first send.
+
+    The marketability blockers come first, in the order the re-check names them when several
+    apply (models.querysets.MARKETABILITY_BLOCKERS); the others are set by the sending services.
+    """
+
+    ERASED = "erased", _("Erased")
+    SUPPRESSED = "suppressed", _("On the suppression list")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    PAUSED = "paused", _("Paused")
+    UNDER_AGE = "under_age", _("Under the minimum age")
+    CANCELLED = "cancelled", _("Campaign cancelled")
+    OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown (never resent)")
+    MERGED = "merged", _("Merged into another contact")
+    ERROR = "error", _("Refused by the transport")
