@@ -12,6 +12,8 @@ custom tag libraries, or ORM objects), only:
 - a per-message budget (`RenderBudget`): loop iterations, output characters and wall time,
   charged inside for-loops and by every leaf node, so nested loops over a big attribute or a
   padding filter stop within milliseconds with RenderBudgetExceeded instead of holding a worker.
+
+Where a template may place the recipient's own links is checked by .link_checks.
 """
 
 from __future__ import annotations

@@ -18,16 +18,13 @@ from django.conf import settings
 from django.db import connection
 
 from ..models import Campaign, Delivery
-from ..models.choices import CampaignStatus
+from ..models.choices import CampaignStatus, SendOutcome
 from ..ratelimit import wait_for_slot
 from .claims import blocked_contacts, claim_with_count, release_claims, skip_blocked
 from .lifecycle import campaign_finish_if_done, campaign_status
 from .messages import CompiledCampaign, MarketingMessage, compile_campaign, render_marketing_message
 from .outcomes import record_failed, record_sent, record_unknown
 from .transport import (
-    RETRY,
-    SENT,
-    UNKNOWN,
     Parallel,
     PostmarkBatch,
     TransportUnavailable,
@@ -193,11 +190,11 @@ def _send_claimed(
                 raise
             retry, unknown = [], []
             for delivery, outcome in zip(in_flight, outcomes, strict=True):
-                if outcome.state == SENT:
+                if outcome.state == SendOutcome.SENT:
                     sent.append((delivery, outcome.esp_id))
-                elif outcome.state == RETRY:
+                elif outcome.state == SendOutcome.RETRY:
                     retry.append(delivery)
-                elif outcome.state == UNKNOWN:
+                elif outcome.state == SendOutcome.UNKNOWN:
                     unknown.append(delivery)
                 else:
                     failed.append((delivery, outcome.error))
@@ -207,7 +204,9 @@ def _send_claimed(
                 record_unknown(unknown)
                 result.failed += len(unknown)
                 release_claims(retry + remaining)
-                error = next(o.error for o in outcomes if o.state in (RETRY, UNKNOWN))
+                error = next(
+                    o.error for o in outcomes if o.state in (SendOutcome.RETRY, SendOutcome.UNKNOWN)
+                )
                 raise SendingUnavailable(
                     f"{len(retry)} to retry, {len(unknown)} of unknown outcome: {error}"
                 )

@@ -159,3 +159,13 @@ class SkipReason(models.TextChoices):
     OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown (never resent)")
     MERGED = "merged", _("Merged into another contact")
     ERROR = "error", _("Refused by the transport")
+
+
+class SendOutcome(models.TextChoices):
+    """What the mail transport answered for one marketing message (never stored: the send loop
+    turns it into a DeliveryStatus)."""
+
+    SENT = "sent", _("Accepted")
+    REFUSED = "refused", _("Refused; it did not leave")
+    RETRY = "retry", _("Not accepted; call again later")
+    UNKNOWN = "unknown", _("Answer lost; it may have left")
