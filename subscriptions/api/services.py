@@ -1,6 +1,6 @@
 """The few API operations that are more than one call to an existing service.
 
-Campaign life cycle, export and erasure belong to `subscriptions.campaigns.sending` and
+Campaign life cycle, export and erasure belong to `subscriptions.campaigns.lifecycle` and
 `subscriptions.privacy.rights`; the API only adapts their names here (errors: api/errors.py).
 """
 
@@ -139,7 +139,7 @@ def address_suppress(
     return suppression
 
 
-# --- campaigns (services of subscriptions.campaigns.sending) ------------------------------------------
+# --- campaigns (services of subscriptions.campaigns.lifecycle and .stats) --------------------------
 
 
 def campaign_create(
