@@ -120,46 +120,53 @@ class ContactQuerySet(models.QuerySet):
     def marketable(self, topic, at: datetime.datetime | None = None) -> ContactQuerySet:
         """Exactly the contacts who may be sent marketing on `topic` at `at` (default now).
 
-        Every blocker of MARKETABILITY_BLOCKERS excluded. A subquery condition is negated, so
-        EXISTS becomes an anti-join and NOT EXISTS a semi-join: the audience build and the claim
-        re-check stay set-based (exclude() would write NOT (NOT EXISTS …), which PostgreSQL
-        runs as a subplan per contact).
+        Every blocker of MARKETABILITY_BLOCKERS excluded, set-based: a contact condition as
+        its own anti-join (or plain condition), and all the subscription conditions inside ONE
+        semi-join on the contact's subscription to the topic. (Each subscription blocker as a
+        join of its own planned as a nested loop over the whole topic per contact on tables
+        not yet analysed, e.g. right after an import.)
         """
         at = at or timezone.now()
         selected = self
+        subscriptions = _topic_subscriptions(topic)
         for blocker in MARKETABILITY_BLOCKERS:
             for condition in blocker.conditions(topic, at):
-                if isinstance(condition, Q):
-                    selected = selected.exclude(_never_null(condition))
-                else:  # (NOT) EXISTS is never NULL; negated, it plans as an anti- (semi-) join
+                if blocker.on_subscription:
+                    subscriptions = subscriptions.exclude(condition)
+                elif isinstance(condition, Q):
+                    selected = selected.exclude(condition)
+                else:  # negated, (NOT) EXISTS plans as an anti- (semi-) join
                     selected = selected.filter(~condition)
-        return selected
+        return selected.filter(Exists(subscriptions))
 
     def with_block_reason(self, topic, at: datetime.datetime | None = None) -> ContactQuerySet:
         """Annotate `block_reason`: the first blocker in table order that keeps each contact from
         marketing on `topic` at `at`, or "" for a marketable contact.
 
-        The same expressions marketable() excludes, so the reason a delivery is skipped always
-        names the condition that blocked it.
+        The same expressions marketable() uses, so the reason a delivery is skipped always
+        names the condition that blocked it. A subscription blocker applies when the contact
+        has no subscription to the topic left once it and the earlier ones are excluded.
         """
         at = at or timezone.now()
         whens = []
+        subscriptions = _topic_subscriptions(topic)
         for blocker in MARKETABILITY_BLOCKERS:
             matches = Q()
             for condition in blocker.conditions(topic, at):
-                matches |= Q(_never_null(condition) if isinstance(condition, Q) else condition)
+                if blocker.on_subscription:
+                    subscriptions = subscriptions.exclude(condition)
+                elif isinstance(condition, Q):
+                    matches |= _excluded_by(condition)
+                else:
+                    matches |= Q(condition)
+            if blocker.on_subscription:
+                matches = Q(~Exists(subscriptions))
             whens.append(When(matches, then=Value(str(blocker.reason))))
+        # A table without subscription blockers still requires a subscription to the topic.
+        whens.append(When(~Exists(subscriptions), then=Value(str(SkipReason.UNSUBSCRIBED))))
         return self.annotate(
             block_reason=Case(*whens, default=Value(""), output_field=models.CharField())
         )
-
-
-class SubscriptionQuerySet(models.QuerySet):
-    def subscribed(self) -> SubscriptionQuerySet:
-        return self.filter(status=SubscriptionStatus.SUBSCRIBED)
-
-    def paused(self, at: datetime.datetime | None = None) -> SubscriptionQuerySet:
-        return self.filter(paused_until__gt=at or timezone.now())
 
 
 # --- the marketability rule (DESIGN rule 1), written once ----------------------------------------
@@ -169,27 +176,31 @@ class SubscriptionQuerySet(models.QuerySet):
 class Blocker:
     """One reason a contact may not be sent marketing on a topic.
 
-    `conditions(topic, at)` are expressions on Contact; the contact is blocked when any is true.
+    `conditions(topic, at)` are Q or EXISTS expressions on Contact, or with `on_subscription`
+    Q on the contact's Subscription to the topic; the contact is blocked when any is true.
     Several conditions rather than one OR let marketable() exclude each with its own anti-join,
-    which PostgreSQL plans far better than NOT (a OR b).
+    which PostgreSQL plans far better than NOT (a OR b). A Q that can be NULL blocks (it is
+    excluded), so test attributes with `attributes__contains`, which is never NULL.
     """
 
     reason: str
     conditions: Callable[[Any, datetime.datetime], tuple[Q | Expression, ...]]
+    on_subscription: bool = False
 
 
-def _never_null(condition: Q) -> Coalesce:
-    """`condition` as an expression that is true or false, never NULL (a NULL column, a missing
-    attribute), so that marketable() and the skip-reason CASE agree on every contact: a blocker
-    blocks exactly where its condition is true."""
-    return Coalesce(
-        ExpressionWrapper(condition, output_field=models.BooleanField()),
+def _excluded_by(condition: Q) -> Q:
+    """True exactly for the rows `.exclude(condition)` drops, as marketable() does: where the
+    condition is true, and where it is NULL in a way Django does not guard against (a missing
+    JSON key), so the skip reason and marketable() agree on every contact."""
+    kept = Coalesce(
+        ExpressionWrapper(~condition, output_field=models.BooleanField()),
         Value(False),
         output_field=models.BooleanField(),
     )
+    return ~Q(kept)
 
 
-def _topic_subscriptions(topic) -> SubscriptionQuerySet:
+def _topic_subscriptions(topic) -> models.QuerySet:
     Subscription = apps.get_model("subscriptions", "Subscription")
     return Subscription.objects.filter(contact=OuterRef("pk"), topic=topic)
 
@@ -208,13 +219,13 @@ def _suppressed(topic, at: datetime.datetime) -> tuple[Exists, ...]:
     return _suppressed_exists(None)
 
 
-def _not_subscribed(topic, at: datetime.datetime) -> tuple[Expression, ...]:
-    # Unsubscribed from the topic, still pending confirmation, or never subscribed.
-    return (~Exists(_topic_subscriptions(topic).subscribed()),)
+def _not_subscribed(topic, at: datetime.datetime) -> tuple[Q, ...]:
+    # Unsubscribed from the topic or still pending confirmation (never subscribed: no row).
+    return (~Q(status=SubscriptionStatus.SUBSCRIBED),)
 
 
-def _paused(topic, at: datetime.datetime) -> tuple[Exists, ...]:
-    return (Exists(_topic_subscriptions(topic).subscribed().paused(at)),)
+def _paused(topic, at: datetime.datetime) -> tuple[Q, ...]:
+    return (Q(paused_until__gt=at),)
 
 
 def _under_age(topic, at: datetime.datetime) -> tuple[Q, ...]:
@@ -227,8 +238,8 @@ MARKETABILITY_BLOCKERS: tuple[Blocker, ...] = (
     Blocker(SkipReason.ERASED, _erased),
     Blocker(SkipReason.MERGED, _merged),
     Blocker(SkipReason.SUPPRESSED, _suppressed),
-    Blocker(SkipReason.UNSUBSCRIBED, _not_subscribed),
-    Blocker(SkipReason.PAUSED, _paused),
+    Blocker(SkipReason.UNSUBSCRIBED, _not_subscribed, on_subscription=True),
+    Blocker(SkipReason.PAUSED, _paused, on_subscription=True),
     Blocker(SkipReason.UNDER_AGE, _under_age),
 )
 

@@ -135,7 +135,7 @@ def test_a_blocker_added_to_the_table_changes_marketable_and_the_skip_reason(
     assert marketable(topic) == {"flagged@example.com", "plain@example.com"}
 
     def _no_ads(topic, at):
-        return (Q(attributes__no_ads=True),)
+        return (Q(attributes__contains={"no_ads": True}),)
 
     monkeypatch.setattr(
         querysets,
@@ -165,5 +165,54 @@ def test_the_marketable_query_stays_one_set_based_statement(topic):
 
     # Each blocker an anti-join or a plain condition: no per-row CASE in the audience query.
     assert "CASE" not in sql
-    assert "NOT (NOT" not in sql  # a doubly negated EXISTS is no semi-join: a subplan per row
-    assert sql.count("EXISTS") == 4  # own hash, older hashes, subscribed, paused
+    assert "NOT (NOT EXISTS" not in sql  # doubly negated, EXISTS is no semi-join: a subplan per row
+    # Own hash, older hashes, and ONE semi-join for every subscription blocker.
+    assert sql.count("EXISTS") == 3
+
+
+def test_marketable_and_the_reasons_agree_where_a_blocker_is_null(topic, monkeypatch):
+    # A missing attribute makes `attributes__no_ads=True` NULL: it blocks (rule 1 errs towards
+    # not sending), and the reason names it, so the re-check never meets a contact that is
+    # neither marketable nor blocked.
+    subscribers(topic, 1, email="flagged@example.com", attributes={"no_ads": True})
+    subscribers(topic, 1, email="silent@example.com")
+    subscribers(topic, 1, email="willing@example.com", attributes={"no_ads": False})
+
+    def _no_ads(topic, at):
+        return (Q(attributes__no_ads=True),)
+
+    monkeypatch.setattr(
+        querysets,
+        "MARKETABILITY_BLOCKERS",
+        (*querysets.MARKETABILITY_BLOCKERS, Blocker("no_ads", _no_ads)),
+    )
+
+    named = reasons(topic)
+    assert marketable(topic) == {email for email, reason in named.items() if not reason}
+    assert named["flagged@example.com"] == "no_ads"
+
+
+def test_a_subscription_blocker_added_to_the_table_changes_marketable_and_the_reason(
+    topic, campaign, monkeypatch
+):
+    monthly = ContactFactory(email="monthly@example.com")
+    SubscriptionFactory(contact=monthly, topic=topic, frequency="monthly")
+    subscribers(topic, 1, email="every@example.com")
+    campaign_build_audience(campaign=campaign)
+
+    def _monthly(topic, at):
+        return (Q(frequency="monthly"),)
+
+    monkeypatch.setattr(
+        querysets,
+        "MARKETABILITY_BLOCKERS",
+        (
+            *querysets.MARKETABILITY_BLOCKERS,
+            Blocker("monthly", _monthly, on_subscription=True),
+        ),
+    )
+
+    assert marketable(topic) == {"every@example.com"}
+    claimed = claim_batch(campaign=campaign, size=10)
+    assert [d.contact.email for d in claimed] == ["every@example.com"]
+    assert Delivery.objects.get(contact=monthly).reason == "monthly"
