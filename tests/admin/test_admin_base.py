@@ -11,6 +11,7 @@ from subscriptions.admin.contacts import ContactAdmin
 from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.models import (
     CampaignComplaints,
+    CampaignTestSend,
     ConsentEvent,
     ContactImport,
     DataSubject,
@@ -24,6 +25,7 @@ from tests.factories import ContactFactory, SubscriptionFactory
 # Pages of facts or reports: nobody, not even a superuser, adds, changes or deletes through them.
 READ_ONLY = {
     CampaignComplaints,
+    CampaignTestSend,
     ConsentEvent,
     ContactImport,
     DataSubject,
@@ -45,6 +47,22 @@ def read_only_admins() -> dict:
 def test_it_makes_every_page_of_facts_read_only():
     missing = READ_ONLY - set(read_only_admins())
     assert not missing, missing
+
+
+def test_it_writes_the_read_only_page_once(rf, admin_user):
+    # An admin that refuses all three to a superuser is read-only: it says so with the mixin
+    # rather than by three methods of its own.
+    request = rf.get("/admin/")
+    request.user = admin_user
+    by_hand = [
+        model
+        for model, model_admin in admin.site._registry.items()
+        if not isinstance(model_admin, ReadOnlyAdminMixin)
+        and not model_admin.has_add_permission(request)
+        and not model_admin.has_change_permission(request)
+        and not model_admin.has_delete_permission(request)
+    ]
+    assert by_hand == []
 
 
 def test_it_refuses_add_change_and_delete_to_a_superuser_on_every_read_only_page(
