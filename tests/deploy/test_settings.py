@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prefcenter.celery import app
+
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = ROOT / "prefcenter" / "settings.py"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -176,8 +178,6 @@ def test_it_reads_the_beat_intervals_from_the_environment():
 
 
 def test_every_beat_entry_names_a_registered_task():
-    from prefcenter.celery import app
-
     app.loader.import_default_modules()
 
     for name, entry in app.conf.beat_schedule.items():
