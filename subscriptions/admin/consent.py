@@ -23,13 +23,12 @@ from django.utils.translation import gettext_lazy as _
 from prefcenter.log_redaction import redact
 
 from ..addresses import InvalidAddress, address_key, normalize_email
+from ..consent.confirmations import subscription_request
+from ..consent.errors import ConsentError, ResubscribeRequiresConfirmation
 from ..consent.ledger import Actor
 from ..consent.subscriptions import (
-    ConsentError,
-    ResubscribeRequiresConfirmation,
     contact_unsubscribe_all,
     subscription_pause,
-    subscription_request,
     subscription_resume,
     subscription_subscribe,
     subscription_unsubscribe,

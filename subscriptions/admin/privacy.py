@@ -13,8 +13,10 @@ from django.utils.translation import gettext_lazy as _
 from ..consent.ledger import Actor
 from ..models import DataSubject, PolicyVersion
 from ..models.choices import Source
+from ..privacy.erasure import contact_erase
+from ..privacy.export import contact_export
 from ..privacy.policy import PolicyNoticeTooShort, policy_check_notice_period, policy_publish
-from ..privacy.rights import ContactAlreadyErased, contact_erase, contact_export
+from ..privacy.rights import ContactAlreadyErased
 
 
 def _staff_actor(request) -> Actor:

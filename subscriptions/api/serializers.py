@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..addresses import InvalidAddress, normalize_email
+from ..campaigns.sending import campaign_stats
 from ..locales import InvalidLocale, normalize_locale
 from ..models import Campaign, ConsentEvent, Contact, Subscription, Topic
 from ..models.choices import (
@@ -390,8 +391,6 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CampaignStatsSerializer)
     def get_stats(self, campaign: Campaign) -> dict:
-        from .services import campaign_stats
-
         return CampaignStatsSerializer(campaign_stats(campaign=campaign)).data
 
 

@@ -18,15 +18,19 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..campaigns.authoring import campaign_change, campaign_create
 from ..campaigns.test_sends import campaign_test_send
+from ..consent.external import contact_put, subscription_put
+from ..consent.implied import contact_record_signal
 from ..consent.subscriptions import contact_unsubscribe_all
-from ..consent.suppression import suppression_check
+from ..consent.suppression import suppression_add, suppression_check
+from ..consent.topics import topic_create
 from ..mail.transactional import send_transactional
 from ..models import Campaign, ConsentEvent, Contact, Topic
 from ..models.choices import ApiScope
-from ..privacy.retention import contact_record_signal
+from ..privacy.erasure import contact_erase
+from ..privacy.export import contact_export
 from . import serializers as s
-from . import services
 from .auth import ApiKeyRateThrottle, BearerKeyAuthentication, HasApiKey, HasScope, api_actor
 from .errors import ApiError, UnknownTopic, exception_handler
 from .parsers import DepthCappedJSONParser
@@ -245,7 +249,7 @@ class TopicsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.TopicSerializer)
-        topic = services.topic_create(
+        topic = topic_create(
             slug=data["slug"],
             name=data["name"],
             description=data["description"],
@@ -313,7 +317,7 @@ class ContactsView(ApiView):
         double_opt_in = data.pop("double_opt_in")
         try:
             with transaction.atomic():
-                contact, created = services.contact_put(
+                contact, created = contact_put(
                     **data, topics=topics, double_opt_in=double_opt_in, by=api_actor(request)
                 )
         except IntegrityError:
@@ -339,7 +343,7 @@ class ContactView(ApiView):
         responses=responses({204: None}, NOT_FOUND),
     )
     def delete(self, request, pk: int):
-        services.contact_erase(contact=_contact(pk), by=api_actor(request))
+        contact_erase(contact=_contact(pk), by=api_actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -352,7 +356,7 @@ class ContactExportView(ApiView):
         responses=responses({200: dict}, NOT_FOUND),
     )
     def post(self, request, pk: int):
-        return Response(services.contact_export(contact=_contact(pk)))
+        return Response(contact_export(contact=_contact(pk)))
 
 
 class ContactSubscriptionView(ApiView):
@@ -377,7 +381,7 @@ class ContactSubscriptionView(ApiView):
         if data.get("frequency") and data["frequency"] not in topic.offered_frequencies:
             offered = ", ".join(topic.offered_frequencies)
             raise ValidationError({"frequency": [f"{topic.slug} offers only: {offered}."]})
-        subscription, confirmation_sent = services.subscription_put(
+        subscription, confirmation_sent = subscription_put(
             contact=contact,
             topic=topic,
             status=data["status"],
@@ -448,7 +452,7 @@ class SuppressionsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.SuppressionInSerializer)
-        suppression = services.address_suppress(
+        suppression, _created = suppression_add(
             email=data["email"],
             reason=data["reason"],
             scope=data.get("scope"),
@@ -524,7 +528,7 @@ class CampaignsView(ApiView):
     def post(self, request):
         data = self.validated(s.CampaignInSerializer)
         topic = _body_topic(data.pop("topic"), "topic")
-        campaign = services.campaign_create(topic=topic, **data)
+        campaign = campaign_create(topic=topic, **data)
         return Response(s.CampaignSerializer(campaign).data, status=201)
 
 
@@ -553,7 +557,7 @@ class CampaignActionView(ApiView):
     )
     def post(self, request, pk: int):
         campaign = _campaign(pk)
-        campaign = services.campaign_change(campaign=campaign, action=self.action)
+        campaign = campaign_change(campaign=campaign, action=self.action)
         return Response(s.CampaignSerializer(campaign).data, status=202)
 
 

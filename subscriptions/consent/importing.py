@@ -24,12 +24,10 @@ from ..addresses import InvalidAddress, normalize_email
 from ..locales import InvalidLocale, normalize_locale
 from ..models import Subscription, Suppression, Topic
 from ..models.choices import LegalBasis, Source, SubscriptionStatus
+from .contacts import contact_get_or_create
+from .errors import ResubscribeRequiresConfirmation
 from .ledger import Actor
-from .subscriptions import (
-    ResubscribeRequiresConfirmation,
-    contact_get_or_create,
-    subscription_subscribe,
-)
+from .subscriptions import subscription_subscribe
 
 # Longest line accepted; longer lines are reported invalid and skipped without being kept.
 MAX_LINE_BYTES = 64 * 1024

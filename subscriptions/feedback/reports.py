@@ -26,14 +26,13 @@ from django.utils import timezone
 from ..addresses import InvalidAddress, address_hash, address_key, normalize_email
 from ..consent.ledger import Actor
 from ..consent.subscriptions import contact_unsubscribe_all
-from ..consent.suppression import suppression_add, suppression_add_recorded
+from ..consent.suppression import suppression_add
 from ..models import Campaign, Contact, Delivery, ProcessedWebhookEvent, SoftBounce
 from ..models.choices import (
     CampaignStatus,
     DeliveryStatus,
     Source,
     SuppressionReason,
-    SuppressionScope,
 )
 from ..redaction import redact
 
@@ -144,26 +143,8 @@ def _mark(delivery: Delivery | None, field_name: str, at: datetime.datetime) -> 
         delivery.save(update_fields=[field_name])
 
 
-def _suppress(
-    *,
-    hashed: str,
-    reason: str,
-    scope: str,
-    contact: Contact | None,
-    campaign: Campaign | None,
-    feedback: Feedback,
-    by: Actor,
-) -> None:
-    """Add a suppression; write a ledger row for a known contact when it is new (or wider)."""
-    suppression_add_recorded(
-        hashed=hashed,
-        reason=reason,
-        scope=scope,
-        by=by,
-        contact=contact,
-        note=f"{feedback.esp}: {feedback.description}"[:500],
-        campaign=campaign,
-    )
+def _note(feedback: Feedback) -> str:
+    return f"{feedback.esp}: {feedback.description}"[:500]
 
 
 @transaction.atomic
@@ -212,14 +193,13 @@ def feedback_record(*, feedback: Feedback) -> bool:
             if feedback.kind == Kind.HARD_BOUNCE
             else SuppressionReason.INVALID
         )
-        _suppress(
+        suppression_add(
             hashed=hashed,
             reason=reason,
-            scope=SuppressionScope.ALL,
-            contact=contact,
-            campaign=campaign,
-            feedback=feedback,
             by=by,
+            contact=contact,
+            note=_note(feedback),
+            campaign=campaign,
         )
         _mark(delivery, "bounced_at", at)
     elif feedback.kind == Kind.SOFT_BOUNCE:
@@ -236,26 +216,24 @@ def feedback_record(*, feedback: Feedback) -> bool:
             address_hash=hashed, occurred_at__gte=since, occurred_at__lte=at
         ).count()
         if recent >= settings.SOFT_BOUNCE_LIMIT:
-            _suppress(
+            suppression_add(
                 hashed=hashed,
                 reason=SuppressionReason.SOFT_BOUNCE_LIMIT,
-                scope=SuppressionScope.ALL,
-                contact=contact,
-                campaign=campaign,
-                feedback=feedback,
                 by=by,
+                contact=contact,
+                note=_note(feedback),
+                campaign=campaign,
             )
     elif feedback.kind == Kind.COMPLAINT:
         if contact is not None:
             contact_unsubscribe_all(contact=contact, by=by, note=f"complaint via {feedback.esp}")
-        _suppress(
+        suppression_add(
             hashed=hashed,
             reason=SuppressionReason.COMPLAINT,
-            scope=SuppressionScope.MARKETING,
-            contact=contact,
-            campaign=campaign,
-            feedback=feedback,
             by=by,
+            contact=contact,
+            note=_note(feedback),
+            campaign=campaign,
         )
         _mark(delivery, "complained_at", at)
         if campaign is not None:
@@ -267,8 +245,7 @@ def feedback_record(*, feedback: Feedback) -> bool:
             suppression_add(
                 hashed=hashed,
                 reason=SuppressionReason.UNSUBSCRIBED_ALL,
-                scope=SuppressionScope.MARKETING,
-                source=Source.ESP_WEBHOOK,
+                by=by,
                 note=f"unsubscribed at {feedback.esp}",
             )
         _mark(delivery, "unsubscribed_at", at)

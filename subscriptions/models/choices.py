@@ -141,3 +141,16 @@ class TransactionalStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
     REFUSED = "refused", _("Refused (suppressed)")
+
+
+# --- consent, suppression, import and feedback vocabularies (issue 10, helper B) -------------
+
+# Reasons that also block transactional mail: the address cannot receive anything.
+ALL_MAIL_REASONS = frozenset(
+    {SuppressionReason.HARD_BOUNCE, SuppressionReason.INVALID, SuppressionReason.SOFT_BOUNCE_LIMIT}
+)
+
+
+def suppression_default_scope(reason: str) -> str:
+    """The scope a suppression of `reason` takes unless its caller widens it."""
+    return SuppressionScope.ALL if reason in ALL_MAIL_REASONS else SuppressionScope.MARKETING

@@ -23,16 +23,13 @@ from django.views.decorators.http import require_http_methods
 from .. import ratelimit
 from ..addresses import InvalidAddress
 from ..consent import tasks as public_forms
+from ..consent.confirmations import confirmation_accept, confirmation_check
+from ..consent.contacts import contact_get_or_create
+from ..consent.errors import ConfirmationOvertaken, ConfirmationUnusable, UnknownFrequency
 from ..consent.ledger import Actor
 from ..consent.link_hits import link_hit_record
 from ..consent.preferences import preferences_apply, preferences_topics
 from ..consent.subscriptions import (
-    ConfirmationOvertaken,
-    ConfirmationUnusable,
-    UnknownFrequency,
-    confirmation_accept,
-    confirmation_check,
-    contact_get_or_create,
     contact_unsubscribe_all,
     subscription_pause,
     subscription_resume,

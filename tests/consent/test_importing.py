@@ -15,6 +15,9 @@ from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import ConsentEvent, Contact, Subscription
 from tests.factories import ContactFactory, SubscriptionFactory
 
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
+
 
 def write(tmp_path, content: bytes | str, name="contacts.csv"):
     path = tmp_path / name
@@ -68,7 +71,7 @@ def test_it_never_subscribes_the_unsubscribed_or_suppressed(tmp_path, topic, oth
     all_out = ContactFactory(email="allout@example.com")
     SubscriptionFactory(contact=all_out, topic=other_topic)
     contact_unsubscribe_all(contact=all_out, by=actor)
-    suppression_add(email="bounced@example.com", reason="hard_bounce")
+    suppression_add(email="bounced@example.com", reason="hard_bounce", by=STAFF)
     ledger = ConsentEvent.objects.count()
     path = write(
         tmp_path,

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from subscriptions.consent.implied import UnknownSignal, contact_record_signal
 from subscriptions.consent.ledger import Actor, record
 from subscriptions.models import (
     Campaign,
@@ -20,11 +21,9 @@ from subscriptions.models import (
     Suppression,
 )
 from subscriptions.privacy.retention import (
-    UnknownSignal,
     apply_retention,
     campaign_archived_counts,
     campaign_archived_rows,
-    contact_record_signal,
     retention_archive_deliveries,
     retention_erase_unconfirmed,
     retention_lapse_implied,
