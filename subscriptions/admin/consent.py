@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from prefcenter.log_redaction import redact
+from prefcenter.log_redaction import redact_link_secrets
 
 from ..addresses import InvalidAddress, address_key, normalize_email
 from ..consent.confirmations import subscription_request
@@ -535,4 +535,4 @@ class TransactionalMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("text (link tokens hidden)"))
     def text_without_links(self, obj: TransactionalMessage) -> str:
-        return redact(obj.text_body)
+        return redact_link_secrets(obj.text_body)

@@ -30,33 +30,22 @@ from ..consent.suppression import suppression_add
 from ..models import Campaign, Contact, Delivery, ProcessedWebhookEvent, SoftBounce
 from ..models.choices import (
     CampaignStatus,
+    ComplaintRateLevel,
     DeliveryStatus,
+    FeedbackKind,
     Source,
     SuppressionReason,
 )
-from ..redaction import redact
+from ..redaction import redact_identifiers
 
 log = logging.getLogger(__name__)
 
 
-class Kind:
-    """Normalized feedback kinds (what the webhook layer maps each ESP event to)."""
-
-    HARD_BOUNCE = "hard_bounce"
-    INVALID = "invalid"
-    SOFT_BOUNCE = "soft_bounce"
-    COMPLAINT = "complaint"
-    UNSUBSCRIBE = "unsubscribe"
-    DELIVERED = "delivered"
-    OPENED = "opened"
-    CLICKED = "clicked"
-
-
 # Engagement kinds only touch the delivery: the first time each is seen is kept.
 ENGAGEMENT_FIELDS = {
-    Kind.DELIVERED: "delivered_at",
-    Kind.OPENED: "opened_at",
-    Kind.CLICKED: "clicked_at",
+    FeedbackKind.DELIVERED: "delivered_at",
+    FeedbackKind.OPENED: "opened_at",
+    FeedbackKind.CLICKED: "clicked_at",
 }
 
 
@@ -81,7 +70,7 @@ class Feedback:
         # ESP and MTA texts quote the address; what is stored from them must not (erasure
         # would leave a copy), so the description is redacted before anything uses it.
         object.__setattr__(
-            self, "description", redact(self.description, identifiers=[self.recipient])
+            self, "description", redact_identifiers(self.description, identifiers=[self.recipient])
         )
 
     def dedupe_key(self) -> str:
@@ -187,10 +176,10 @@ def feedback_record(*, feedback: Feedback) -> bool:
 
     # Bounces and complaints are facts about the address, so they are kept even for an
     # address that is not a contact (transactional mail goes to non-contacts too).
-    if feedback.kind in (Kind.HARD_BOUNCE, Kind.INVALID):
+    if feedback.kind in (FeedbackKind.HARD_BOUNCE, FeedbackKind.INVALID):
         reason = (
             SuppressionReason.HARD_BOUNCE
-            if feedback.kind == Kind.HARD_BOUNCE
+            if feedback.kind == FeedbackKind.HARD_BOUNCE
             else SuppressionReason.INVALID
         )
         suppression_add(
@@ -202,7 +191,7 @@ def feedback_record(*, feedback: Feedback) -> bool:
             campaign=campaign,
         )
         _mark(delivery, "bounced_at", at)
-    elif feedback.kind == Kind.SOFT_BOUNCE:
+    elif feedback.kind == FeedbackKind.SOFT_BOUNCE:
         SoftBounce.objects.create(
             address_hash=hashed,
             esp=feedback.esp[:40],
@@ -224,7 +213,7 @@ def feedback_record(*, feedback: Feedback) -> bool:
                 note=_note(feedback),
                 campaign=campaign,
             )
-    elif feedback.kind == Kind.COMPLAINT:
+    elif feedback.kind == FeedbackKind.COMPLAINT:
         if contact is not None:
             contact_unsubscribe_all(contact=contact, by=by, note=f"complaint via {feedback.esp}")
         suppression_add(
@@ -238,7 +227,7 @@ def feedback_record(*, feedback: Feedback) -> bool:
         _mark(delivery, "complained_at", at)
         if campaign is not None:
             campaign_check_complaint_rate(campaign=campaign)
-    elif feedback.kind == Kind.UNSUBSCRIBE:
+    elif feedback.kind == FeedbackKind.UNSUBSCRIBE:
         if contact is not None:
             contact_unsubscribe_all(contact=contact, by=by, note=f"unsubscribed at {feedback.esp}")
         else:
@@ -281,12 +270,12 @@ class ComplaintRate:
 
     @property
     def level(self) -> str:
-        """`ok`, `warn` (at COMPLAINT_RATE_WARN) or `pause` (above COMPLAINT_RATE_PAUSE)."""
+        """`warn` at COMPLAINT_RATE_WARN, `pause` above COMPLAINT_RATE_PAUSE, else `ok`."""
         if self.complained and self.rate > settings.COMPLAINT_RATE_PAUSE:
-            return "pause"
+            return ComplaintRateLevel.PAUSE
         if self.complained and self.rate >= settings.COMPLAINT_RATE_WARN:
-            return "warn"
-        return "ok"
+            return ComplaintRateLevel.WARN
+        return ComplaintRateLevel.OK
 
     @property
     def percent(self) -> str:
@@ -332,9 +321,9 @@ def campaign_check_complaint_rate(*, campaign: Campaign) -> bool:
     Returns whether the campaign was paused now.
     """
     rate = complaint_rate(campaign)
-    if rate.level == "warn":
+    if rate.level == ComplaintRateLevel.WARN:
         log.warning("campaign %s complaint rate %s", campaign.pk, rate.percent)
-    if rate.level != "pause":
+    if rate.level != ComplaintRateLevel.PAUSE:
         return False
     paused = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
         status=CampaignStatus.PAUSED

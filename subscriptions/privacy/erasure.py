@@ -39,7 +39,7 @@ from ..models import (
 )
 from ..models.choices import Action, SubscriptionStatus, SuppressionReason, TransactionalStatus
 from ..models.ledger import PERSONAL_FIELDS
-from ..redaction import redact
+from ..redaction import redact_identifiers
 from .rights import ContactAlreadyErased
 
 
@@ -66,7 +66,7 @@ def _redact_texts(contact: Contact) -> None:
             (SuppressionRemoval, "why"),
         ):
             for row in model.objects.filter(address_hash__in=hashes):
-                text = redact(getattr(row, field), identifiers=identifiers)
+                text = redact_identifiers(getattr(row, field), identifiers=identifiers)
                 model.objects.filter(pk=row.pk).update(**{field: text})
     # The contact's own entries (through any of its proxies: DataSubject, ContactImport...), and
     # any other entry whose text names the person (a subscription's repr is "<address> · topic").
@@ -89,9 +89,9 @@ def _redact_texts(contact: Contact) -> None:
             object_repr=(
                 f"erased contact #{contact.pk}"
                 if own
-                else redact(entry.object_repr, identifiers=identifiers)
+                else redact_identifiers(entry.object_repr, identifiers=identifiers)
             )[:200],
-            change_message=redact(entry.change_message, identifiers=identifiers),
+            change_message=redact_identifiers(entry.change_message, identifiers=identifiers),
         )
     if contact.email:
         # A staff test send may have gone to the person's own mailbox: the log keeps the count.

@@ -53,13 +53,10 @@ from ..forms import (
     subscribe_wording,
 )
 from ..models import Contact, LinkHit, Suppression, Topic
-from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
+from ..models.choices import PAUSE_DAYS, LinkVia, Source, SubscriptionStatus, SuppressionReason
 from ..models.policy import current_policy_version
 from .privacy import gone_response
 from .test_links import answers_test_links
-
-PAUSE_DAYS = {"pause30": 30, "pause90": 90}
-
 
 # --- helpers ---------------------------------------------------------------------------------
 

@@ -33,13 +33,13 @@ from subscriptions.addresses import (
 from subscriptions.campaigns import sending
 from subscriptions.consent.canonical import contact_locales_clean, contacts_rekey
 from subscriptions.consent.contacts import contact_get_or_create
-from subscriptions.consent.importing import Outcome, contacts_import
+from subscriptions.consent.importing import contacts_import
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add, suppression_check
 from subscriptions.consent.suppression_lists import suppression_remove
 from subscriptions.consent.tokens import read_unsubscribe_token, unsubscribe_token
-from subscriptions.feedback.reports import Feedback, Kind, feedback_record
+from subscriptions.feedback.reports import Feedback, feedback_record
 from subscriptions.locales import InvalidLocale, normalize_locale
 from subscriptions.models import (
     ConsentEvent,
@@ -52,7 +52,7 @@ from subscriptions.models import (
     SuppressionRemoval,
     TransactionalMessage,
 )
-from subscriptions.models.choices import CampaignStatus
+from subscriptions.models.choices import CampaignStatus, FeedbackKind, ImportRowOutcome
 from subscriptions.privacy.erasure import contact_erase
 from subscriptions.privacy.retention import retention_erase_unconfirmed
 from tests.factories import ContactFactory, SubscriptionFactory
@@ -195,7 +195,7 @@ def test_the_importer_never_subscribes_a_quoted_alias(topic, opt_out):
         source="crm",
         on_row=outcomes.append,
     )
-    assert [r.outcome for r in outcomes] == [Outcome.KEPT_SUPPRESSED] * 2
+    assert [r.outcome for r in outcomes] == [ImportRowOutcome.KEPT_SUPPRESSED] * 2
     assert_never_subscribed_again(topic, before)
 
 
@@ -435,7 +435,11 @@ def test_a_complaint_about_mail_to_a_merged_spelling_unsubscribes_the_mailbox(ap
 
     feedback_record(
         feedback=Feedback(
-            esp="Postmark", kind=Kind.COMPLAINT, recipient=QUOTED, message_id="m-1", event_id="c1"
+            esp="Postmark",
+            kind=FeedbackKind.COMPLAINT,
+            recipient=QUOTED,
+            message_id="m-1",
+            event_id="c1",
         )
     )
 
@@ -595,7 +599,7 @@ def test_a_bounce_for_another_spelling_suppresses_the_one_mailbox(topic):
     for recipient, event in ((QUOTED, "e1"), ("ann@EXAMPLE.com", "e2")):
         feedback_record(
             feedback=Feedback(
-                esp="Postmark", kind=Kind.HARD_BOUNCE, recipient=recipient, event_id=event
+                esp="Postmark", kind=FeedbackKind.HARD_BOUNCE, recipient=recipient, event_id=event
             )
         )
     assert list(Suppression.objects.values_list("address_hash", "reason")) == [
