@@ -74,16 +74,18 @@ def suppression_add(
     with transaction.atomic():
         if contact is None:
             contact = Contact.objects.active().with_hash(hashed).first()
-        known = (
-            Suppression.objects.for_contact(contact)
-            if contact is not None
-            else Suppression.objects.filter(address_hash=hashed)
-        ).filter(reason=reason)
+        if contact is not None:
+            known = Suppression.objects.for_contact(contact)
+        elif email is not None:
+            known = Suppression.objects.for_address(email)
+        else:
+            known = Suppression.objects.filter(address_hash=hashed)
+        known = known.filter(reason=reason)
         old_scope = _widest(known.values_list("scope", flat=True))
         if old_scope is not None and (old_scope == scope or old_scope == SuppressionScope.ALL):
             existing = known.filter(address_hash=hashed).first() or known.first()
             return existing, False
-        suppression, created = _upsert(
+        suppression, prior_scope = _upsert(
             hashed=hashed,
             reason=reason,
             scope=scope,
@@ -93,19 +95,22 @@ def suppression_add(
             campaign=campaign,
             created_by=by.staff_user,
         )
-        if contact is not None:
+        # A concurrent call may have written the row (and its ledger row) first.
+        changed = prior_scope != suppression.scope
+        if contact is not None and changed:
             record(
                 contact=contact,
                 action=LEDGER_ACTIONS.get(reason, Action.SUPPRESSED),
                 by=by,
-                old_status=old_scope or "",
+                old_status=old_scope or prior_scope or "",
                 new_status=reason,
             )
-    return suppression, created and old_scope is None
+    return suppression, prior_scope is None and old_scope is None
 
 
-def _upsert(*, hashed: str, reason: str, scope: str, **fields) -> tuple[Suppression, bool]:
-    """Create the (hash, reason) row, or widen the scope of the one a concurrent call made."""
+def _upsert(*, hashed: str, reason: str, scope: str, **fields) -> tuple[Suppression, str | None]:
+    """Create the (hash, reason) row, or widen the scope of the one a concurrent call made.
+    Returns (row, the scope it had before: None when created now)."""
     created_by = fields.pop("created_by")
     try:
         with transaction.atomic():
@@ -116,13 +121,14 @@ def _upsert(*, hashed: str, reason: str, scope: str, **fields) -> tuple[Suppress
                 created_by=created_by if getattr(created_by, "pk", None) else None,
                 **fields,
             )
-            return suppression, True
+            return suppression, None
     except IntegrityError:
         existing = Suppression.objects.select_for_update().get(address_hash=hashed, reason=reason)
-        if scope == SuppressionScope.ALL and existing.scope != SuppressionScope.ALL:
+        prior = existing.scope
+        if scope == SuppressionScope.ALL and prior != SuppressionScope.ALL:
             existing.scope = SuppressionScope.ALL
             existing.save(update_fields=["scope"])
-        return existing, False
+        return existing, prior
 
 
 def _matching(*, email: str | None, contact: Contact | None):

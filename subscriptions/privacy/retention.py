@@ -217,13 +217,3 @@ def campaign_archived_rows(campaign) -> list[dict]:
             campaign=campaign
         ).values_list("status", "reason", "count")
     ]
-
-
-def campaign_archived_counts(campaign) -> dict[str, int]:
-    """Counts per delivery status already archived for `campaign` (add them to live counts)."""
-    totals: dict[str, int] = {}
-    for status, count in CampaignStatsArchive.objects.filter(campaign=campaign).values_list(
-        "status", "count"
-    ):
-        totals[status] = totals.get(status, 0) + count
-    return totals
