@@ -1,5 +1,6 @@
-"""Consent services: with confirmations.py and implied.py of this package, the only code that
-changes a Subscription (privacy's erasure and retention call them too).
+"""Consent services. This package is the only code that changes a Subscription: these services,
+the double opt-in (confirmations.py), implied consent (implied.py) and the merge of two spellings
+of an address (canonical.py). Privacy's erasure and retention call them; a test keeps it so.
 
 Every function here runs in one transaction with the ConsentEvent it writes, locks the rows it
 changes, writes one ledger row per actual change (none for a no-op), and is called alike by the
