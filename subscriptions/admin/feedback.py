@@ -37,6 +37,7 @@ from ..models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
+from .base import ReadOnlyAdminMixin
 
 # --- suppressions ----------------------------------------------------------------------------
 
@@ -209,22 +210,13 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressionRemoval)
-class SuppressionRemovalAdmin(admin.ModelAdmin):
+class SuppressionRemovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
     readonly_fields = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SoftBounce)
-class SoftBounceAdmin(SuppressionRemovalAdmin):
+class SoftBounceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["address_hash", "esp", "description", "occurred_at"]
     readonly_fields = ["address_hash", "esp", "description", "occurred_at"]
 
@@ -233,7 +225,7 @@ class SoftBounceAdmin(SuppressionRemovalAdmin):
 
 
 @admin.register(CampaignComplaints)
-class CampaignComplaintsAdmin(admin.ModelAdmin):
+class CampaignComplaintsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "status", "sent", "complaints", "rate", "bounced", "opened"]
     change_list_template = "admin/subscriptions/campaigncomplaints/change_list.html"
 
@@ -283,15 +275,6 @@ class CampaignComplaintsAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "daily_rates": complaint_rates_by_day(days=30)}
         return super().changelist_view(request, extra_context)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --- import ----------------------------------------------------------------------------------
 
@@ -305,7 +288,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ContactImport)
-class ContactImportAdmin(admin.ModelAdmin):
+class ContactImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The changelist of this proxy is the upload page: one service does the import."""
 
     def changelist_view(self, request, extra_context=None):
@@ -350,12 +333,3 @@ class ContactImportAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("subscriptions.add_contact")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

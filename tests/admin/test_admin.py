@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from subscriptions.addresses import address_hash
@@ -11,6 +12,7 @@ from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import (
     ConsentEvent,
+    LinkHit,
     Subscription,
     Suppression,
     Topic,
@@ -326,8 +328,6 @@ def test_it_unsubscribes_selected_subscriptions_through_the_service(
 def test_it_refuses_subscription_actions_to_view_only_staff(
     client, django_user_model, subscribed_alice
 ):
-    from django.contrib.auth.models import Permission
-
     viewer = django_user_model.objects.create_user("vera", password="pw-vera-123", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_subscription"))
     client.force_login(viewer)
@@ -342,8 +342,6 @@ def test_it_refuses_subscription_actions_to_view_only_staff(
 
 
 def test_it_shows_link_opens_on_the_contact_page(admin_client, subscribed_alice, topic):
-    from subscriptions.models import LinkHit
-
     LinkHit.objects.create(
         contact=subscribed_alice, topic=topic, kind="unsubscribe", user_agent="LinkScanner/1.0"
     )

@@ -4,8 +4,10 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
 
+from subscriptions.api.keys import api_key_create, api_key_revoke
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add
@@ -69,8 +71,6 @@ def test_it_answers_401_for_a_wrong_scheme(api):
 
 
 def test_it_answers_401_for_a_revoked_key(api, api_key):
-    from subscriptions.api.keys import api_key_revoke
-
     assert api.get(f"{V1}/topics/").status_code == 200
     api_key_revoke(key=api_key)
     assert_error(api.get(f"{V1}/topics/"), 401, "invalid_key")
@@ -84,8 +84,6 @@ def test_it_records_when_a_key_was_last_used(api, api_key):
 
 @override_settings(API_RATE_LIMIT=3)
 def test_it_rate_limits_per_key(api, db):
-    from subscriptions.api.keys import api_key_create
-
     for _ in range(3):
         assert api.get(f"{V1}/topics/").status_code == 200
     response = api.get(f"{V1}/topics/")
@@ -583,8 +581,6 @@ def test_it_records_a_purchase_that_renews_a_soft_opt_in(api, alice, topic):
 
 
 def test_it_refuses_a_second_key_with_the_same_name(api_key):
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError):
         call_command("create_api_key", api_key.name)
     assert ApiKey.objects.filter(name=api_key.name).count() == 1

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.test import override_settings
 from django.urls import reverse
 
+from subscriptions.consent.notifications import send_preference_link
 from subscriptions.consent.tokens import (
     CONFIRM,
+    UNSUBSCRIBE,
     confirm_token,
     preferences_token,
     unsubscribe_token,
@@ -138,8 +143,6 @@ def test_it_refuses_forged_and_truncated_unsubscribe_tokens(
 
 
 def test_it_refuses_a_token_for_an_unknown_topic(db_snapshot, client, subscribed_alice):
-    from subscriptions.consent.tokens import UNSUBSCRIBE
-
     token = signing.dumps(
         {"c": subscribed_alice.token_key.hex, "t": "no-such-topic"}, salt=UNSUBSCRIBE, compress=True
     )
@@ -258,8 +261,6 @@ def test_it_refuses_an_expired_confirmation(client, alice, topic):
         {"c": alice.token_key.hex, "t": [topic.slug]}, salt=CONFIRM, compress=True
     )
     later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=30)
-    from unittest import mock
-
     with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
         response = client.post(reverse("confirm", args=[token]))
     assert response.status_code == 410
@@ -313,8 +314,6 @@ def test_it_limits_links_per_ip(client, db):
 
 
 def test_it_renders_emails_in_the_contacts_language(alice, send_queued_transactional):
-    from subscriptions.consent.notifications import send_preference_link
-
     alice.locale = "da"
     alice.save()
     send_preference_link(contact=alice)
@@ -330,10 +329,6 @@ def test_it_shows_the_subscribe_form_in_the_visitors_language(client, topic):
 
 
 def test_it_has_a_complete_danish_translation():
-    from pathlib import Path
-
-    from django.conf import settings
-
     po = Path(settings.BASE_DIR, "locale/da/LC_MESSAGES/django.po").read_text(encoding="utf-8")
     entries = po.split("\n\n")[1:]
     untranslated = [e for e in entries if 'msgstr ""' in e and 'msgstr ""\n"' not in e]
@@ -355,8 +350,6 @@ def test_it_shows_a_styled_page_for_a_token_with_a_slash(client, db):
 
 
 def test_it_shows_a_styled_page_when_the_csrf_check_fails(subscribed_alice, bare_client):
-    from subscriptions.consent.tokens import preferences_token
-
     path = reverse("preferences", args=[preferences_token(subscribed_alice)])
     before = ConsentEvent.objects.count()
     response = bare_client.post(path, {"action": "unsubscribe_all"})
