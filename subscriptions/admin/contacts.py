@@ -21,12 +21,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..consent.confirmations import subscription_request
+from ..consent.errors import ConsentError, ResubscribeRequiresConfirmation
 from ..consent.subscriptions import (
-    ConsentError,
-    ResubscribeRequiresConfirmation,
     contact_unsubscribe_all,
     subscription_pause,
-    subscription_request,
     subscription_resume,
     subscription_subscribe,
     subscription_unsubscribe,

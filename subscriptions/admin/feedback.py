@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from ..addresses import InvalidAddress, address_hash
-from ..consent.importing import ImportFileError, Outcome, contacts_import
+from ..consent.importing import ImportFileError, contacts_import
 from ..consent.suppression_lists import (
     suppression_add_manual,
     suppression_add_many,
@@ -30,7 +30,13 @@ from ..models import (
     SuppressionRemoval,
     Topic,
 )
-from ..models.choices import DeliveryStatus, LegalBasis, SuppressionReason, SuppressionScope
+from ..models.choices import (
+    DeliveryStatus,
+    ImportRowOutcome,
+    LegalBasis,
+    SuppressionReason,
+    SuppressionScope,
+)
 from .base import ReadOnlyAdminMixin
 
 # --- suppressions ----------------------------------------------------------------------------
@@ -293,7 +299,11 @@ class ContactImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
 
-            shown = {Outcome.INVALID, Outcome.KEPT_UNSUBSCRIBED, Outcome.KEPT_SUPPRESSED}
+            shown = {
+                ImportRowOutcome.INVALID,
+                ImportRowOutcome.KEPT_UNSUBSCRIBED,
+                ImportRowOutcome.KEPT_SUPPRESSED,
+            }
 
             def keep_problem(result):
                 if result.outcome in shown and len(problems) < 200:

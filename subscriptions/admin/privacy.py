@@ -11,8 +11,10 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from ..models import DataSubject, PolicyVersion
+from ..privacy.erasure import contact_erase
+from ..privacy.export import contact_export
 from ..privacy.policy import PolicyNoticeTooShort, policy_check_notice_period, policy_publish
-from ..privacy.rights import ContactAlreadyErased, contact_erase, contact_export
+from ..privacy.rights import ContactAlreadyErased
 from .base import ReadOnlyAdminMixin, staff_actor
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from prefcenter.log_redaction import redact
+from prefcenter.log_redaction import redact_link_secrets
 
 from ..models import TransactionalMessage
 from .base import ReadOnlyAdminMixin
@@ -37,4 +37,4 @@ class TransactionalMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("text (link tokens hidden)"))
     def text_without_links(self, obj: TransactionalMessage) -> str:
-        return redact(obj.text_body)
+        return redact_link_secrets(obj.text_body)

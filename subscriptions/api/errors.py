@@ -23,7 +23,7 @@ from ..addresses import InvalidAddress
 from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..campaigns.sending import CampaignStateError
 from ..campaigns.test_sends import InvalidTestSend, MailUnavailable
-from ..consent.subscriptions import ConsentError
+from ..consent.errors import ConsentError
 from ..locales import InvalidLocale
 from ..mail.transactional import AddressSuppressed
 from ..privacy.rights import PrivacyError

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..addresses import InvalidAddress, normalize_email
+from ..campaigns.sending import campaign_stats
 from ..models import Campaign, ConsentEvent, Contact, Subscription, Topic
 from ..models.choices import (
     CampaignStatus,
@@ -19,7 +20,6 @@ from ..models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
-from . import services
 from .fields import AttributesField, EmailField, LocaleField, StrictSerializer
 
 # What can imply a soft opt-in (ImpliedBy without its empty "not implied").
@@ -310,7 +310,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CampaignStatsSerializer)
     def get_stats(self, campaign: Campaign) -> dict:
-        return CampaignStatsSerializer(services.campaign_stats(campaign=campaign)).data
+        return CampaignStatsSerializer(campaign_stats(campaign)).data
 
 
 # --- errors ---------------------------------------------------------------------------------

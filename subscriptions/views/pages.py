@@ -20,16 +20,11 @@ from django.views.decorators.http import require_http_methods
 
 from .. import ratelimit
 from ..consent import tasks as public_forms
+from ..consent.confirmations import confirmation_accept, confirmation_check
+from ..consent.errors import ConfirmationOvertaken, ConfirmationUnusable
 from ..consent.ledger import Actor
 from ..consent.link_hits import link_hit_record
-from ..consent.subscriptions import (
-    ConfirmationOvertaken,
-    ConfirmationUnusable,
-    confirmation_accept,
-    confirmation_check,
-    contact_unsubscribe_all,
-    subscription_unsubscribe,
-)
+from ..consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from ..consent.tokens import (
     EPOCH,
     BadToken,

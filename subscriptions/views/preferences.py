@@ -19,23 +19,17 @@ from django.views.decorators.http import require_http_methods
 from .. import ratelimit
 from ..addresses import InvalidAddress
 from ..consent import tasks as public_forms
+from ..consent.contacts import contact_get_or_create
+from ..consent.errors import UnknownFrequency
 from ..consent.ledger import Actor
 from ..consent.preferences import preferences_apply, preferences_topics
-from ..consent.subscriptions import (
-    UnknownFrequency,
-    contact_get_or_create,
-    contact_unsubscribe_all,
-    subscription_pause,
-    subscription_resume,
-)
+from ..consent.subscriptions import contact_unsubscribe_all, subscription_pause, subscription_resume
 from ..consent.tokens import BadToken, PreferenceLink, read_preference_link
 from ..forms import AddressForm, PreferencesForm, preferences_wording
 from ..models import Contact, Suppression
-from ..models.choices import LinkVia, Source, SubscriptionStatus, SuppressionReason
+from ..models.choices import PAUSE_DAYS, LinkVia, Source, SubscriptionStatus, SuppressionReason
 from .errors import bad_link, error_page, post_data, rate_limited, try_again_soon
 from .test_links import answers_test_links
-
-PAUSE_DAYS = {"pause30": 30, "pause90": 90}
 
 
 def _notices() -> dict[str, str]:

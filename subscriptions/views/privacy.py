@@ -21,11 +21,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ..consent.ledger import Actor
 from ..consent.tokens import BadToken, ContactGone, read_privacy_request_token, read_privacy_token
 from ..models.choices import PrivacyAction, Source
+from ..privacy.erasure import contact_erase
+from ..privacy.export import contact_export
 from ..privacy.rights import (
     ContactAlreadyErased,
     PrivacyLinkUsed,
-    contact_erase,
-    contact_export,
     privacy_request_check,
     privacy_request_start,
     privacy_request_use,

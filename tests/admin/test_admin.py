@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from subscriptions.addresses import address_hash
+from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import (
@@ -18,6 +19,9 @@ from subscriptions.models import (
     TransactionalMessage,
 )
 from tests.factories import ContactFactory
+
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
 
 
 def change_url(contact) -> str:
@@ -79,7 +83,7 @@ def test_it_refuses_to_resubscribe_someone_who_opted_out(admin_client, unsubscri
 
 
 def test_it_refuses_to_subscribe_a_suppressed_address(admin_client, alice, topic):
-    suppression_add(email=alice.email, reason="complaint")
+    suppression_add(email=alice.email, reason="complaint", by=STAFF)
     admin_client.post(
         consent_url(alice), {"action": "subscribe", "topic": topic.pk, "evidence": "form"}
     )
@@ -205,8 +209,8 @@ def test_it_never_deletes_contacts(admin_client, alice):
 
 
 def test_it_finds_a_suppression_by_its_address(admin_client, db):
-    suppression_add(email="alice@example.com", reason="hard_bounce")
-    suppression_add(email="bob@example.com", reason="hard_bounce")
+    suppression_add(email="alice@example.com", reason="hard_bounce", by=STAFF)
+    suppression_add(email="bob@example.com", reason="hard_bounce", by=STAFF)
     url = reverse("admin:subscriptions_suppression_changelist")
     page = admin_client.get(url, {"q": "Alice@EXAMPLE.com"}).content.decode()
     assert address_hash("alice@example.com")[:16] in page

@@ -22,6 +22,9 @@ from subscriptions.models import (
 )
 from subscriptions.models.transactional import TransactionalMessage
 
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
+
 pytestmark = pytest.mark.django_db
 
 V1 = "/api/v1"
@@ -380,7 +383,7 @@ def test_it_queues_a_transactional_message(api, alice, send_queued_transactional
 
 
 def test_it_refuses_transactional_mail_to_a_dead_address(api):
-    suppression_add(email="gone@example.com", reason="hard_bounce")
+    suppression_add(email="gone@example.com", reason="hard_bounce", by=STAFF)
     response = api.post(
         f"{V1}/transactional/", {"to": "gone@example.com", "subject": "Hi", "text_body": "x"}
     )
@@ -584,7 +587,7 @@ def test_it_refuses_a_second_key_with_the_same_name(api_key):
 
 
 def test_it_cannot_ask_a_dead_address_to_confirm(api, alice, topic):
-    suppression_add(email=alice.email, reason="hard_bounce")
+    suppression_add(email=alice.email, reason="hard_bounce", by=STAFF)
     body = {"status": "subscribed", "double_opt_in": True}
     assert_error(api.put(sub_url(alice, topic.slug), body), 422, "suppressed")
     assert not Subscription.objects.filter(contact=alice).exists()

@@ -10,7 +10,7 @@ from subscriptions.consent.tokens import (
     privacy_request_token,
     unsubscribe_token,
 )
-from subscriptions.privacy.rights import contact_erase
+from subscriptions.privacy.erasure import contact_erase
 
 pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
 

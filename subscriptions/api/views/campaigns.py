@@ -5,11 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
+from ...campaigns.authoring import campaign_change, campaign_create
 from ...campaigns.test_sends import campaign_test_send
 from ...models import Campaign
 from ...models.choices import ApiScope
 from .. import serializers as s
-from .. import services
 from .base import NOT_FOUND, PAGE_PARAMETERS, ApiView, documented_error, paginated, responses
 from .lookups import body_topic, path_campaign
 
@@ -36,7 +36,7 @@ class CampaignsView(ApiView):
     def post(self, request):
         data = self.validated(s.CampaignInSerializer)
         topic = body_topic(data.pop("topic"), "topic")
-        campaign = services.campaign_create(topic=topic, **data)
+        campaign = campaign_create(topic=topic, **data)
         return Response(s.CampaignSerializer(campaign).data, status=201)
 
 
@@ -65,7 +65,7 @@ class CampaignActionView(ApiView):
     )
     def post(self, request, pk: int):
         campaign = path_campaign(pk)
-        campaign = services.campaign_change(campaign=campaign, action=self.action)
+        campaign = campaign_change(campaign=campaign, action=self.action)
         return Response(s.CampaignSerializer(campaign).data, status=202)
 
 

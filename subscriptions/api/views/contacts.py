@@ -8,12 +8,13 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from ...consent.external import contact_put, subscription_put
+from ...consent.implied import contact_record_signal
 from ...consent.subscriptions import contact_unsubscribe_all
 from ...models import ConsentEvent, Contact
 from ...models.choices import ApiScope
-from ...privacy.retention import contact_record_signal
+from ...privacy.erasure import contact_erase
 from .. import serializers as s
-from .. import services
 from ..auth import api_actor
 from ..errors import ApiError
 from .base import (
@@ -92,7 +93,7 @@ class ContactsView(ApiView):
         double_opt_in = data.pop("double_opt_in")
         try:
             with transaction.atomic():
-                contact, created = services.contact_put(
+                contact, created = contact_put(
                     **data, topics=topics, double_opt_in=double_opt_in, by=api_actor(request)
                 )
         except IntegrityError:
@@ -118,7 +119,7 @@ class ContactView(ApiView):
         responses=responses({204: None}, NOT_FOUND),
     )
     def delete(self, request, pk: int):
-        services.contact_erase(contact=path_contact(pk), by=api_actor(request))
+        contact_erase(contact=path_contact(pk), by=api_actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -144,7 +145,7 @@ class ContactSubscriptionView(ApiView):
         if data.get("frequency") and data["frequency"] not in topic.offered_frequencies:
             offered = ", ".join(topic.offered_frequencies)
             raise ValidationError({"frequency": [f"{topic.slug} offers only: {offered}."]})
-        subscription, confirmation_sent = services.subscription_put(
+        subscription, confirmation_sent = subscription_put(
             contact=contact,
             topic=topic,
             status=data["status"],

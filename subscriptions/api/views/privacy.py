@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from ...models.choices import ApiScope
-from .. import services
+from ...privacy.export import contact_export
 from .base import NOT_FOUND, ApiView, responses
 from .lookups import path_contact
 
@@ -20,4 +20,4 @@ class ContactExportView(ApiView):
         responses=responses({200: dict}, NOT_FOUND),
     )
     def post(self, request, pk: int):
-        return Response(services.contact_export(contact=path_contact(pk)))
+        return Response(contact_export(contact=path_contact(pk)))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from ...consent.suppression import suppression_check
+from ...consent.suppression import suppression_add, suppression_check
 from .. import serializers as s
-from .. import services
 from ..auth import api_actor
 from .base import NON_BLANK, ApiView, responses
 
@@ -20,7 +19,7 @@ class SuppressionsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.SuppressionInSerializer)
-        suppression = services.address_suppress(
+        suppression, _created = suppression_add(
             email=data["email"],
             reason=data["reason"],
             scope=data.get("scope"),

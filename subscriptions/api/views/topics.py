@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from ...consent.topics import topic_create
 from ...models import Topic
 from .. import serializers as s
-from .. import services
 from .base import PAGE_PARAMETERS, ApiView, documented_error, paginated, responses
 
 
@@ -33,7 +33,7 @@ class TopicsView(ApiView):
     )
     def post(self, request):
         data = self.validated(s.TopicSerializer)
-        topic = services.topic_create(
+        topic = topic_create(
             slug=data["slug"],
             name=data["name"],
             description=data["description"],
