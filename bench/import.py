@@ -52,8 +52,9 @@ def generate(path: Path, *, rows: int, run: str) -> dict[str, list[str]]:
 
 
 def prepare(topic_slug: str, opted_out: dict[str, list[str]]) -> None:
+    from subscriptions.consent.contacts import contact_get_or_create
     from subscriptions.consent.ledger import Actor
-    from subscriptions.consent.subscriptions import contact_get_or_create, subscription_unsubscribe
+    from subscriptions.consent.subscriptions import subscription_unsubscribe
     from subscriptions.consent.suppression import suppression_add
     from subscriptions.models import Topic
 
@@ -63,7 +64,7 @@ def prepare(topic_slug: str, opted_out: dict[str, list[str]]) -> None:
         contact, _ = contact_get_or_create(email=email)
         subscription_unsubscribe(contact=contact, topic=topic, by=actor)
     for email in opted_out["suppressed"]:
-        suppression_add(email=email, reason="hard_bounce")
+        suppression_add(email=email, reason="hard_bounce", by=Actor(source="admin"))
 
 
 def run_import(path: Path, topic_slug: str) -> tuple[float, float, int]:

@@ -36,17 +36,5 @@ app.autodiscover_tasks(
     ]
 )
 
-# The beat: due campaigns, stale claims and lost transactional tasks, every minute by default.
-_every = float(os.environ.get("CELERY_BEAT_SCHEDULE_SECONDS") or 60)
-# Merged with CELERY_BEAT_SCHEDULE from settings (the daily retention job).
-app.conf.beat_schedule = {
-    **(app.conf.beat_schedule or {}),
-    "sweep-campaigns": {
-        "task": "subscriptions.tasks.marketing.sweep_campaigns",
-        "schedule": _every,
-    },
-    "requeue-transactional": {
-        "task": "subscriptions.tasks.transactional.requeue_transactional",
-        "schedule": _every,
-    },
-}
+# The beat schedule is CELERY_BEAT_SCHEDULE in prefcenter/settings.py, read with the rest of the
+# CELERY_* settings above: one place lists every periodic task.

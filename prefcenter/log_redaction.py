@@ -32,7 +32,7 @@ def _path(match: re.Match) -> str:
     return f"{match['prefix']}{PLACEHOLDER}{trailing}"
 
 
-def redact(text: str) -> str:
+def redact_link_secrets(text: str) -> str:
     """`text` with link tokens and secret query values replaced by PLACEHOLDER."""
     if not text or not isinstance(text, str):
         return text
@@ -45,7 +45,7 @@ class RedactingLogger(Logger):
 
     def atoms(self, resp, req, environ, request_time):
         return {
-            key: redact(value) if isinstance(value, str) else value
+            key: redact_link_secrets(value) if isinstance(value, str) else value
             for key, value in super().atoms(resp, req, environ, request_time).items()
         }
 
@@ -55,7 +55,7 @@ class RedactFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = redact_link_secrets(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True

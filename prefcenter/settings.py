@@ -2,6 +2,12 @@
 
 Every value has one typed helper that fails loudly on a value it cannot read, so a typo in
 production stops the process at start instead of silently falling back to a default.
+
+Read top to bottom once: Django's own groups first (paths, security, apps, templates, database,
+cache, auth, i18n, static files, logging, email), then the product's domains (consent, campaigns
+and sending, feedback, privacy, API, Celery with the whole beat schedule), and last the startup
+check, which needs every required variable above. `.env.example` lists every variable in the
+same order.
 """
 
 from __future__ import annotations
@@ -14,16 +20,16 @@ from urllib.parse import urlparse
 
 import csp.constants as _csp_constants
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
 
 from .esps import ESP_NAMES, SIGNING_KEYS, default_esp_webhooks
 
+# --- Paths and environment helpers --------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
-
-VAR_DIR = Path(os.environ.get("PREFCENTER_VAR_DIR", BASE_DIR / "var"))
 
 
 def env_str(name: str, default: str | None = None) -> str:
@@ -93,6 +99,10 @@ def env_required(name: str, dev_default: str) -> str:
     return ""
 
 
+# SQLite, the filesystem broker, the outbox, beat's state and static files live here by default.
+VAR_DIR = Path(env_str("PREFCENTER_VAR_DIR", str(BASE_DIR / "var")))
+
+# --- Security and hosts -------------------------------------------------------------------------
 # Development values exist only when DEBUG is on; production must set its own.
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105 (DEBUG only)
 SECRET_KEY = env_required("SECRET_KEY", _DEV_SECRET)
@@ -121,7 +131,57 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A styled page, in the visitor's language, when a form's CSRF check fails.
+CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"
+# HSTS preloading is a commitment the operator makes by submitting the domain to the browsers'
+# preload list (hstspreload.org); it stays off unless SECURE_HSTS_PRELOAD=true, so Django's
+# reminder about it (security.W021) is silenced instead of answered by a default nobody chose.
+SILENCED_SYSTEM_CHECKS = env_list(
+    "SILENCED_SYSTEM_CHECKS", [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+)
 
+# Proxies (addresses or networks) whose X-Forwarded-For names the client: only a request whose
+# peer is one of them has its client IP read from that header (subscriptions.ratelimit.client_ip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
+        ) from None
+# Largest request body read into memory (webhook JSON, API bodies): larger gets a 400.
+# ESP batches (SendGrid posts up to ~1,000 events) stay well below 5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+
+# A strict Content-Security-Policy on every page, the admin and the API docs (django-csp): only
+# our own origin, no inline script or style without the per-request nonce, never framed (a later
+# issue opens frame-ancestors for embedding). Views that show an email's own HTML in a sandboxed
+# iframe (admin preview, dev outbox) relax style-src and img-src for that response only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _csp_constants.NONCE],
+        "style-src": ["'self'", _csp_constants.NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        # Redoc renders its search index in a web worker built from a blob.
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# For a response that shows an email's own HTML (inline styles, remote images) in an iframe
+# sandboxed without scripts: see subscriptions.views.outbox and the admin campaign preview.
+CSP_EMAIL_PREVIEW = {
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "https:"],
+}
+
+# --- Applications and middleware ----------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -133,6 +193,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "anymail",
     "subscriptions",
+    # The API docs pages' assets, served from local files: no CDN.
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +202,10 @@ MIDDLEWARE = [
     # Host header is checked (prefcenter/middleware.py).
     "prefcenter.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Static files (admin CSS, page assets) are served by the app itself, so the same gunicorn
+    # process works behind any proxy or none.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -154,6 +220,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "prefcenter.urls"
 WSGI_APPLICATION = "prefcenter.wsgi.application"
 
+# --- Templates ----------------------------------------------------------------------------------
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -165,11 +232,13 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "subscriptions.context_processors.branding",
+                "csp.context_processors.nonce",
             ],
         },
     },
 ]
 
+# --- Database -----------------------------------------------------------------------------------
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'prefcenter.sqlite3'}"),
@@ -177,6 +246,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Under `make run` web, worker and beat share one SQLite file: write-ahead logging lets
+    # readers work during a write, and writers queue for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 # Migrations run as the owner role of DATABASE_MIGRATE_URL (the same database, another role);
 # the app runs as DATABASE_URL's role, to which `migrate` grants only what the app needs (no
 # DELETE, UPDATE or TRUNCATE of the consent ledger): subscriptions/management/database_roles.py.
@@ -194,7 +273,8 @@ DATABASE_MIGRATE = (
 DATABASE_APP_ROLE = DATABASES["default"].get("USER") or ""
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+# --- Cache (and the rate-limit counters kept in it) ---------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -206,6 +286,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Authentication -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -213,22 +294,52 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+# Failed admin sign-ins allowed per client IP and per username, before the login page answers
+# 429 without trying the password ("5/15m": five per fifteen minutes).
+ADMIN_LOGIN_RATE_LIMIT_IP = env_str("ADMIN_LOGIN_RATE_LIMIT_IP", "20/15m")
+ADMIN_LOGIN_RATE_LIMIT_USERNAME = env_str("ADMIN_LOGIN_RATE_LIMIT_USERNAME", "5/15m")
 
+# --- Internationalization -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("da", _("Danish"))]
+# One catalog per language; the compiled .mo files are committed beside their .po.
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files -------------------------------------------------------------------------------
+# In DEBUG WhiteNoise serves them straight from the apps' static folders; in production from
+# STATIC_ROOT, filled by `collectstatic` (the image runs it at build time).
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+try:
+    # WhiteNoise warns on every start when the folder is missing (e.g. before collectstatic).
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 
-# --- Email: two streams, each with its own transport and sender -------------------------------
+# --- Logging ------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # Link tokens and ?email= values never reach a log line ("Not Found: /unsubscribe/…").
+    "filters": {"redact": {"()": "prefcenter.log_redaction.RedactFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Email: two streams, each with its own transport and sender ---------------------------------
 OUTBOX_DIR = VAR_DIR / "outbox"
 OUTBOX_BACKEND = "subscriptions.mail.outbox.OutboxBackend"
 
@@ -262,6 +373,8 @@ ORGANIZATION_NAME = env_str("ORGANIZATION_NAME", "Example Inc")
 LIST_UNSUBSCRIBE_MAILTO = env_str("LIST_UNSUBSCRIBE_MAILTO", "")
 LIST_ID_DOMAIN = env_str("LIST_ID_DOMAIN", _site.hostname or "prefcenter.local")
 
+# Every ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"]: the ESPs' credentials and signing
+# keys are named as in Anymail's docs, one family read by its prefix.
 ANYMAIL = {
     key.removeprefix("ANYMAIL_"): value
     for key, value in os.environ.items()
@@ -272,7 +385,7 @@ if "WEBHOOK_SECRET" not in ANYMAIL:
     if _webhook_secret:
         ANYMAIL["WEBHOOK_SECRET"] = _webhook_secret
 
-# --- Consent policy ---------------------------------------------------------------------------
+# --- Consent and tokens -------------------------------------------------------------------------
 # The keyed hash of suppressed addresses must survive SECRET_KEY rotation, so it has its own key.
 SUPPRESSION_HASH_KEY = env_required("SUPPRESSION_HASH_KEY", "dev-only-suppression-hash-key")
 MINIMUM_AGE = env_int("MINIMUM_AGE", 16)
@@ -281,6 +394,8 @@ MINIMUM_AGE_BY_COUNTRY = {
     code.strip().upper(): int(age)
     for code, _sep, age in (item.partition(":") for item in env_list("MINIMUM_AGE_BY_COUNTRY", []))
 }
+# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
+SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
 POLICY_VERSION = env_str("POLICY_VERSION", "1")
 CONFIRMATION_MAX_AGE_HOURS = env_int("CONFIRMATION_MAX_AGE_HOURS", 72)
 # A preference link older than this may have been forwarded: joining a topic from it is
@@ -292,8 +407,11 @@ PREFERENCE_LINK_RATE_LIMIT_EMAIL = env_str("PREFERENCE_LINK_RATE_LIMIT_EMAIL", "
 # Confirmation emails per canonical address, whoever asks and from wherever: over the limit
 # the request is answered the same and no mail is sent.
 CONFIRMATION_RATE_LIMIT_EMAIL = env_str("CONFIRMATION_RATE_LIMIT_EMAIL", "3/h")
+# Minutes between ledger checkpoints: beat seals the rows written since the last one
+# (verify_ledger checks the seals).
+LEDGER_CHECKPOINT_MINUTES = env_int("LEDGER_CHECKPOINT_MINUTES", 10)
 
-# --- Sending ----------------------------------------------------------------------------------
+# --- Campaigns and sending ----------------------------------------------------------------------
 SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 500)
 # Connections each batch sends over at once when the backend takes one message per call
 # (SMTP, most ESP APIs): their round trips overlap. Postmark's batch API needs only one.
@@ -302,9 +420,82 @@ SEND_CONNECTIONS = env_int("SEND_CONNECTIONS", 4)
 AUDIENCE_BUILD_CONNECTIONS = env_int("AUDIENCE_BUILD_CONNECTIONS", 2)
 # Messages per second per backend, across all workers (0: unlimited).
 MARKETING_SEND_RATE = env_float("MARKETING_SEND_RATE", 0)
+# Seconds between marketability re-checks while a batch is being sent (rule 1 wants <= 5).
+SEND_RECHECK_SECONDS = env_float("SEND_RECHECK_SECONDS", 1.0)
+# Batch senders queued per campaign start/resume (more workers: raise it).
+SEND_FANOUT = env_int("SEND_FANOUT", 4)
+# Batches one worker process sends at once through a batch API (Postmark), on threads: one
+# batch's database and ESP waits overlap another's rendering.
+SEND_LOOPS = env_int("SEND_LOOPS", 2)
+# Batches one task sends before it re-queues itself (keeps tasks short and fair).
+SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)
+# A delivery claimed longer ago than this lost its worker: failed as outcome_unknown.
+STALE_CLAIM_SECONDS = env_int("STALE_CLAIM_SECONDS", 900)
+# A sending campaign with pending work and no claim for this long gets fresh batch senders.
+SEND_STALLED_SECONDS = env_int("SEND_STALLED_SECONDS", 120)
 
-# --- API --------------------------------------------------------------------------------------
+# --- Feedback: ESP webhooks, bounces and complaints ---------------------------------------------
+# The ESPs (Anymail names) whose tracking webhooks are mounted at /anymail/<esp>/tracking/; every
+# other /anymail/ URL answers 404. Default: the ESPs of the configured email backends.
+ESP_WEBHOOKS = env_list(
+    "ESP_WEBHOOKS",
+    default_esp_webhooks([EMAIL_BACKEND, MARKETING_EMAIL_BACKEND, TRANSACTIONAL_EMAIL_BACKEND]),
+)
+_unknown_esps = sorted(set(ESP_WEBHOOKS) - ESP_NAMES)
+if _unknown_esps:
+    raise ImproperlyConfigured(
+        f"ESP_WEBHOOKS names unknown ESPs {', '.join(_unknown_esps)}; "
+        f"known: {', '.join(sorted(ESP_NAMES))}."
+    )
+# An ESP that signs its webhooks is mounted only with its key: without it every call would be
+# refused (or, in Anymail, answered 500), so production refuses to start instead.
+for _esp in ESP_WEBHOOKS:
+    _key = SIGNING_KEYS[_esp]
+    if _key and not ANYMAIL.get(_key.removeprefix("ANYMAIL_")) and not DEBUG:
+        MISSING_REQUIRED_SETTINGS.append(_key)
+# Where Amazon SNS certificates may be fetched from (the SigningCertURL of an SES webhook).
+SNS_CERTIFICATE_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+# The SNS topics (ARNs) SES notifications may come from; empty: any topic. Anyone with an AWS
+# account gets genuine SNS signatures on their own topics, so naming yours closes that door.
+SES_SNS_TOPIC_ARNS = env_list("SES_SNS_TOPIC_ARNS", [])
+# Soft bounces (temporary failures) of one address within the window that suppress it for all mail.
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3)
+SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 30)
+# Complaint rate (complaints / messages sent) of a campaign: warn at 0.1%, pause the sending
+# campaign above 0.3% — the thresholds mailbox providers (Gmail, Yahoo) hold bulk senders to.
+COMPLAINT_RATE_WARN = env_float("COMPLAINT_RATE_WARN", 0.001)
+COMPLAINT_RATE_PAUSE = env_float("COMPLAINT_RATE_PAUSE", 0.003)
+
+# --- Privacy and retention ----------------------------------------------------------------------
+# Every period is a whole number of days (or minutes) so each promise a privacy policy makes can
+# be kept by configuration.
+# How long the emailed "download my data" / "erase my data" link works (single use).
+PRIVACY_LINK_MAX_AGE_MINUTES = env_int("PRIVACY_LINK_MAX_AGE_MINUTES", 60)
+# At most this many verification emails per contact per hour (protects the inbox from abuse).
+PRIVACY_REQUESTS_PER_HOUR = env_int("PRIVACY_REQUESTS_PER_HOUR", 5)
+# Contacts who never confirmed their double opt-in are erased (without suppression) after this.
+RETENTION_PENDING_DAYS = env_int("RETENTION_PENDING_DAYS", 7)
+# Implied consent (soft opt-in) lapses this long after the last purchase / inquiry (CASL: 2
+# years and 6 months).
+RETENTION_IMPLIED_PURCHASE_DAYS = env_int("RETENTION_IMPLIED_PURCHASE_DAYS", 730)
+RETENTION_IMPLIED_INQUIRY_DAYS = env_int("RETENTION_IMPLIED_INQUIRY_DAYS", 183)
+# IP addresses and user agents in the consent ledger are blanked after this.
+RETENTION_LEDGER_NETWORK_DAYS = env_int("RETENTION_LEDGER_NETWORK_DAYS", 30)
+# Finished delivery rows older than this are folded into per-campaign counts and deleted.
+RETENTION_DELIVERY_DAYS = env_int("RETENTION_DELIVERY_DAYS", 365)
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 10_000)
+# Hour (UTC) at which the daily retention job runs.
+RETENTION_HOUR = env_int("RETENTION_HOUR", 3)
+# A material policy change must be announced at least this long before it takes effect.
+POLICY_NOTICE_MIN_DAYS = env_int("POLICY_NOTICE_MIN_DAYS", 30)
+POLICY_NOTICE_CHUNK_SIZE = env_int("POLICY_NOTICE_CHUNK_SIZE", 1000)
+
+# --- API ----------------------------------------------------------------------------------------
+# Requests per minute per API key.
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 6000)
+# The API's views set their own authentication, throttle, parsers and error handler
+# (subscriptions/api/views.py); these settings shape only the OpenAPI schema and its docs pages,
+# which are served from local files (drf-spectacular-sidecar), no CDN.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -313,9 +504,32 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read and change contacts' communication preferences, consent and campaigns.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "SubscriptionStatusEnum": "subscriptions.models.choices.SubscriptionStatus",
+        "SubscriptionChangeEnum": ["subscribed", "unsubscribed"],
+        "CampaignStatusEnum": "subscriptions.models.choices.CampaignStatus",
+        "SuppressionReasonEnum": "subscriptions.models.choices.SuppressionReason",
+        "SuppressionScopeEnum": "subscriptions.models.choices.SuppressionScope",
+        "FrequencyEnum": "subscriptions.models.choices.Frequency",
+        "LegalBasisEnum": "subscriptions.models.choices.LegalBasis",
+        "ImpliedByEnum": "subscriptions.api.serializers.IMPLIED_BY_CHOICES",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "subscriptions.api.schema.forbid_unknown_fields",
+    ],
 }
 
-# --- Celery -----------------------------------------------------------------------------------
+# --- Celery: broker, workers and the whole beat schedule ----------------------------------------
+# Queues and routes are the Celery app's (prefcenter/celery.py); every CELERY_* here is its config.
 _CELERY_FS = VAR_DIR / "celery"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -340,240 +554,33 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # Link tokens and ?email= values never reach a log line ("Not Found: /unsubscribe/…").
-    "filters": {"redact": {"()": "prefcenter.log_redaction.RedactFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
-    },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
-
-# --- admin ---
-# HSTS preloading is a commitment the operator makes by submitting the domain to the browsers'
-# preload list (hstspreload.org); it stays off unless SECURE_HSTS_PRELOAD=true, so Django's
-# reminder about it (security.W021) is silenced instead of answered by a default nobody chose.
-SILENCED_SYSTEM_CHECKS = env_list(
-    "SILENCED_SYSTEM_CHECKS", [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-)
-
-# --- pages ---
-# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
-SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
-# A styled page, in the visitor's language, when a form's CSRF check fails.
-CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"
-
-
-# --- api ---
-# The API's views set their own authentication, throttle, parsers and error handler
-# (subscriptions/api/views.py); these settings shape only the OpenAPI schema and its docs pages,
-# which are served from local files (drf-spectacular-sidecar), no CDN.
-INSTALLED_APPS += ["drf_spectacular_sidecar"]
-SPECTACULAR_SETTINGS = {
-    **SPECTACULAR_SETTINGS,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "SCHEMA_PATH_PREFIX_TRIM": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
-    "ENUM_NAME_OVERRIDES": {
-        "SubscriptionStatusEnum": "subscriptions.models.choices.SubscriptionStatus",
-        "SubscriptionChangeEnum": ["subscribed", "unsubscribed"],
-        "CampaignStatusEnum": "subscriptions.models.choices.CampaignStatus",
-        "SuppressionReasonEnum": "subscriptions.models.choices.SuppressionReason",
-        "SuppressionScopeEnum": "subscriptions.models.choices.SuppressionScope",
-        "FrequencyEnum": "subscriptions.models.choices.Frequency",
-        "LegalBasisEnum": "subscriptions.models.choices.LegalBasis",
-        "ImpliedByEnum": "subscriptions.api.serializers.IMPLIED_BY_CHOICES",
-    },
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "subscriptions.api.schema.forbid_unknown_fields",
-    ],
-}
-# --- sending ---
-# Seconds between marketability re-checks while a batch is being sent (rule 1 wants <= 5).
-SEND_RECHECK_SECONDS = env_float("SEND_RECHECK_SECONDS", 1.0)
-# Batch senders queued per campaign start/resume (more workers: raise it).
-SEND_FANOUT = env_int("SEND_FANOUT", 4)
-# Batches one worker process sends at once through a batch API (Postmark), on threads: one
-# batch's database and ESP waits overlap another's rendering.
-SEND_LOOPS = env_int("SEND_LOOPS", 2)
-# Batches one task sends before it re-queues itself (keeps tasks short and fair).
-SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)
-# A delivery claimed longer ago than this lost its worker: failed as outcome_unknown.
-STALE_CLAIM_SECONDS = env_int("STALE_CLAIM_SECONDS", 900)
-# A sending campaign with pending work and no claim for this long gets fresh batch senders.
-SEND_STALLED_SECONDS = env_int("SEND_STALLED_SECONDS", 120)
-
-# --- feedback ---
-# Soft bounces (temporary failures) of one address within the window that suppress it for all mail.
-SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3)
-SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 30)
-# Complaint rate (complaints / messages sent) of a campaign: warn at 0.1%, pause the sending
-# campaign above 0.3% — the thresholds mailbox providers (Gmail, Yahoo) hold bulk senders to.
-COMPLAINT_RATE_WARN = env_float("COMPLAINT_RATE_WARN", 0.001)
-COMPLAINT_RATE_PAUSE = env_float("COMPLAINT_RATE_PAUSE", 0.003)
-# Largest request body read into memory (webhook JSON, API bodies): larger gets a 400.
-# ESP batches (SendGrid posts up to ~1,000 events) stay well below 5 MB.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
-
-# --- pages ---
-# Whether the subscribe form requires ticking "I am at least MINIMUM_AGE years old".
-SUBSCRIBE_REQUIRE_AGE_CONFIRMATION = env_bool("SUBSCRIBE_REQUIRE_AGE_CONFIRMATION", False)
-# A styled page, in the visitor's language, when a form's CSRF check fails.
-CSRF_FAILURE_VIEW = "subscriptions.views.pages.csrf_failure"
-
-# --- privacy ----------------------------------------------------------------------------------
-# Privacy rights and retention. Every period is a whole number of days (or minutes) so each
-# promise a privacy policy makes can be kept by configuration.
-# How long the emailed "download my data" / "erase my data" link works (single use).
-PRIVACY_LINK_MAX_AGE_MINUTES = env_int("PRIVACY_LINK_MAX_AGE_MINUTES", 60)
-# At most this many verification emails per contact per hour (protects the inbox from abuse).
-PRIVACY_REQUESTS_PER_HOUR = env_int("PRIVACY_REQUESTS_PER_HOUR", 5)
-# Contacts who never confirmed their double opt-in are erased (without suppression) after this.
-RETENTION_PENDING_DAYS = env_int("RETENTION_PENDING_DAYS", 7)
-# Implied consent (soft opt-in) lapses this long after the last purchase / inquiry (CASL: 2
-# years and 6 months).
-RETENTION_IMPLIED_PURCHASE_DAYS = env_int("RETENTION_IMPLIED_PURCHASE_DAYS", 730)
-RETENTION_IMPLIED_INQUIRY_DAYS = env_int("RETENTION_IMPLIED_INQUIRY_DAYS", 183)
-# IP addresses and user agents in the consent ledger are blanked after this.
-RETENTION_LEDGER_NETWORK_DAYS = env_int("RETENTION_LEDGER_NETWORK_DAYS", 30)
-# Finished delivery rows older than this are folded into per-campaign counts and deleted.
-RETENTION_DELIVERY_DAYS = env_int("RETENTION_DELIVERY_DAYS", 365)
-RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 10_000)
-# A material policy change must be announced at least this long before it takes effect.
-POLICY_NOTICE_MIN_DAYS = env_int("POLICY_NOTICE_MIN_DAYS", 30)
-POLICY_NOTICE_CHUNK_SIZE = env_int("POLICY_NOTICE_CHUNK_SIZE", 1000)
-# Hour (UTC) at which the daily retention job runs.
-RETENTION_HOUR = env_int("RETENTION_HOUR", 3)
-from celery.schedules import crontab as _crontab  # noqa: E402
-
-CELERY_BEAT_SCHEDULE = {
-    "privacy-apply-retention": {
-        "task": "subscriptions.tasks.retention.apply_retention",
-        "schedule": _crontab(minute=17, hour=RETENTION_HOUR),
-    },
-    # Seals the ledger rows written since the last checkpoint (verify_ledger checks the seals).
-    "ledger-checkpoint": {
-        "task": "subscriptions.tasks.ledger.checkpoint_ledger",
-        "schedule": env_int("LEDGER_CHECKPOINT_MINUTES", 10) * 60,
-    },
-}
-
-# --- runstack ---
-# Static files (admin CSS, page assets) are served by the app itself through WhiteNoise, so the
-# same gunicorn process works behind any proxy or none. In DEBUG they come straight from the
-# apps' static folders; in production from STATIC_ROOT, filled by `collectstatic` (the image
-# runs it at build time).
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-)
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
-WHITENOISE_USE_FINDERS = DEBUG
-WHITENOISE_AUTOREFRESH = DEBUG
-try:
-    # WhiteNoise warns on every start when the folder is missing (e.g. before collectstatic).
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-except OSError:
-    pass
 # `celery beat` keeps its schedule state here (one file, one beat process per deployment).
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")
 )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Under `make run` web, worker and beat share one SQLite file: write-ahead logging lets
-    # readers work during a write, and writers queue for the lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
-
-# --- perimeter (request path) -----------------------------------------------------------------
-# Proxies (addresses or networks) whose X-Forwarded-For names the client: only a request whose
-# peer is one of them has its client IP read from that header (subscriptions.ratelimit.client_ip).
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
-for _proxy in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_proxy, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
-        ) from None
-# Failed admin sign-ins allowed per client IP and per username, before the login page answers
-# 429 without trying the password ("5/15m": five per fifteen minutes).
-ADMIN_LOGIN_RATE_LIMIT_IP = env_str("ADMIN_LOGIN_RATE_LIMIT_IP", "20/15m")
-ADMIN_LOGIN_RATE_LIMIT_USERNAME = env_str("ADMIN_LOGIN_RATE_LIMIT_USERNAME", "5/15m")
-
-# A strict Content-Security-Policy on every page, the admin and the API docs (django-csp): only
-# our own origin, no inline script or style without the per-request nonce, never framed (a later
-# issue opens frame-ancestors for embedding). Views that show an email's own HTML in a sandboxed
-# iframe (admin preview, dev outbox) relax style-src and img-src for that response only.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "csp.middleware.CSPMiddleware",
-)
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", _csp_constants.NONCE],
-        "style-src": ["'self'", _csp_constants.NONCE],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
-        # Redoc renders its search index in a web worker built from a blob.
-        "worker-src": ["'self'", "blob:"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-}
-# For a response that shows an email's own HTML (inline styles, remote images) in an iframe
-# sandboxed without scripts: see subscriptions.views.outbox and the admin campaign preview.
-CSP_EMAIL_PREVIEW = {
-    "style-src": ["'self'", "'unsafe-inline'"],
-    "img-src": ["'self'", "data:", "https:"],
+# Seconds between the recovery sweeps: due campaigns, stale claims and lost transactional tasks.
+_BEAT_SWEEP_SECONDS = env_float("CELERY_BEAT_SCHEDULE_SECONDS", 60.0)
+# Entry and task names are stored in beat's state file and in queued messages: never rename them.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-campaigns": {
+        "task": "subscriptions.tasks.marketing.sweep_campaigns",
+        "schedule": _BEAT_SWEEP_SECONDS,
+    },
+    "requeue-transactional": {
+        "task": "subscriptions.tasks.transactional.requeue_transactional",
+        "schedule": _BEAT_SWEEP_SECONDS,
+    },
+    "ledger-checkpoint": {
+        "task": "subscriptions.tasks.ledger.checkpoint_ledger",
+        "schedule": LEDGER_CHECKPOINT_MINUTES * 60,
+    },
+    "privacy-apply-retention": {
+        "task": "subscriptions.tasks.retention.apply_retention",
+        "schedule": crontab(minute=17, hour=RETENTION_HOUR),
+    },
 }
 
-# --- webhooks ---
-# The ESPs (Anymail names) whose tracking webhooks are mounted at /anymail/<esp>/tracking/; every
-# other /anymail/ URL answers 404. Default: the ESPs of the configured email backends.
-ESP_WEBHOOKS = env_list(
-    "ESP_WEBHOOKS",
-    default_esp_webhooks([EMAIL_BACKEND, MARKETING_EMAIL_BACKEND, TRANSACTIONAL_EMAIL_BACKEND]),
-)
-_unknown_esps = sorted(set(ESP_WEBHOOKS) - ESP_NAMES)
-if _unknown_esps:
-    raise ImproperlyConfigured(
-        f"ESP_WEBHOOKS names unknown ESPs {', '.join(_unknown_esps)}; "
-        f"known: {', '.join(sorted(ESP_NAMES))}."
-    )
-# An ESP that signs its webhooks is mounted only with its key: without it every call would be
-# refused (or, in Anymail, answered 500), so production refuses to start instead.
-for _esp in ESP_WEBHOOKS:
-    _key = SIGNING_KEYS[_esp]
-    if _key and not ANYMAIL.get(_key.removeprefix("ANYMAIL_")) and not DEBUG:
-        MISSING_REQUIRED_SETTINGS.append(_key)
-# Where Amazon SNS certificates may be fetched from (the SigningCertURL of an SES webhook).
-SNS_CERTIFICATE_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
-# The SNS topics (ARNs) SES notifications may come from; empty: any topic. Anyone with an AWS
-# account gets genuine SNS signatures on their own topics, so naming yours closes that door.
-SES_SNS_TOPIC_ARNS = env_list("SES_SNS_TOPIC_ARNS", [])
-
-# --- startup check (keep last: every required variable above is known by now) ---
+# --- Startup check (keep last: every required variable above is known by now) ------------------
 # `manage.py doctor` is exempt by name: it is the command that reports what is missing.
 STARTUP_CHECK_EXEMPT_COMMANDS = frozenset({"doctor"})
 _command = sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else None

@@ -1,7 +1,7 @@
 """Texts from outside (ESP and MTA replies, staff notes) with a person's identifiers taken out.
 
 A bounce description such as "550 5.1.1 <ann@example.com>: mailbox unknown" quotes the address;
-stored as is, it would outlive the person's erasure. `redact` runs when such a text is written
+stored as is, it would outlive the person's erasure. `redact_identifiers` runs when such a text is written
 and again at erasure (for the identifiers only known then: external id, attributes).
 """
 
@@ -16,7 +16,7 @@ REDACTED_MARK = "[redacted]"
 _ADDRESS_LIKE = re.compile(r"""[^\s<>()\[\]{},;:"'`@]+@[^\s<>()\[\]{},;:"'`@]+""")
 
 
-def redact(text: str, *, identifiers: Iterable[str | None] = ()) -> str:
+def redact_identifiers(text: str, *, identifiers: Iterable[str | None] = ()) -> str:
     """`text` with every address-shaped token and each of `identifiers` replaced.
 
     Identifiers match case-insensitively; an address's local part ("ann" of ann@example.com)

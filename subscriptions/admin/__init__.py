@@ -1,9 +1,13 @@
-"""The Django admin, one module per area. Importing a module registers its ModelAdmins."""
+"""The Django admin, one module per area. Importing a module registers its ModelAdmins; what the
+pages share (the staff Actor, the read-only page, the address search) is in admin.base."""
 
 from . import (  # noqa: F401  (registers the admin modules)
     api,
     campaigns,
-    consent,
+    contacts,
     feedback,
     privacy,
+    subscriptions,
+    topics,
+    transactional,
 )

@@ -30,6 +30,7 @@ from ..campaigns.test_sends import (
     campaign_test_send,
 )
 from ..models import Campaign, CampaignTestSend, Contact
+from .base import ReadOnlyAdminMixin
 
 
 def _preview_contact(request, campaign: Campaign) -> tuple[Contact | None, str]:
@@ -237,7 +238,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignTestSend)
-class CampaignTestSendAdmin(admin.ModelAdmin):
+class CampaignTestSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The log of test sends: read-only, never added, changed or deleted by hand."""
 
     list_display = ["campaign", "requested_by", "created_at", "recipient_list", "refused_list"]
@@ -261,12 +262,3 @@ class CampaignTestSendAdmin(admin.ModelAdmin):
     @admin.display(description=_("refused (suppressed)"))
     def refused_list(self, obj: CampaignTestSend) -> str:
         return ", ".join(obj.refused)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

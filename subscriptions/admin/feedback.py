@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from ..addresses import InvalidAddress, address_hash
-from ..consent.importing import ImportFileError, Outcome, contacts_import
+from ..consent.importing import ImportFileError, contacts_import
 from ..consent.suppression_lists import (
     suppression_add_manual,
     suppression_add_many,
@@ -30,7 +30,14 @@ from ..models import (
     SuppressionRemoval,
     Topic,
 )
-from ..models.choices import DeliveryStatus, LegalBasis, SuppressionReason, SuppressionScope
+from ..models.choices import (
+    DeliveryStatus,
+    ImportRowOutcome,
+    LegalBasis,
+    SuppressionReason,
+    SuppressionScope,
+)
+from .base import ReadOnlyAdminMixin
 
 # --- suppressions ----------------------------------------------------------------------------
 
@@ -203,22 +210,13 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressionRemoval)
-class SuppressionRemovalAdmin(admin.ModelAdmin):
+class SuppressionRemovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
     readonly_fields = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SoftBounce)
-class SoftBounceAdmin(SuppressionRemovalAdmin):
+class SoftBounceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["address_hash", "esp", "description", "occurred_at"]
     readonly_fields = ["address_hash", "esp", "description", "occurred_at"]
 
@@ -227,7 +225,7 @@ class SoftBounceAdmin(SuppressionRemovalAdmin):
 
 
 @admin.register(CampaignComplaints)
-class CampaignComplaintsAdmin(admin.ModelAdmin):
+class CampaignComplaintsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "status", "sent", "complaints", "rate", "bounced", "opened"]
     change_list_template = "admin/subscriptions/campaigncomplaints/change_list.html"
 
@@ -277,15 +275,6 @@ class CampaignComplaintsAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "daily_rates": complaint_rates_by_day(days=30)}
         return super().changelist_view(request, extra_context)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --- import ----------------------------------------------------------------------------------
 
@@ -299,7 +288,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ContactImport)
-class ContactImportAdmin(admin.ModelAdmin):
+class ContactImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The changelist of this proxy is the upload page: one service does the import."""
 
     def changelist_view(self, request, extra_context=None):
@@ -310,7 +299,11 @@ class ContactImportAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
 
-            shown = {Outcome.INVALID, Outcome.KEPT_UNSUBSCRIBED, Outcome.KEPT_SUPPRESSED}
+            shown = {
+                ImportRowOutcome.INVALID,
+                ImportRowOutcome.KEPT_UNSUBSCRIBED,
+                ImportRowOutcome.KEPT_SUPPRESSED,
+            }
 
             def keep_problem(result):
                 if result.outcome in shown and len(problems) < 200:
@@ -340,12 +333,3 @@ class ContactImportAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("subscriptions.add_contact")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -10,22 +10,19 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from ..consent.ledger import Actor
 from ..models import DataSubject, PolicyVersion
-from ..models.choices import Source
+from ..privacy.erasure import contact_erase
+from ..privacy.export import contact_export
 from ..privacy.policy import PolicyNoticeTooShort, policy_check_notice_period, policy_publish
-from ..privacy.rights import ContactAlreadyErased, contact_erase, contact_export
-
-
-def _staff_actor(request) -> Actor:
-    return Actor.from_request(request, Source.ADMIN, staff_user=request.user)
+from ..privacy.rights import ContactAlreadyErased
+from .base import ReadOnlyAdminMixin, staff_actor
 
 
 @admin.action(description=_("Export the selected contacts' data (JSON)"))
 def export_data(modeladmin, request, queryset):
     exports = []
     for contact in queryset.active():
-        exports.append(contact_export(contact=contact, by=_staff_actor(request)))
+        exports.append(contact_export(contact=contact, by=staff_actor(request)))
     if not exports:
         modeladmin.message_user(request, _("Erased contacts have no data left to export."))
         return None
@@ -54,7 +51,7 @@ def erase_data(modeladmin, request, queryset):
     erased = 0
     for contact in queryset:
         try:
-            contact_erase(contact=contact, by=_staff_actor(request))
+            contact_erase(contact=contact, by=staff_actor(request))
         except ContactAlreadyErased:
             continue
         erased += 1
@@ -65,22 +62,16 @@ def erase_data(modeladmin, request, queryset):
 
 
 @admin.register(DataSubject)
-class DataSubjectAdmin(admin.ModelAdmin):
+class DataSubjectAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Erasure, never deletion: the ledger must keep pointing at the row. The export and erase
+    actions are the only changes made here."""
+
     list_display = ("__str__", "external_id", "created_at", "erased_at")
     list_filter = (("erased_at", admin.EmptyFieldListFilter),)
     search_fields = ("email_key", "external_id")
     actions = [export_data, erase_data]
     readonly_fields = ("email", "external_id", "locale", "country", "created_at", "erased_at")
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # erasure, never deletion: the ledger must keep pointing at the row
 
     def get_search_results(self, request, queryset, search_term):
         # Addresses are matched case-insensitively through email_key.

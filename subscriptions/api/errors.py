@@ -23,7 +23,7 @@ from ..addresses import InvalidAddress
 from ..campaigns.lifecycle import CampaignStateError
 from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..campaigns.test_sends import InvalidTestSend, MailUnavailable
-from ..consent.subscriptions import ConsentError
+from ..consent.errors import ConsentError
 from ..locales import InvalidLocale
 from ..mail.transactional import AddressSuppressed
 from ..privacy.rights import PrivacyError
@@ -58,11 +58,13 @@ CODES: dict[type[exceptions.APIException], str] = {
     exceptions.ValidationError: "invalid",
 }
 
-log = logging.getLogger(__name__)
-
-# An unreachable database (refused, dropped or timed-out connection): a client should retry.
+# An unreachable database (refused, dropped or timed-out connection, a restart, a failover):
+# the call changed nothing that committed, so a client should retry.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
-DATABASE_RETRY_AFTER_SECONDS = 30
+# A 503 (database or mail server unreachable) says when to try again (DESIGN: Retry-After);
+# prefcenter.middleware answers a database outage outside the API with the same wait.
+RETRY_AFTER_SECONDS = 30
+DATABASE_RETRY_AFTER_SECONDS = RETRY_AFTER_SECONDS
 
 # Field error codes that name the whole error when they are its only cause.
 FIELD_CODES = frozenset({"invalid_email", "invalid_locale"})
@@ -81,11 +83,6 @@ DOMAIN: dict[type[Exception], int] = {
     AddressSuppressed: status.HTTP_422_UNPROCESSABLE_ENTITY,
     MailUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
-# The database refused or dropped the connection (down, restarting, out of connections, a
-# failover): the call changed nothing that committed, so the client may retry.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-# A 503 says when to try again (DESIGN: 503 with Retry-After).
-RETRY_AFTER_SECONDS = 30
 
 
 def _flatten(detail, path: str = "") -> list[str]:
@@ -130,14 +127,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         set_rollback()
         return Response(body("too_large", "The request body is too large."), status=413)
-    if isinstance(exc, DATABASE_UNAVAILABLE):
-        log.warning("API call refused, the database is unavailable: %s", exc)
-        set_rollback()
-        return Response(
-            body("database_unavailable", "The database is unavailable; try again shortly."),
-            status=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -4,8 +4,8 @@ from csp.decorators import csp_update
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import views
 from .errors import not_found
+from .views import campaigns, contacts, privacy, suppressions, topics, transactional
 
 # Redoc's bundle inserts two fixed stylesheets (perfect-scrollbar's CSS, and an empty one) before
 # its `nonce` option takes effect: the Content-Security-Policy of its page allows them by hash.
@@ -16,42 +16,52 @@ REDOC_STYLE_HASHES = [
 ]
 
 v1 = [
-    path("topics/", views.TopicsView.as_view(), name="api-topics"),
-    path("contacts/", views.ContactsView.as_view(), name="api-contacts"),
-    path("contacts/<int:pk>/", views.ContactView.as_view(), name="api-contact"),
+    path("topics/", topics.TopicsView.as_view(), name="api-topics"),
+    path("contacts/", contacts.ContactsView.as_view(), name="api-contacts"),
+    path("contacts/<int:pk>/", contacts.ContactView.as_view(), name="api-contact"),
     path(
         "contacts/<int:pk>/subscriptions/<str:topic>/",
-        views.ContactSubscriptionView.as_view(),
+        contacts.ContactSubscriptionView.as_view(),
         name="api-contact-subscription",
     ),
     path(
         "contacts/<int:pk>/unsubscribe-all/",
-        views.ContactUnsubscribeAllView.as_view(),
+        contacts.ContactUnsubscribeAllView.as_view(),
         name="api-contact-unsubscribe-all",
     ),
     path(
         "contacts/<int:pk>/consent-events/",
-        views.ContactConsentEventsView.as_view(),
+        contacts.ContactConsentEventsView.as_view(),
         name="api-contact-consent-events",
     ),
     path(
-        "contacts/<int:pk>/signals/", views.ContactSignalView.as_view(), name="api-contact-signal"
+        "contacts/<int:pk>/signals/",
+        contacts.ContactSignalView.as_view(),
+        name="api-contact-signal",
     ),
-    path("contacts/<int:pk>/export/", views.ContactExportView.as_view(), name="api-contact-export"),
-    path("suppressions/", views.SuppressionsView.as_view(), name="api-suppressions"),
-    path("suppressions/check/", views.SuppressionCheckView.as_view(), name="api-suppression-check"),
-    path("transactional/", views.TransactionalView.as_view(), name="api-transactional"),
-    path("campaigns/", views.CampaignsView.as_view(), name="api-campaigns"),
-    path("campaigns/<int:pk>/", views.CampaignView.as_view(), name="api-campaign"),
+    path(
+        "contacts/<int:pk>/export/", privacy.ContactExportView.as_view(), name="api-contact-export"
+    ),
+    path("suppressions/", suppressions.SuppressionsView.as_view(), name="api-suppressions"),
+    path(
+        "suppressions/check/",
+        suppressions.SuppressionCheckView.as_view(),
+        name="api-suppression-check",
+    ),
+    path("transactional/", transactional.TransactionalView.as_view(), name="api-transactional"),
+    path("campaigns/", campaigns.CampaignsView.as_view(), name="api-campaigns"),
+    path("campaigns/<int:pk>/", campaigns.CampaignView.as_view(), name="api-campaign"),
     *(
         path(
             f"campaigns/<int:pk>/{action}/",
-            views.CampaignActionView.as_view(action=action),
+            campaigns.CampaignActionView.as_view(action=action),
             name=f"api-campaign-{action}",
         )
         for action in ("send", "pause", "resume", "cancel")
     ),
-    path("campaigns/<int:pk>/test/", views.CampaignTestView.as_view(), name="api-campaign-test"),
+    path(
+        "campaigns/<int:pk>/test/", campaigns.CampaignTestView.as_view(), name="api-campaign-test"
+    ),
 ]
 
 urlpatterns = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.policy import Compat32
 from email.utils import make_msgid, parseaddr
 
@@ -10,7 +10,8 @@ import css_inline
 import html2text
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.template import Context, Template, TemplateSyntaxError
+from django.template import Template, TemplateSyntaxError
+from django.template.loader import get_template
 from django.utils import translation
 from django.utils.html import escape
 
@@ -21,20 +22,10 @@ from .sandbox import RenderBudget, campaign_context, render_sandboxed, sandbox_c
 
 # --- marketing ----------------------------------------------------------------------------------
 
-_FOOTER_TEXT = Template(
-    "\n\n--\n"
-    "{% if not body_has_unsubscribe %}Unsubscribe from {{ topic.name }}: {{ unsubscribe_url }}\n{% endif %}"
-    "{% if not body_has_preferences %}Manage your preferences: {{ preferences_url }}\n{% endif %}"
-    "{{ postal_address }}\n"
-)
-_FOOTER_HTML = Template(
-    '<div class="prefcenter-footer" style="margin-top:24px;font-size:12px;color:#666">'
-    '{% if not body_has_unsubscribe %}<a href="{{ unsubscribe_url }}">Unsubscribe from'
-    " {{ topic.name }}</a>{% endif %}"
-    "{% if not body_has_unsubscribe and not body_has_preferences %} · {% endif %}"
-    '{% if not body_has_preferences %}<a href="{{ preferences_url }}">Manage your preferences</a>'
-    "{% endif %}<br>{{ postal_address }}</div>"
-)
+# The legally required footer (unsubscribe link, preference link, postal address), translated:
+# templates/emails/marketing_footer/, rendered once per campaign, language and link combination.
+_FOOTER_TEXT = "emails/marketing_footer/footer.txt"
+_FOOTER_HTML = "emails/marketing_footer/footer.html"
 
 
 class InvalidCampaignTemplate(ValueError):
@@ -50,30 +41,44 @@ class CompiledCampaign:
     subject: Template
     text: Template | None
     html: Template | None
-    # The footers, rendered once with stand-ins for the two per-recipient links, for each
-    # combination of (body shows the unsubscribe link, body shows the preference link).
-    text_footers: dict[tuple[bool, bool], str]
-    html_footers: dict[tuple[bool, bool], str]
+    topic_name: str
+    # The footers of each language, rendered on its first recipient with stand-ins for the two
+    # per-recipient links, for each combination of (body shows the unsubscribe link, body shows
+    # the preference link): language -> (text footers, HTML footers). Filled while a batch
+    # renders; two threads filling the same language compute the same value.
+    _footers: dict[str, tuple[dict[tuple[bool, bool], str], dict[tuple[bool, bool], str]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def footers(
-        self, unsubscribe_url: str, preferences_url: str, *, text_body: str, html_body: str
+        self,
+        unsubscribe_url: str,
+        preferences_url: str,
+        *,
+        text_body: str,
+        html_body: str,
+        language: str,
     ) -> tuple[str, str]:
         """The text and HTML footers of one recipient, with the links its rendered body lacks.
 
         Decided on what the body rendered, not on what its source says: a body that placed
         `{{ unsubscribe_url }}` inside `{% if %}` that came out false left its messages without
-        an unsubscribe link in the body.
+        an unsubscribe link in the body. The footers are in `language`.
         """
+        rendered = self._footers.get(language)
+        if rendered is None:
+            rendered = self._footers[language] = _render_footers(self.topic_name, language)
+        text_footers, html_footers = rendered
         html_has = (unsubscribe_url in html_body, preferences_url in html_body)
         # A text part made from the HTML carries the links the HTML body places.
         text_has = (unsubscribe_url in text_body, preferences_url in text_body)
         text = (
-            self.text_footers[text_has]
+            text_footers[text_has]
             .replace(_UNSUBSCRIBE_SLOT, unsubscribe_url)
             .replace(_PREFERENCES_SLOT, preferences_url)
         )
         html = (
-            self.html_footers[html_has]
+            html_footers[html_has]
             .replace(_UNSUBSCRIBE_SLOT, escape(unsubscribe_url))
             .replace(_PREFERENCES_SLOT, escape(preferences_url))
         )
@@ -88,19 +93,25 @@ _PREFERENCES_SLOT = "\x00preferences_url\x00"
 _LINK_COMBINATIONS = [(u, p) for u in (False, True) for p in (False, True)]
 
 
-def _render_footers(topic_name: str):
-    """Text and HTML footers for every combination of links the body already shows."""
+def _render_footers(
+    topic_name: str, language: str
+) -> tuple[dict[tuple[bool, bool], str], dict[tuple[bool, bool], str]]:
+    """Text and HTML footers in `language` for every combination of links the body shows."""
     ctx = {
         "topic": {"name": topic_name},
         "postal_address": settings.POSTAL_ADDRESS,
         "unsubscribe_url": _UNSUBSCRIBE_SLOT,
         "preferences_url": _PREFERENCES_SLOT,
     }
+    text_template, html_template = get_template(_FOOTER_TEXT), get_template(_FOOTER_HTML)
     text, html = {}, {}
-    for has in _LINK_COMBINATIONS:
-        links = {"body_has_unsubscribe": has[0], "body_has_preferences": has[1]}
-        text[has] = _FOOTER_TEXT.render(Context({**ctx, **links}, autoescape=False))
-        html[has] = _FOOTER_HTML.render(Context({**ctx, **links}))
+    with translation.override(language):
+        for has in _LINK_COMBINATIONS:
+            links = {"body_has_unsubscribe": has[0], "body_has_preferences": has[1]}
+            # The templates' own leading and trailing newlines are an editor's; the blank line
+            # between body and footer is the message's.
+            text[has] = "\n\n" + text_template.render({**ctx, **links}).strip() + "\n"
+            html[has] = html_template.render({**ctx, **links}).strip()
     return text, html
 
 
@@ -125,13 +136,11 @@ def compile_campaign(campaign) -> CompiledCampaign:
             raise InvalidCampaignTemplate(f"The {label} is not a valid template: {exc}") from exc
     if parts["text body"] is None and parts["HTML body"] is None:
         raise InvalidCampaignTemplate("A campaign needs a text or an HTML body.")
-    text_footers, html_footers = _render_footers(campaign.topic.name)
     return CompiledCampaign(
         subject=parts["subject"] or sandbox_compile(""),
         text=parts["text body"],
         html=parts["HTML body"],
-        text_footers=text_footers,
-        html_footers=html_footers,
+        topic_name=campaign.topic.name,
     )
 
 
@@ -290,7 +299,7 @@ def render_marketing_message(
             check_link_contexts(html=html_body, urls=(unsub, prefs))
             text = html2text.html2text(html_body)
         text_footer, html_footer = compiled.footers(
-            unsub, prefs, text_body=text, html_body=html_body
+            unsub, prefs, text_body=text, html_body=html_body, language=translation.get_language()
         )
         text = text.rstrip() + text_footer
     html = _append_html(html_body, html_footer) if compiled.html is not None else ""

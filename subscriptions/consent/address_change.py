@@ -10,8 +10,8 @@ from ..addresses import address_hash, address_key, normalize_email
 from ..models import Contact, Suppression
 from ..models.choices import Action, SuppressionReason
 from .canonical import contact_alias_hashes_sync
+from .errors import ConsentError
 from .ledger import Actor, record
-from .subscriptions import ConsentError
 from .suppression import suppression_add
 
 # Opt-outs belong to the person and follow them to the new address. Bounces and invalid-address
@@ -49,11 +49,13 @@ def contact_change_email(*, contact: Contact, new_email: str, by: Actor) -> bool
     for suppression in Suppression.objects.for_contact(contact).filter(
         reason__in=FOLLOWING_REASONS
     ):
+        # The new address is nobody's yet, so this writes no ledger row: the opt-out is
+        # already on record, and the address change gets its own row below.
         suppression_add(
             hashed=new_hash,
             reason=suppression.reason,
             scope=suppression.scope,
-            source=suppression.source,
+            by=by,
             note=f"followed the address change of contact #{contact.pk}",
             campaign=suppression.campaign,
         )

@@ -27,13 +27,14 @@ from ..addresses import (
     normalize_email,
 )
 from ..locales import normalize_locale, supported_locales
-from ..models.choices import Action, Source
+from ..models.choices import Action, Frequency, Source, SubscriptionStatus
 from .ledger import Actor, record
 
-# The most restrictive state wins a merge: an opt-out beats a consent, a consent a request.
-STATUS_RANK = {"pending": 1, "subscribed": 2, "unsubscribed": 3}
-# ...and the less frequent choice beats the more frequent one.
-FREQUENCY_RANK = {"immediate": 0, "daily": 1, "weekly": 2, "monthly": 3}
+# The most restrictive state wins a merge: an opt-out beats a consent, a consent a request
+# (SubscriptionStatus is declared in that order)...
+STATUS_RANK = {status: rank for rank, status in enumerate(SubscriptionStatus.values, start=1)}
+# ...and the less frequent choice beats the more frequent one (Frequency's order too).
+FREQUENCY_RANK = {frequency: rank for rank, frequency in enumerate(Frequency.values)}
 MERGE_SOURCE = Source.ADDRESS_MERGE
 MERGED_ACTION = Action.MERGED
 MERGED_REASON = "merged"  # Delivery.reason of a delivery skipped because of a merge

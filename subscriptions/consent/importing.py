@@ -23,29 +23,17 @@ from django.db import DataError, IntegrityError, transaction
 from ..addresses import InvalidAddress, normalize_email
 from ..locales import InvalidLocale, normalize_locale
 from ..models import Subscription, Suppression, Topic
-from ..models.choices import LegalBasis, Source, SubscriptionStatus
+from ..models.choices import ImportRowOutcome, LegalBasis, Source, SubscriptionStatus
+from .contacts import contact_get_or_create
+from .errors import ResubscribeRequiresConfirmation
 from .ledger import Actor
-from .subscriptions import (
-    ResubscribeRequiresConfirmation,
-    contact_get_or_create,
-    subscription_subscribe,
-)
+from .subscriptions import subscription_subscribe
 
 # Longest line accepted; longer lines are reported invalid and skipped without being kept.
 MAX_LINE_BYTES = 64 * 1024
 # Rows committed per transaction: fewer commits, while a failure still costs one row only.
 CHUNK_ROWS = 500
 KNOWN_COLUMNS = {"email", "external_id", "locale"}
-
-
-class Outcome:
-    CREATED = "created"
-    UPDATED = "updated"
-    SUBSCRIBED = "subscribed"
-    ALREADY_SUBSCRIBED = "already_subscribed"
-    KEPT_UNSUBSCRIBED = "kept_unsubscribed"
-    KEPT_SUPPRESSED = "kept_suppressed"
-    INVALID = "invalid"
 
 
 class ImportFileError(ValueError):
@@ -68,7 +56,7 @@ class ImportSummary:
 
     @property
     def invalid(self) -> int:
-        return self.counts[Outcome.INVALID]
+        return self.counts[ImportRowOutcome.INVALID]
 
 
 class _Dry(Exception):
@@ -109,25 +97,25 @@ def _import_row(
 ) -> RowResult:
     raw_email = values.get("email", "").strip()
     if not raw_email:
-        return RowResult(line, "", Outcome.INVALID, detail="email is empty")
+        return RowResult(line, "", ImportRowOutcome.INVALID, detail="email is empty")
     try:
         email = normalize_email(raw_email)
     except InvalidAddress as error:
-        return RowResult(line, raw_email[:254], Outcome.INVALID, detail=str(error))
+        return RowResult(line, raw_email[:254], ImportRowOutcome.INVALID, detail=str(error))
     locale = values.get("locale", "").strip() or None
     if locale:
         try:
             locale = normalize_locale(locale)
         except InvalidLocale as error:
-            return RowResult(line, email, Outcome.INVALID, detail=f"locale: {error}")
+            return RowResult(line, email, ImportRowOutcome.INVALID, detail=f"locale: {error}")
     external_id = values.get("external_id", "").strip() or None
     if external_id and len(external_id) > 255:
-        return RowResult(line, email, Outcome.INVALID, detail="external_id is too long")
+        return RowResult(line, email, ImportRowOutcome.INVALID, detail="external_id is too long")
     attributes = {k: v for k, v in values.items() if k not in KNOWN_COLUMNS and k and v}
 
     if Suppression.objects.for_address(email).exists():
         # Not even created: an erased or suppressed address stays out of the database.
-        return RowResult(line, email, Outcome.KEPT_SUPPRESSED, contact="unchanged")
+        return RowResult(line, email, ImportRowOutcome.KEPT_SUPPRESSED, contact="unchanged")
     contact, created = contact_get_or_create(
         email=email, external_id=external_id, locale=locale, attributes=attributes
     )
@@ -135,12 +123,14 @@ def _import_row(
     if not created:
         current = Subscription.objects.filter(contact=contact, topic=topic).first()
         if current is not None and current.status == SubscriptionStatus.SUBSCRIBED:
-            return RowResult(line, email, Outcome.ALREADY_SUBSCRIBED, contact=contact_state)
+            return RowResult(
+                line, email, ImportRowOutcome.ALREADY_SUBSCRIBED, contact=contact_state
+            )
     try:
         subscription_subscribe(contact=contact, topic=topic, by=actor, legal_basis=legal_basis)
     except ResubscribeRequiresConfirmation:
-        return RowResult(line, email, Outcome.KEPT_UNSUBSCRIBED, contact=contact_state)
-    return RowResult(line, email, Outcome.SUBSCRIBED, contact=contact_state)
+        return RowResult(line, email, ImportRowOutcome.KEPT_UNSUBSCRIBED, contact=contact_state)
+    return RowResult(line, email, ImportRowOutcome.SUBSCRIBED, contact=contact_state)
 
 
 def contacts_import(
@@ -183,7 +173,7 @@ def contacts_import(
     def drain() -> None:
         while errors:
             line, detail = errors.popleft()
-            emit(RowResult(line, "", Outcome.INVALID, detail=detail))
+            emit(RowResult(line, "", ImportRowOutcome.INVALID, detail=detail))
 
     header = None
     rows = _rows(reader)
@@ -212,7 +202,9 @@ def contacts_import(
                     row = next(rows, None)
                     while errors:
                         line, detail = errors.popleft()
-                        committed.append(RowResult(line, "", Outcome.INVALID, detail=detail))
+                        committed.append(
+                            RowResult(line, "", ImportRowOutcome.INVALID, detail=detail)
+                        )
                     if row is None:
                         chunk_done = True
                         break
@@ -242,7 +234,9 @@ def _rows(reader) -> Iterator[list[str] | RowResult]:
         except StopIteration:
             return
         except csv.Error as error:
-            yield RowResult(reader.line_num, "", Outcome.INVALID, detail=f"bad CSV: {error}")
+            yield RowResult(
+                reader.line_num, "", ImportRowOutcome.INVALID, detail=f"bad CSV: {error}"
+            )
             continue
         if not any(cell.strip() for cell in row):
             continue
@@ -254,13 +248,18 @@ def _apply(
 ) -> RowResult:
     if len(row) > len(header):
         return RowResult(
-            line, "", Outcome.INVALID, detail=f"{len(row)} fields, header has {len(header)}"
+            line,
+            "",
+            ImportRowOutcome.INVALID,
+            detail=f"{len(row)} fields, header has {len(header)}",
         )
     values = dict(zip(header, [cell.strip() for cell in row], strict=False))
     for name, value in values.items():
         if "\x00" in value:
             # PostgreSQL cannot store NUL in text; say which cell, never echo the bytes.
-            return RowResult(line, "", Outcome.INVALID, detail=f"a NUL byte in column {name!r}")
+            return RowResult(
+                line, "", ImportRowOutcome.INVALID, detail=f"a NUL byte in column {name!r}"
+            )
     try:
         with transaction.atomic():  # one savepoint per row: a refused row rolls back alone
             return _import_row(
@@ -270,11 +269,14 @@ def _apply(
         return RowResult(
             line,
             values.get("email", "")[:254],
-            Outcome.INVALID,
+            ImportRowOutcome.INVALID,
             detail="external_id belongs to another contact",
         )
     except DataError as error:
         detail = str(error).splitlines()[0][:200] if str(error) else "refused by the database"
         return RowResult(
-            line, values.get("email", "")[:254], Outcome.INVALID, detail=f"cannot store: {detail}"
+            line,
+            values.get("email", "")[:254],
+            ImportRowOutcome.INVALID,
+            detail=f"cannot store: {detail}",
         )

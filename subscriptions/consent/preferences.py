@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from ..models import ConsentEvent, Contact, Subscription, Topic
 from ..models.choices import LinkVia, SubscriptionStatus
+from .confirmations import subscription_request
+from .errors import UnknownFrequency
 from .ledger import Actor
 from .subscriptions import (
-    UnknownFrequency,
     person_suppressed,
-    subscription_request,
     subscription_set_frequency,
     subscription_subscribe,
     subscription_unsubscribe,

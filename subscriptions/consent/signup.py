@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from ..models import Topic
+from .confirmations import subscription_request
+from .contacts import contact_get_or_create
 from .ledger import Actor
-from .subscriptions import contact_get_or_create, subscription_request
 
 
 @transaction.atomic

@@ -1,4 +1,6 @@
-"""Consent services: the only code that changes a Subscription.
+"""Consent services. This package is the only code that changes a Subscription: these services,
+the double opt-in (confirmations.py), implied consent (implied.py) and the merge of two spellings
+of an address (canonical.py). Privacy's erasure and retention call them; a test keeps it so.
 
 Every function here runs in one transaction with the ConsentEvent it writes, locks the rows it
 changes, writes one ledger row per actual change (none for a no-op), and is called alike by the
@@ -12,18 +14,11 @@ confirmed double opt-in, or their own preference page).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.db.models.functions import Now
+from django.db import transaction
 from django.utils import timezone
 
-from .. import ratelimit
-from ..addresses import address_hash, address_key, normalize_email
-from ..locales import normalize_locale
-from ..models import ConfirmationRequest, ConsentEvent, Contact, Subscription, Suppression, Topic
+from ..models import ConsentEvent, Contact, Subscription, Suppression, Topic
 from ..models.choices import (
     Action,
     ImpliedBy,
@@ -31,12 +26,10 @@ from ..models.choices import (
     Source,
     SubscriptionStatus,
     SuppressionReason,
-    SuppressionScope,
 )
-from .canonical import contact_alias_hashes_sync
+from .errors import ResubscribeRequiresConfirmation, UnknownFrequency
 from .ledger import Actor, record
-from .notifications import send_confirmation_request
-from .suppression import blocks_all_mail, suppression_add
+from .suppression import suppression_add
 
 # Where a new consent proves control of the mailbox, so it may undo the person's own opt-out of
 # a topic. The preference page counts only from a fresh link (preferences.preferences_apply).
@@ -50,95 +43,12 @@ PERSON_LIFTABLE_REASONS = (
 # Only a confirmation emailed just now and clicked lifts those: a preference link, however
 # fresh, may be a forward, an archive or a log line (issue 9, road 1).
 SUPPRESSION_LIFTING_SOURCES = frozenset({Source.CONFIRMATION})
-# Rate-limit scope of confirmation emails per canonical address (CONFIRMATION_RATE_LIMIT_EMAIL).
-CONFIRMATION_MAIL_SCOPE = "confirm-email"
-
-
-class ConsentError(Exception):
-    code = "consent_error"
-
-
-class ResubscribeRequiresConfirmation(ConsentError):
-    """The contact opted out or is suppressed; only their own confirmed consent can undo it."""
-
-    code = "resubscribe_requires_confirmation"
-
-
-class ErasedRequiresDoubleOptIn(ConsentError):
-    """The person had this address erased; only their own confirmed consent brings it back."""
-
-    code = "erased_requires_double_opt_in"
-
-
-# --- contacts --------------------------------------------------------------------------------
-
-
-def contact_get_or_create(
-    *,
-    email: str,
-    external_id: str | None = None,
-    locale: str | None = None,
-    attributes: dict | None = None,
-    refuse_erased: bool = False,
-) -> tuple[Contact, bool]:
-    """The active contact with this mailbox (its canonical address), created if new.
-
-    Every road that makes a contact comes here, so one mailbox is one contact. Given fields
-    update an existing contact; attributes are merged; a locale is stored as the supported
-    language it names. With `refuse_erased`, creating a contact for an address whose owner had
-    it erased raises ErasedRequiresDoubleOptIn (callers without the person's proof of the
-    mailbox). Raises InvalidAddress, InvalidLocale.
-    """
-    normalized = normalize_email(email)
-    key = address_key(normalized)
-    locale = normalize_locale(locale) if locale else None
-    for _attempt in range(2):
-        contact = Contact.objects.active().filter(email_key=key).first()
-        if contact is not None:
-            changed = []
-            if external_id is not None and contact.external_id != external_id:
-                contact.external_id = external_id
-                changed.append("external_id")
-            if locale and contact.locale != locale:
-                contact.locale = locale
-                changed.append("locale")
-            if attributes:
-                contact.attributes = {**contact.attributes, **attributes}
-                changed.append("attributes")
-            if changed:
-                contact.save(update_fields=[*changed, "updated_at"])
-            return contact, False
-        if (
-            refuse_erased
-            and Suppression.objects.for_address(normalized)
-            .filter(reason=SuppressionReason.ERASED)
-            .exists()
-        ):
-            raise ErasedRequiresDoubleOptIn(
-                "This address was erased at its owner's request; only a double opt-in "
-                "(double_opt_in with topics) can bring it back."
-            )
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(
-                    email=normalized,
-                    email_key=key,
-                    address_hash=address_hash(normalized),
-                    external_id=external_id,
-                    locale=locale or "en",
-                    attributes=attributes or {},
-                )
-                contact_alias_hashes_sync(contact=contact)
-            return contact, True
-        except IntegrityError:
-            continue  # created concurrently: read it back
-    raise IntegrityError(f"could not create or find contact for {key!r}")
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _locked_subscription(contact: Contact, topic: Topic) -> Subscription | None:
+def locked_subscription(contact: Contact, topic: Topic) -> Subscription | None:
     return Subscription.objects.select_for_update().filter(contact=contact, topic=topic).first()
 
 
@@ -206,7 +116,7 @@ def subscription_subscribe(
     suppression is lifted only by a confirmation (SUPPRESSION_LIFTING_SOURCES); from any other
     source it refuses as well.
     """
-    subscription = _locked_subscription(contact, topic)
+    subscription = locked_subscription(contact, topic)
     if _opted_out(contact, subscription):
         if by.source not in PERSON_PROVEN_SOURCES:
             raise ResubscribeRequiresConfirmation(
@@ -247,146 +157,6 @@ def subscription_subscribe(
     return subscription
 
 
-@transaction.atomic
-def subscription_request(
-    *, contact: Contact, topics: Iterable[Topic], by: Actor, age_confirmed: bool = False
-) -> list[Topic]:
-    """Start a double opt-in: topics not yet subscribed become pending, one confirmation is sent.
-
-    The confirmation is a single-use ConfirmationRequest row whose nonce the emailed link
-    carries; `age_confirmed` (the sign-up form's box) waits on that row until the person
-    confirms. At most CONFIRMATION_RATE_LIMIT_EMAIL confirmation emails go to one canonical
-    address: over it, the topics still become pending but no row is made and no mail sent.
-
-    Returns the topics awaiting confirmation (empty when there is nothing to confirm or the
-    address cannot receive mail at all). Callers show the same answer either way, so the
-    result never reveals whether an address is known or was rate-limited.
-    """
-    if blocks_all_mail(contact=contact):
-        return []
-    awaiting: list[Topic] = []
-    for topic in topics:
-        subscription = _locked_subscription(contact, topic)
-        if subscription is not None and subscription.status == SubscriptionStatus.SUBSCRIBED:
-            continue
-        awaiting.append(topic)
-        if subscription is not None and subscription.status == SubscriptionStatus.PENDING:
-            continue  # asked again: send the confirmation again, record nothing new
-        old_status = ""
-        if subscription is None:
-            subscription = Subscription(
-                contact=contact, topic=topic, frequency=topic.default_frequency
-            )
-        else:
-            # An unsubscribed row becomes pending; _opted_out still treats it as an opt-out
-            # until the person confirms.
-            old_status = subscription.status
-        subscription.status = SubscriptionStatus.PENDING
-        subscription.save()
-        record(
-            contact=contact,
-            topic=topic,
-            action=Action.SUBSCRIBE_REQUESTED,
-            by=by,
-            old_status=old_status,
-            new_status=subscription.status,
-        )
-    if awaiting and not ratelimit.hit(
-        scope=CONFIRMATION_MAIL_SCOPE,
-        key=address_key(contact.email),
-        rate=settings.CONFIRMATION_RATE_LIMIT_EMAIL,
-    ):
-        # Stamped by the database clock, as the ledger's rows are: whether a later opt-out
-        # overtook it (confirmation_overtaken) compares the two, and a worker whose clock ran
-        # a few seconds ahead made an unsubscribe-all right after the mail look older than it,
-        # so the link still re-subscribed the person and lifted their suppression.
-        confirmation = ConfirmationRequest.objects.create(
-            contact=contact, age_confirmed=age_confirmed, created_at=Now()
-        )
-        confirmation.refresh_from_db(fields=["created_at"])
-        confirmation.topics.set(awaiting)
-        send_confirmation_request(confirmation=confirmation, topics=awaiting)
-    return awaiting
-
-
-def subscription_confirm(*, contact: Contact, topics: Iterable[Topic], by: Actor) -> list[Topic]:
-    """The person confirmed a double opt-in: subscribe them to each topic (rule 5's proof).
-
-    Callers holding a confirmation link go through `confirmation_accept`, which makes the link
-    single-use; this is the step it ends with (and what seeding and tests call directly).
-    """
-    confirmed_by = Actor(**{**by.__dict__, "source": Source.CONFIRMATION})
-    with transaction.atomic():
-        for topic in topics:
-            subscription_subscribe(contact=contact, topic=topic, by=confirmed_by)
-    return list(topics)
-
-
-class ConfirmationUnusable(ConsentError):
-    """The confirmation link was genuine but cannot confirm any more; nothing was changed."""
-
-
-class ConfirmationUsed(ConfirmationUnusable):
-    code = "confirmation_used"
-
-
-class ConfirmationOvertaken(ConfirmationUnusable):
-    """An opt-out or complaint came after the confirmation was sent: it no longer confirms."""
-
-    code = "confirmation_overtaken"
-
-
-def confirmation_overtaken(confirmation: ConfirmationRequest) -> bool:
-    """Whether the person opted out of one of its topics, of everything, or complained (or
-    was suppressed) after this confirmation was sent."""
-    since = confirmation.created_at
-    topic_ids = list(confirmation.topics.values_list("pk", flat=True))
-    later_opt_out = ConsentEvent.objects.filter(
-        contact_id=confirmation.contact_id, created_at__gte=since
-    ).filter(
-        Q(action=Action.UNSUBSCRIBED, topic_id__in=topic_ids)
-        | Q(action__in=[Action.UNSUBSCRIBED_ALL, Action.SUPPRESSED])
-    )
-    later_suppression = Suppression.objects.for_contact(confirmation.contact).filter(
-        created_at__gte=since, reason__in=PERSON_LIFTABLE_REASONS
-    )
-    return later_opt_out.exists() or later_suppression.exists()
-
-
-def confirmation_check(confirmation: ConfirmationRequest) -> None:
-    """Raise ConfirmationUsed or ConfirmationOvertaken when the link can no longer confirm."""
-    if confirmation.used_at is not None:
-        raise ConfirmationUsed("This confirmation link was already used.")
-    if confirmation_overtaken(confirmation):
-        raise ConfirmationOvertaken("An opt-out came after this confirmation was sent.")
-
-
-def confirmation_accept(*, confirmation: ConfirmationRequest, by: Actor) -> list[Topic]:
-    """The person clicked their confirmation link's button: confirm its topics, once.
-
-    Locks the request row, so two concurrent POSTs confirm once (the second sees it used).
-    Raises ConfirmationUsed for a replay and ConfirmationOvertaken when an opt-out of one of
-    its topics, an unsubscribe-all or a complaint came after it was sent; either way nothing
-    changes. An age confirmation given with the request is stored on the contact now, with
-    the confirmed consent. Returns the topics confirmed.
-    """
-    with transaction.atomic():
-        locked = (
-            ConfirmationRequest.objects.select_for_update()
-            .select_related("contact")
-            .get(pk=confirmation.pk)
-        )
-        confirmation_check(locked)
-        locked.used_at = timezone.now()
-        locked.save(update_fields=["used_at"])
-        contact = locked.contact
-        if locked.age_confirmed and not contact.age_confirmed:
-            contact.age_confirmed = True
-            contact.save(update_fields=["age_confirmed", "updated_at"])
-        topics = list(locked.topics.all())
-        return subscription_confirm(contact=contact, topics=topics, by=by)
-
-
 # --- leaving ---------------------------------------------------------------------------------
 
 
@@ -397,7 +167,7 @@ def subscription_unsubscribe(*, contact: Contact, topic: Topic, by: Actor) -> bo
     With no subscription row at all, an unsubscribed one is written, so that the opt-out is on
     record before any later import or API call could subscribe the person.
     """
-    subscription = _locked_subscription(contact, topic)
+    subscription = locked_subscription(contact, topic)
     if subscription is not None and subscription.status == SubscriptionStatus.UNSUBSCRIBED:
         return False
     old_status = subscription.status if subscription else ""
@@ -422,7 +192,7 @@ def contact_unsubscribe_all(*, contact: Contact, by: Actor, note: str = "") -> i
     """Unsubscribe from every topic and add a marketing-scope suppression.
 
     Writes one row per subscription that changed and one for the unsubscribe-all itself (unless
-    it was already in force). Returns how many subscriptions changed.
+    it was already in force: suppression_add). Returns how many subscriptions changed.
     """
     changed = 0
     subscriptions = Subscription.objects.select_for_update().filter(contact=contact)
@@ -440,19 +210,14 @@ def contact_unsubscribe_all(*, contact: Contact, by: Actor, note: str = "") -> i
             new_status=SubscriptionStatus.UNSUBSCRIBED,
         )
         changed += 1
-    already = Suppression.objects.for_contact(contact).filter(
-        reason=SuppressionReason.UNSUBSCRIBED_ALL
+    # Records the unsubscribe-all itself, unless it was already in force.
+    suppression_add(
+        hashed=contact.address_hash,
+        reason=SuppressionReason.UNSUBSCRIBED_ALL,
+        by=by,
+        contact=contact,
+        note=note,
     )
-    if not already.exists():
-        suppression_add(
-            hashed=contact.address_hash,
-            reason=SuppressionReason.UNSUBSCRIBED_ALL,
-            scope=SuppressionScope.MARKETING,
-            source=by.source,
-            note=note,
-            created_by=by.staff_user,
-        )
-        record(contact=contact, action=Action.UNSUBSCRIBED_ALL, by=by, new_status="suppressed")
     return changed
 
 
@@ -511,10 +276,6 @@ def subscription_resume(*, contact: Contact, by: Actor, topic: Topic | None = No
     return changed
 
 
-class UnknownFrequency(ConsentError):
-    code = "unknown_frequency"
-
-
 @transaction.atomic
 def subscription_set_frequency(
     *, contact: Contact, topic: Topic, frequency: str, by: Actor
@@ -522,7 +283,7 @@ def subscription_set_frequency(
     """Change how often the contact hears about `topic`. Returns whether anything changed."""
     if frequency not in topic.offered_frequencies:
         raise UnknownFrequency(f"{topic.slug} does not offer {frequency!r}.")
-    subscription = _locked_subscription(contact, topic)
+    subscription = locked_subscription(contact, topic)
     if subscription is None or subscription.frequency == frequency:
         return False
     old = subscription.frequency

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from ..addresses import InvalidAddress, address_hash
+from ..addresses import InvalidAddress
 from ..models import Contact, Suppression, SuppressionRemoval
 from ..models.choices import Action, Source
 from .ledger import Actor, record
-from .suppression import suppression_add_recorded
+from .suppression import suppression_add
 
 _SEPARATORS = re.compile(r"[,;\t ]+")
 
@@ -28,19 +28,13 @@ def _staff_actor(user, evidence: str = "") -> Actor:
     return Actor(source=Source.ADMIN, staff_user=user, evidence=evidence)
 
 
-@transaction.atomic
 def suppression_add_manual(
     *, email: str, reason: str, scope: str | None, user, note: str = ""
 ) -> tuple[Suppression, bool]:
-    """Suppress one address on staff's behalf. Returns (suppression, created). Raises
-    InvalidAddress. A contact with the address gets a ledger row."""
-    return suppression_add_recorded(
-        hashed=address_hash(email),
-        reason=reason,
-        scope=scope,
-        by=_staff_actor(user, note),
-        contact=Contact.objects.by_email(email).first(),
-        note=note,
+    """Suppress one address on staff's behalf (suppression_add: a contact with the address
+    gets its ledger row). Returns (suppression, created). Raises InvalidAddress."""
+    return suppression_add(
+        email=email, reason=reason, scope=scope, by=_staff_actor(user, note), note=note
     )
 
 

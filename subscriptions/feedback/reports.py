@@ -27,37 +27,25 @@ from ..addresses import InvalidAddress, address_hash, address_key, normalize_ema
 from ..campaigns.lifecycle import CampaignStateError, campaign_pause
 from ..consent.ledger import Actor
 from ..consent.subscriptions import contact_unsubscribe_all
-from ..consent.suppression import suppression_add, suppression_add_recorded
+from ..consent.suppression import suppression_add
 from ..models import Campaign, Contact, Delivery, ProcessedWebhookEvent, SoftBounce
 from ..models.choices import (
+    ComplaintRateLevel,
     DeliveryStatus,
+    FeedbackKind,
     Source,
     SuppressionReason,
-    SuppressionScope,
 )
-from ..redaction import redact
+from ..redaction import redact_identifiers
 
 log = logging.getLogger(__name__)
 
 
-class Kind:
-    """Normalized feedback kinds (what the webhook layer maps each ESP event to)."""
-
-    HARD_BOUNCE = "hard_bounce"
-    INVALID = "invalid"
-    SOFT_BOUNCE = "soft_bounce"
-    COMPLAINT = "complaint"
-    UNSUBSCRIBE = "unsubscribe"
-    DELIVERED = "delivered"
-    OPENED = "opened"
-    CLICKED = "clicked"
-
-
 # Engagement kinds only touch the delivery: the first time each is seen is kept.
 ENGAGEMENT_FIELDS = {
-    Kind.DELIVERED: "delivered_at",
-    Kind.OPENED: "opened_at",
-    Kind.CLICKED: "clicked_at",
+    FeedbackKind.DELIVERED: "delivered_at",
+    FeedbackKind.OPENED: "opened_at",
+    FeedbackKind.CLICKED: "clicked_at",
 }
 
 
@@ -82,7 +70,7 @@ class Feedback:
         # ESP and MTA texts quote the address; what is stored from them must not (erasure
         # would leave a copy), so the description is redacted before anything uses it.
         object.__setattr__(
-            self, "description", redact(self.description, identifiers=[self.recipient])
+            self, "description", redact_identifiers(self.description, identifiers=[self.recipient])
         )
 
     def dedupe_key(self) -> str:
@@ -144,26 +132,8 @@ def _mark(delivery: Delivery | None, field_name: str, at: datetime.datetime) -> 
         delivery.save(update_fields=[field_name])
 
 
-def _suppress(
-    *,
-    hashed: str,
-    reason: str,
-    scope: str,
-    contact: Contact | None,
-    campaign: Campaign | None,
-    feedback: Feedback,
-    by: Actor,
-) -> None:
-    """Add a suppression; write a ledger row for a known contact when it is new (or wider)."""
-    suppression_add_recorded(
-        hashed=hashed,
-        reason=reason,
-        scope=scope,
-        by=by,
-        contact=contact,
-        note=f"{feedback.esp}: {feedback.description}"[:500],
-        campaign=campaign,
-    )
+def _note(feedback: Feedback) -> str:
+    return f"{feedback.esp}: {feedback.description}"[:500]
 
 
 @transaction.atomic
@@ -206,23 +176,22 @@ def feedback_record(*, feedback: Feedback) -> bool:
 
     # Bounces and complaints are facts about the address, so they are kept even for an
     # address that is not a contact (transactional mail goes to non-contacts too).
-    if feedback.kind in (Kind.HARD_BOUNCE, Kind.INVALID):
+    if feedback.kind in (FeedbackKind.HARD_BOUNCE, FeedbackKind.INVALID):
         reason = (
             SuppressionReason.HARD_BOUNCE
-            if feedback.kind == Kind.HARD_BOUNCE
+            if feedback.kind == FeedbackKind.HARD_BOUNCE
             else SuppressionReason.INVALID
         )
-        _suppress(
+        suppression_add(
             hashed=hashed,
             reason=reason,
-            scope=SuppressionScope.ALL,
-            contact=contact,
-            campaign=campaign,
-            feedback=feedback,
             by=by,
+            contact=contact,
+            note=_note(feedback),
+            campaign=campaign,
         )
         _mark(delivery, "bounced_at", at)
-    elif feedback.kind == Kind.SOFT_BOUNCE:
+    elif feedback.kind == FeedbackKind.SOFT_BOUNCE:
         SoftBounce.objects.create(
             address_hash=hashed,
             esp=feedback.esp[:40],
@@ -236,39 +205,36 @@ def feedback_record(*, feedback: Feedback) -> bool:
             address_hash=hashed, occurred_at__gte=since, occurred_at__lte=at
         ).count()
         if recent >= settings.SOFT_BOUNCE_LIMIT:
-            _suppress(
+            suppression_add(
                 hashed=hashed,
                 reason=SuppressionReason.SOFT_BOUNCE_LIMIT,
-                scope=SuppressionScope.ALL,
-                contact=contact,
-                campaign=campaign,
-                feedback=feedback,
                 by=by,
+                contact=contact,
+                note=_note(feedback),
+                campaign=campaign,
             )
-    elif feedback.kind == Kind.COMPLAINT:
+    elif feedback.kind == FeedbackKind.COMPLAINT:
         if contact is not None:
             contact_unsubscribe_all(contact=contact, by=by, note=f"complaint via {feedback.esp}")
-        _suppress(
+        suppression_add(
             hashed=hashed,
             reason=SuppressionReason.COMPLAINT,
-            scope=SuppressionScope.MARKETING,
-            contact=contact,
-            campaign=campaign,
-            feedback=feedback,
             by=by,
+            contact=contact,
+            note=_note(feedback),
+            campaign=campaign,
         )
         _mark(delivery, "complained_at", at)
         if campaign is not None:
             campaign_check_complaint_rate(campaign=campaign)
-    elif feedback.kind == Kind.UNSUBSCRIBE:
+    elif feedback.kind == FeedbackKind.UNSUBSCRIBE:
         if contact is not None:
             contact_unsubscribe_all(contact=contact, by=by, note=f"unsubscribed at {feedback.esp}")
         else:
             suppression_add(
                 hashed=hashed,
                 reason=SuppressionReason.UNSUBSCRIBED_ALL,
-                scope=SuppressionScope.MARKETING,
-                source=Source.ESP_WEBHOOK,
+                by=by,
                 note=f"unsubscribed at {feedback.esp}",
             )
         _mark(delivery, "unsubscribed_at", at)
@@ -297,12 +263,12 @@ class ComplaintRate:
 
     @property
     def level(self) -> str:
-        """`ok`, `warn` (at COMPLAINT_RATE_WARN) or `pause` (above COMPLAINT_RATE_PAUSE)."""
+        """`warn` at COMPLAINT_RATE_WARN, `pause` above COMPLAINT_RATE_PAUSE, else `ok`."""
         if self.complained and self.rate > settings.COMPLAINT_RATE_PAUSE:
-            return "pause"
+            return ComplaintRateLevel.PAUSE
         if self.complained and self.rate >= settings.COMPLAINT_RATE_WARN:
-            return "warn"
-        return "ok"
+            return ComplaintRateLevel.WARN
+        return ComplaintRateLevel.OK
 
     @property
     def percent(self) -> str:
@@ -348,9 +314,9 @@ def campaign_check_complaint_rate(*, campaign: Campaign) -> bool:
     was paused now.
     """
     rate = complaint_rate(campaign)
-    if rate.level == "warn":
+    if rate.level == ComplaintRateLevel.WARN:
         log.warning("campaign %s complaint rate %s", campaign.pk, rate.percent)
-    if rate.level != "pause":
+    if rate.level != ComplaintRateLevel.PAUSE:
         return False
     try:
         campaign_pause(campaign=campaign)

@@ -20,27 +20,28 @@ from django.views.decorators.csrf import csrf_exempt
 
 from prefcenter.esps import SIGNING_KEYS
 
+from ..models.choices import FeedbackKind
 from ..safejson import MAX_JSON_DEPTH, exceeds_depth
-from .reports import Feedback, Kind, feedback_record
+from .reports import Feedback, feedback_record
 from .sns import SnsSignatureInvalid, sns_verify
 
 log = logging.getLogger(__name__)
 
 DIRECT_KINDS = {
-    EventType.DEFERRED: Kind.SOFT_BOUNCE,
-    EventType.COMPLAINED: Kind.COMPLAINT,
-    EventType.UNSUBSCRIBED: Kind.UNSUBSCRIBE,
-    EventType.DELIVERED: Kind.DELIVERED,
-    EventType.OPENED: Kind.OPENED,
-    EventType.CLICKED: Kind.CLICKED,
+    EventType.DEFERRED: FeedbackKind.SOFT_BOUNCE,
+    EventType.COMPLAINED: FeedbackKind.COMPLAINT,
+    EventType.UNSUBSCRIBED: FeedbackKind.UNSUBSCRIBE,
+    EventType.DELIVERED: FeedbackKind.DELIVERED,
+    EventType.OPENED: FeedbackKind.OPENED,
+    EventType.CLICKED: FeedbackKind.CLICKED,
 }
 
 # A `rejected` event (the ESP refused to send) by its reason; other reasons change nothing.
 REJECTED_KINDS = {
-    RejectReason.INVALID: Kind.INVALID,
-    RejectReason.BOUNCED: Kind.HARD_BOUNCE,
-    RejectReason.SPAM: Kind.COMPLAINT,
-    RejectReason.UNSUBSCRIBED: Kind.UNSUBSCRIBE,
+    RejectReason.INVALID: FeedbackKind.INVALID,
+    RejectReason.BOUNCED: FeedbackKind.HARD_BOUNCE,
+    RejectReason.SPAM: FeedbackKind.COMPLAINT,
+    RejectReason.UNSUBSCRIBED: FeedbackKind.UNSUBSCRIBE,
 }
 
 # (payload key, nested key or None, values) marking a `bounced` event as temporary, per ESP.
@@ -67,7 +68,11 @@ def feedback_kind(esp_name: str, event) -> str | None:
     if event.event_type == EventType.BOUNCED:
         if event.reject_reason not in (None, RejectReason.BOUNCED):
             return None  # e.g. a virus notification: not about the address
-        return Kind.SOFT_BOUNCE if _is_soft(esp_name, event.esp_event) else Kind.HARD_BOUNCE
+        return (
+            FeedbackKind.SOFT_BOUNCE
+            if _is_soft(esp_name, event.esp_event)
+            else FeedbackKind.HARD_BOUNCE
+        )
     if event.event_type == EventType.REJECTED:
         return REJECTED_KINDS.get(event.reject_reason)
     return DIRECT_KINDS.get(event.event_type)

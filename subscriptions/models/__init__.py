@@ -1,18 +1,13 @@
+from .admin_proxies import CampaignComplaints, ContactImport, DataSubject
 from .api import ApiKey
 from .campaigns import Campaign, CampaignTestSend, Delivery
 from .confirmations import ConfirmationRequest
 from .contacts import Contact, ContactAddressHash, Subscription, Topic
-from .feedback import (
-    CampaignComplaints,
-    ContactImport,
-    ProcessedWebhookEvent,
-    SoftBounce,
-    SuppressionRemoval,
-)
+from .feedback import ProcessedWebhookEvent, SoftBounce, SuppressionRemoval
 from .ledger import ConsentEvent, LedgerCheckpoint
 from .pages import LinkHit
 from .policy import PolicyVersion
-from .privacy import CampaignStatsArchive, DataSubject, PrivacyRequest
+from .privacy import CampaignStatsArchive, PrivacyRequest
 from .suppression import Suppression
 from .transactional import TransactionalMessage
 

@@ -143,6 +143,56 @@ class TransactionalStatus(models.TextChoices):
     REFUSED = "refused", _("Refused (suppressed)")
 
 
+# --- consent, suppression, import and feedback vocabularies (issue 10, helper B) -------------
+
+# Reasons that also block transactional mail: the address cannot receive anything.
+ALL_MAIL_REASONS = frozenset(
+    {SuppressionReason.HARD_BOUNCE, SuppressionReason.INVALID, SuppressionReason.SOFT_BOUNCE_LIMIT}
+)
+
+
+def suppression_default_scope(reason: str) -> str:
+    """The scope a suppression of `reason` takes unless its caller widens it."""
+    return SuppressionScope.ALL if reason in ALL_MAIL_REASONS else SuppressionScope.MARKETING
+
+
+class FeedbackKind(models.TextChoices):
+    """What an ESP reported about a message, normalized: each webhook maps its events to one."""
+
+    HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    INVALID = "invalid", _("Invalid address")
+    SOFT_BOUNCE = "soft_bounce", _("Soft bounce")
+    COMPLAINT = "complaint", _("Spam complaint")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribed at the ESP")
+    DELIVERED = "delivered", _("Delivered")
+    OPENED = "opened", _("Opened")
+    CLICKED = "clicked", _("Clicked")
+
+
+class ComplaintRateLevel(models.TextChoices):
+    """How a campaign's complaint rate stands against COMPLAINT_RATE_WARN / _PAUSE."""
+
+    OK = "ok", _("Normal")
+    WARN = "warn", _("At or above the warning rate")
+    PAUSE = "pause", _("Above the pause rate")
+
+
+class ImportRowOutcome(models.TextChoices):
+    """What importing one CSV row did (its contact, and its subscription to the topic)."""
+
+    CREATED = "created", _("Contact created")
+    UPDATED = "updated", _("Contact updated")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    ALREADY_SUBSCRIBED = "already_subscribed", _("Already subscribed")
+    KEPT_UNSUBSCRIBED = "kept_unsubscribed", _("Kept unsubscribed")
+    KEPT_SUPPRESSED = "kept_suppressed", _("Kept suppressed")
+    INVALID = "invalid", _("Invalid row")
+
+
+# The pauses the preference page offers: its button's action → days.
+PAUSE_DAYS = {"pause30": 30, "pause90": 90}
+
+
 class SkipReason(models.TextChoices):
     """Why a delivery was not sent (Delivery.reason): the strings stored since the first send.
 

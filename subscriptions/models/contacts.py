@@ -125,7 +125,7 @@ class Topic(models.Model):
 
 
 class Subscription(models.Model):
-    """A contact's standing on one topic. Changed only through subscriptions.consent.subscriptions."""
+    """A contact's standing on one topic. Changed only through the consent services (subscriptions.consent)."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="subscriptions")
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="subscriptions")

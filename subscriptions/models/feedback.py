@@ -7,9 +7,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .campaigns import Campaign
-from .contacts import Contact
-
 
 class ProcessedWebhookEvent(models.Model):
     """One ESP event already handled: the idempotency key of the tracking webhooks."""
@@ -65,21 +62,3 @@ class SuppressionRemoval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address_hash[:12]}… {self.reasons} removed"
-
-
-class CampaignComplaints(Campaign):
-    """Campaigns seen through their complaint rates (an admin view of its own)."""
-
-    class Meta:
-        proxy = True
-        verbose_name = _("complaint rate")
-        verbose_name_plural = _("complaint rates")
-
-
-class ContactImport(Contact):
-    """The admin's contact-import upload page hangs off this proxy."""
-
-    class Meta:
-        proxy = True
-        verbose_name = _("contact import")
-        verbose_name_plural = _("contact imports")

@@ -55,12 +55,3 @@ class CampaignStatsArchive(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.status}/{self.reason}: {self.count}"
-
-
-class DataSubject(Contact):
-    """Contacts seen from the privacy desk: the admin list with export and erasure actions."""
-
-    class Meta:
-        proxy = True
-        verbose_name = _("data subject (export / erase)")
-        verbose_name_plural = _("data subjects (export / erase)")

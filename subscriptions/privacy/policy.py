@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+
+from ..consent.tokens import preferences_url
+from ..mail.transactional import AddressSuppressed, send_transactional
+from ..models import Contact, PolicyVersion, Subscription
+from ..models.choices import LinkVia
 
 # --- publishing policy versions --------------------------------------------------------------
 
@@ -32,7 +39,7 @@ def policy_publish(
     effective_at: datetime.datetime,
     is_material: bool,
     summary: str = "",
-):
+) -> PolicyVersion:
     """Record a new policy version; a material one schedules a notice to every contact.
 
     The notice goes (as transactional mail, no marketing headers) to every contact with any
@@ -40,10 +47,6 @@ def policy_publish(
     too. Raises PolicyNoticeTooShort when a material change takes effect sooner than
     POLICY_NOTICE_MIN_DAYS from now.
     """
-    from django.db import transaction
-
-    from ..models import PolicyVersion
-
     policy_check_notice_period(effective_at=effective_at, is_material=is_material)
     with transaction.atomic():
         policy = PolicyVersion.objects.create(
@@ -55,17 +58,14 @@ def policy_publish(
 
 
 def _enqueue_notices(policy_id: int) -> None:
+    # The one service→task import of privacy, lazy: tasks.py imports this module.
     from .tasks import send_policy_notices
 
     send_policy_notices.delay(policy_id)
 
 
-def policy_notice_recipients(after_id: int = 0):
+def policy_notice_recipients(after_id: int = 0) -> QuerySet[Contact]:
     """Active contacts with any subscription (any status) that can receive mail, by id."""
-    from django.db.models import Exists, OuterRef
-
-    from ..models import Contact, Subscription
-
     return (
         Contact.objects.active()
         .filter(pk__gt=after_id)
@@ -75,19 +75,12 @@ def policy_notice_recipients(after_id: int = 0):
     )
 
 
-def policy_send_notices(*, policy) -> int:
+def policy_send_notices(*, policy: PolicyVersion) -> int:
     """Queue the change notice for every recipient not yet reached; resumable by cursor.
 
     Streams contacts in id order (constant memory) and advances the policy's cursor after each
     chunk, so a retried task continues where it stopped. Returns how many were queued now.
     """
-    from django.db import transaction
-
-    from ..consent.tokens import preferences_url
-    from ..mail.transactional import AddressSuppressed, send_transactional
-    from ..models import PolicyVersion
-    from ..models.choices import LinkVia
-
     chunk_size = settings.POLICY_NOTICE_CHUNK_SIZE
     queued = 0
     while True:
@@ -124,10 +117,8 @@ def policy_send_notices(*, policy) -> int:
     return queued
 
 
-def upcoming_policy_change(now: datetime.datetime | None = None):
+def upcoming_policy_change(now: datetime.datetime | None = None) -> PolicyVersion | None:
     """The next material PolicyVersion not yet in force, or None (shown on preference pages)."""
-    from ..models import PolicyVersion
-
     return (
         PolicyVersion.objects.filter(is_material=True, effective_at__gt=now or timezone.now())
         .order_by("effective_at")

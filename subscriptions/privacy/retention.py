@@ -7,7 +7,8 @@ runs them all; the daily beat task and `manage.py apply_retention` call it.
 - never-confirmed contacts are erased after RETENTION_PENDING_DAYS (no suppression: they never
   opted in nor out, and may sign up again);
 - implied consent (soft opt-in) lapses RETENTION_IMPLIED_PURCHASE_DAYS after the last purchase
-  and RETENTION_IMPLIED_INQUIRY_DAYS after the last inquiry, unless renewed by a new signal;
+  and RETENTION_IMPLIED_INQUIRY_DAYS after the last inquiry, unless renewed by a new signal
+  (consent.implied makes both changes: retention only selects);
 - IP addresses and user agents in the ledger (and the user agents of counted link opens) are
   blanked after RETENTION_LEDGER_NETWORK_DAYS;
 - finished delivery rows older than RETENTION_DELIVERY_DAYS are folded into
@@ -24,7 +25,8 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..consent.ledger import Actor, record
+from ..consent.implied import subscriptions_lapse_soft_opt_in
+from ..consent.ledger import Actor
 from ..models import (
     CampaignStatsArchive,
     ConfirmationRequest,
@@ -35,7 +37,6 @@ from ..models import (
     Subscription,
 )
 from ..models.choices import (
-    Action,
     CampaignStatus,
     DeliveryStatus,
     ImpliedBy,
@@ -43,7 +44,8 @@ from ..models.choices import (
     Source,
     SubscriptionStatus,
 )
-from .rights import ContactAlreadyErased, contact_erase_unconfirmed
+from .erasure import contact_erase_unconfirmed
+from .rights import ContactAlreadyErased
 
 RETENTION_ACTOR = Actor(source=Source.RETENTION, actor="retention")
 
@@ -124,36 +126,12 @@ def retention_erase_unconfirmed(*, now: datetime.datetime, dry_run: bool = False
 
 
 def retention_lapse_implied(*, now: datetime.datetime, dry_run: bool = False) -> int:
-    """Unsubscribe soft opt-ins whose purchase/inquiry is too old, with a `lapsed` ledger row."""
+    """Unsubscribe soft opt-ins whose purchase/inquiry is too old, with a `lapsed` ledger row
+    (through consent, which re-checks each under its lock: a purchase may renew it meanwhile)."""
     subscriptions = lapsed_implied_subscriptions(now)
     if dry_run:
         return subscriptions.count()
-    done = 0
-    for pk in subscriptions.values_list("pk", flat=True).iterator(chunk_size=1000):
-        with transaction.atomic():
-            # Re-check under the lock: a purchase may have renewed it since the scan.
-            subscription = (
-                lapsed_implied_subscriptions(now)
-                .select_for_update()
-                .select_related("contact", "topic")
-                .filter(pk=pk)
-                .first()
-            )
-            if subscription is None:
-                continue
-            subscription.status = SubscriptionStatus.UNSUBSCRIBED
-            subscription.paused_until = None
-            subscription.save(update_fields=["status", "paused_until", "updated_at"])
-            record(
-                contact=subscription.contact,
-                topic=subscription.topic,
-                action=Action.LAPSED,
-                by=RETENTION_ACTOR,
-                old_status=SubscriptionStatus.SUBSCRIBED,
-                new_status=SubscriptionStatus.UNSUBSCRIBED,
-            )
-            done += 1
-    return done
+    return subscriptions_lapse_soft_opt_in(selection=subscriptions, by=RETENTION_ACTOR)
 
 
 def retention_minimise_ledger(*, now: datetime.datetime, dry_run: bool = False) -> int:
@@ -234,44 +212,3 @@ def campaign_archived_rows(campaign) -> list[dict]:
     """Archived outcomes as {status, reason, n} rows, the shape of a live per-status count, so a
     stats function can add them to its `Delivery.values("status", "reason")` rows."""
     return CampaignStatsArchive.objects.filter(campaign=campaign).outcome_rows()
-
-
-def campaign_archived_counts(campaign) -> dict[str, int]:
-    """Counts per delivery status already archived for `campaign` (add them to live counts)."""
-    totals: dict[str, int] = {}
-    for status, count in CampaignStatsArchive.objects.filter(campaign=campaign).values_list(
-        "status", "count"
-    ):
-        totals[status] = totals.get(status, 0) + count
-    return totals
-
-
-# --- signals that renew implied consent ------------------------------------------------------
-
-
-class UnknownSignal(ValueError):
-    code = "unknown_signal"
-
-
-@transaction.atomic
-def contact_record_signal(
-    *, contact: Contact, kind: str, at: datetime.datetime | None = None
-) -> int:
-    """Record a purchase or inquiry: renews the contact's implied (soft opt-in) consents.
-
-    A purchase renews every soft opt-in (a purchase is the stronger relationship and restarts
-    the longer period); an inquiry renews only inquiry-based ones, and never shortens a
-    purchase-based one. Lapsed (unsubscribed) consents are not revived. Returns how many
-    subscriptions were renewed.
-    """
-    if kind not in (ImpliedBy.PURCHASE, ImpliedBy.INQUIRY):
-        raise UnknownSignal(f"unknown signal {kind!r}; use 'purchase' or 'inquiry'")
-    at = at or timezone.now()
-    subscriptions = Subscription.objects.filter(
-        contact=contact,
-        status=SubscriptionStatus.SUBSCRIBED,
-        legal_basis=LegalBasis.SOFT_OPT_IN,
-    ).filter(Q(implied_at__isnull=True) | Q(implied_at__lt=at))
-    if kind == ImpliedBy.INQUIRY:
-        subscriptions = subscriptions.filter(implied_by=ImpliedBy.INQUIRY)
-    return subscriptions.update(implied_by=kind, implied_at=at, updated_at=timezone.now())

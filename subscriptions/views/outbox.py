@@ -17,7 +17,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from prefcenter.log_redaction import redact
+from prefcenter.log_redaction import redact_link_secrets
 
 from ..mail import outbox
 
@@ -54,8 +54,8 @@ def _without_tokens(message: outbox.OutboxMessage) -> outbox.OutboxMessage:
     """The message as staff may see it: every link token (and `?email=`) replaced."""
     return dataclasses.replace(
         message,
-        headers=[(key, redact(value)) for key, value in message.headers],
-        text=redact(message.text),
-        html=redact(message.html),
-        unsubscribe_links=[redact(link) for link in message.unsubscribe_links],
+        headers=[(key, redact_link_secrets(value)) for key, value in message.headers],
+        text=redact_link_secrets(message.text),
+        html=redact_link_secrets(message.html),
+        unsubscribe_links=[redact_link_secrets(link) for link in message.unsubscribe_links],
     )

@@ -21,53 +21,36 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ..consent.ledger import Actor
 from ..consent.tokens import BadToken, ContactGone, read_privacy_request_token, read_privacy_token
 from ..models.choices import PrivacyAction, Source
+from ..privacy.erasure import contact_erase
+from ..privacy.export import contact_export
 from ..privacy.rights import (
     ContactAlreadyErased,
     PrivacyLinkUsed,
-    contact_erase,
-    contact_export,
     privacy_request_check,
     privacy_request_start,
     privacy_request_use,
 )
-
-
-def _error(request, *, status: int, title: str, message: str) -> HttpResponse:
-    context = {"title": title, "message": message, "status": status}
-    return render(request, "subscriptions/error.html", context, status=status)
-
-
-def gone_response(request) -> HttpResponse:
-    """The page for a genuine link whose contact was erased (or never confirmed and removed)."""
-    return _error(
-        request,
-        status=410,
-        title=_("This link is no longer valid"),
-        message=_(
-            "The personal data behind this link has been erased. We keep no preferences for "
-            "this address any more, and we will not send it marketing emails."
-        ),
-    )
+from .errors import error_page, gone_response
 
 
 def _bad_privacy_link(request, problem: Exception) -> HttpResponse:
     if isinstance(problem, ContactGone | ContactAlreadyErased):
         return gone_response(request)
     if isinstance(problem, PrivacyLinkUsed):
-        return _error(
+        return error_page(
             request,
             status=410,
             title=_("This link has already been used"),
             message=_("Each link works once. Ask for a new one from your preference page."),
         )
     if str(problem) == "expired":
-        return _error(
+        return error_page(
             request,
             status=410,
             title=_("This link has expired"),
             message=_("For your safety this link works for one hour. Ask for a new one."),
         )
-    return _error(
+    return error_page(
         request,
         status=404,
         title=_("This link does not work"),
@@ -81,7 +64,7 @@ def privacy_request(request, action: str, token: str):
     """From the preference page's buttons (a request-only token): email a verification link
     for an export or an erasure."""
     if action not in PrivacyAction.values:
-        return _error(
+        return error_page(
             request,
             status=404,
             title=_("Unknown request"),

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from subscriptions.addresses import address_hash
+from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import (
     ConsentEvent,
+    LinkHit,
     Subscription,
     Suppression,
     Topic,
     TransactionalMessage,
 )
 from tests.factories import ContactFactory
+
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
 
 
 def change_url(contact) -> str:
@@ -77,7 +83,7 @@ def test_it_refuses_to_resubscribe_someone_who_opted_out(admin_client, unsubscri
 
 
 def test_it_refuses_to_subscribe_a_suppressed_address(admin_client, alice, topic):
-    suppression_add(email=alice.email, reason="complaint")
+    suppression_add(email=alice.email, reason="complaint", by=STAFF)
     admin_client.post(
         consent_url(alice), {"action": "subscribe", "topic": topic.pk, "evidence": "form"}
     )
@@ -203,8 +209,8 @@ def test_it_never_deletes_contacts(admin_client, alice):
 
 
 def test_it_finds_a_suppression_by_its_address(admin_client, db):
-    suppression_add(email="alice@example.com", reason="hard_bounce")
-    suppression_add(email="bob@example.com", reason="hard_bounce")
+    suppression_add(email="alice@example.com", reason="hard_bounce", by=STAFF)
+    suppression_add(email="bob@example.com", reason="hard_bounce", by=STAFF)
     url = reverse("admin:subscriptions_suppression_changelist")
     page = admin_client.get(url, {"q": "Alice@EXAMPLE.com"}).content.decode()
     assert address_hash("alice@example.com")[:16] in page
@@ -322,8 +328,6 @@ def test_it_unsubscribes_selected_subscriptions_through_the_service(
 def test_it_refuses_subscription_actions_to_view_only_staff(
     client, django_user_model, subscribed_alice
 ):
-    from django.contrib.auth.models import Permission
-
     viewer = django_user_model.objects.create_user("vera", password="pw-vera-123", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_subscription"))
     client.force_login(viewer)
@@ -338,8 +342,6 @@ def test_it_refuses_subscription_actions_to_view_only_staff(
 
 
 def test_it_shows_link_opens_on_the_contact_page(admin_client, subscribed_alice, topic):
-    from subscriptions.models import LinkHit
-
     LinkHit.objects.create(
         contact=subscribed_alice, topic=topic, kind="unsubscribe", user_agent="LinkScanner/1.0"
     )

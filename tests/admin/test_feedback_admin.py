@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from subscriptions.addresses import address_hash
+from subscriptions.consent.ledger import Actor
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.consent.suppression_lists import suppression_add_manual
 from subscriptions.feedback.reports import ComplaintRate, complaint_rate
@@ -21,6 +22,9 @@ from subscriptions.models import (
 )
 from tests.factories import ContactFactory
 
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
+
 
 @pytest.fixture
 def staff(admin_client):
@@ -28,8 +32,8 @@ def staff(admin_client):
 
 
 def test_it_finds_a_suppression_by_address(staff, alice):
-    suppression_add(email="alice@example.com", reason="manual")
-    suppression_add(email="bob@example.com", reason="manual")
+    suppression_add(email="alice@example.com", reason="manual", by=STAFF)
+    suppression_add(email="bob@example.com", reason="manual", by=STAFF)
     response = staff.get("/admin/subscriptions/suppression/", {"q": "ALICE@example.com"})
     assert response.status_code == 200
     assert [s.address_hash for s in response.context["cl"].result_list] == [
@@ -73,7 +77,7 @@ def test_it_adds_an_uploaded_list(staff, db):
 
 
 def test_it_removes_a_suppression_only_with_a_reason(staff, alice):
-    suppression = suppression_add(email="alice@example.com", reason="complaint")
+    suppression, _created = suppression_add(email="alice@example.com", reason="complaint", by=STAFF)
     data = {"action": "remove_with_reason", "_selected_action": [suppression.pk]}
     response = staff.post("/admin/subscriptions/suppression/", data)
     assert response.status_code == 200  # the form asking why
@@ -89,7 +93,9 @@ def test_it_removes_a_suppression_only_with_a_reason(staff, alice):
         "complaint was a mistake, ticket 42",
         "admin",
     )
-    event = ConsentEvent.objects.get()
+    # The suppression's own row (suppression_add), then the removal's.
+    added, event = ConsentEvent.objects.order_by("id")
+    assert (added.action, added.new_status) == ("suppressed", "complaint")
     assert (event.action, event.old_status, event.staff_user.username) == (
         "unsuppressed",
         "complaint",
@@ -148,7 +154,7 @@ def test_it_shows_complaint_rates_per_campaign_and_day(staff, topic):
 
 
 def test_it_imports_an_uploaded_csv_in_the_admin(staff, topic):
-    suppression_add(email="gone@example.com", reason="unsubscribed_all")
+    suppression_add(email="gone@example.com", reason="unsubscribed_all", by=STAFF)
     upload = SimpleUploadedFile("c.csv", b"email\nnew@example.com\ngone@example.com\nbad\n")
     response = staff.post(
         "/admin/subscriptions/contactimport/",

@@ -4,8 +4,10 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
 
+from subscriptions.api.keys import api_key_create, api_key_revoke
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add
@@ -19,6 +21,9 @@ from subscriptions.models import (
     Topic,
 )
 from subscriptions.models.transactional import TransactionalMessage
+
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +71,6 @@ def test_it_answers_401_for_a_wrong_scheme(api):
 
 
 def test_it_answers_401_for_a_revoked_key(api, api_key):
-    from subscriptions.api.keys import api_key_revoke
-
     assert api.get(f"{V1}/topics/").status_code == 200
     api_key_revoke(key=api_key)
     assert_error(api.get(f"{V1}/topics/"), 401, "invalid_key")
@@ -81,8 +84,6 @@ def test_it_records_when_a_key_was_last_used(api, api_key):
 
 @override_settings(API_RATE_LIMIT=3)
 def test_it_rate_limits_per_key(api, db):
-    from subscriptions.api.keys import api_key_create
-
     for _ in range(3):
         assert api.get(f"{V1}/topics/").status_code == 200
     response = api.get(f"{V1}/topics/")
@@ -382,7 +383,7 @@ def test_it_queues_a_transactional_message(api, alice, send_queued_transactional
 
 
 def test_it_refuses_transactional_mail_to_a_dead_address(api):
-    suppression_add(email="gone@example.com", reason="hard_bounce")
+    suppression_add(email="gone@example.com", reason="hard_bounce", by=STAFF)
     response = api.post(
         f"{V1}/transactional/", {"to": "gone@example.com", "subject": "Hi", "text_body": "x"}
     )
@@ -580,15 +581,13 @@ def test_it_records_a_purchase_that_renews_a_soft_opt_in(api, alice, topic):
 
 
 def test_it_refuses_a_second_key_with_the_same_name(api_key):
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError):
         call_command("create_api_key", api_key.name)
     assert ApiKey.objects.filter(name=api_key.name).count() == 1
 
 
 def test_it_cannot_ask_a_dead_address_to_confirm(api, alice, topic):
-    suppression_add(email=alice.email, reason="hard_bounce")
+    suppression_add(email=alice.email, reason="hard_bounce", by=STAFF)
     body = {"status": "subscribed", "double_opt_in": True}
     assert_error(api.put(sub_url(alice, topic.slug), body), 422, "suppressed")
     assert not Subscription.objects.filter(contact=alice).exists()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import AddField
 from django.urls import reverse
 
 from subscriptions.api.keys import api_key_create
@@ -234,9 +236,6 @@ def test_a_campaign_whose_from_is_no_longer_allowed_does_not_start(api, topic, s
 
 
 def test_the_migration_gives_existing_keys_every_scope():
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import AddField
-
     loader = MigrationLoader(None, ignore_no_migrations=True)
     migration = loader.get_migration("subscriptions", "0012_api_scopes_test_sends")
     (added,) = [

@@ -337,8 +337,9 @@ def test_a_viewer_of_system_mail_sees_no_confirmation_or_privacy_link(topic, sub
     """Staff who may view transactional messages read them without the link tokens: with the
     confirmation link they could re-subscribe a person who unsubscribed from all (only the
     person may), with the privacy link download the person's data."""
+    from subscriptions.consent.confirmations import subscription_request
     from subscriptions.consent.ledger import Actor
-    from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_request
+    from subscriptions.consent.subscriptions import contact_unsubscribe_all
     from subscriptions.models import TransactionalMessage
     from subscriptions.privacy.rights import privacy_request_start
 

@@ -10,6 +10,9 @@ from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import ConsentEvent, Contact, Subscription, Suppression
 from tests.factories import ContactFactory
 
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
+
 
 def reasons(email):
     return set(
@@ -21,7 +24,7 @@ def reasons(email):
 
 def test_it_carries_opt_outs_to_the_new_address_and_keeps_the_old_suppressed(subscribed_alice):
     contact_unsubscribe_all(contact=subscribed_alice, by=Actor(source="preference_page"))
-    suppression_add(email="alice@example.com", reason="hard_bounce")
+    suppression_add(email="alice@example.com", reason="hard_bounce", by=STAFF)
     changed = contact_change_email(
         contact=subscribed_alice,
         new_email="Alice@New.Example",

@@ -7,14 +7,13 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from subscriptions.consent.confirmations import subscription_confirm, subscription_request
+from subscriptions.consent.contacts import contact_get_or_create
+from subscriptions.consent.errors import ResubscribeRequiresConfirmation
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import (
-    ResubscribeRequiresConfirmation,
-    contact_get_or_create,
     contact_unsubscribe_all,
-    subscription_confirm,
     subscription_pause,
-    subscription_request,
     subscription_resume,
     subscription_set_frequency,
     subscription_subscribe,
@@ -22,6 +21,9 @@ from subscriptions.consent.subscriptions import (
 )
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import ConsentEvent, Subscription, Suppression
+
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
 
 WEB = Actor(source="subscribe_form", ip_address="198.51.100.23", user_agent="Firefox")
 IMPORT = Actor(source="import", evidence="import:crm")
@@ -109,7 +111,7 @@ def test_it_never_resubscribes_an_unsubscribed_contact_without_their_consent(
 
 @pytest.mark.parametrize("reason", ["unsubscribed_all", "hard_bounce", "complaint", "manual"])
 def test_it_never_subscribes_a_suppressed_address_by_import(alice, topic, reason):
-    suppression_add(email=alice.email, reason=reason)
+    suppression_add(email=alice.email, reason=reason, by=STAFF)
     with pytest.raises(ResubscribeRequiresConfirmation):
         subscription_subscribe(contact=alice, topic=topic, by=IMPORT)
     assert not Subscription.objects.filter(contact=alice).exists()
@@ -134,7 +136,7 @@ def test_it_lets_the_person_rejoin_from_their_preference_page(subscribed_alice, 
 
 
 def test_it_does_not_lift_a_hard_bounce_on_rejoining(alice, topic):
-    suppression_add(email=alice.email, reason="hard_bounce")
+    suppression_add(email=alice.email, reason="hard_bounce", by=STAFF)
     subscription_subscribe(contact=alice, topic=topic, by=PREFS)
     assert Suppression.objects.filter(reason="hard_bounce", scope="all").exists()
 

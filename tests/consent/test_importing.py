@@ -8,12 +8,16 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from subscriptions.addresses import address_hash
-from subscriptions.consent.importing import Outcome, contacts_import
+from subscriptions.consent.importing import contacts_import
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import ConsentEvent, Contact, Subscription
+from subscriptions.models.choices import ImportRowOutcome
 from tests.factories import ContactFactory, SubscriptionFactory
+
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
 
 
 def write(tmp_path, content: bytes | str, name="contacts.csv"):
@@ -68,7 +72,7 @@ def test_it_never_subscribes_the_unsubscribed_or_suppressed(tmp_path, topic, oth
     all_out = ContactFactory(email="allout@example.com")
     SubscriptionFactory(contact=all_out, topic=other_topic)
     contact_unsubscribe_all(contact=all_out, by=actor)
-    suppression_add(email="bounced@example.com", reason="hard_bounce")
+    suppression_add(email="bounced@example.com", reason="hard_bounce", by=STAFF)
     ledger = ConsentEvent.objects.count()
     path = write(
         tmp_path,
@@ -83,10 +87,10 @@ def test_it_never_subscribes_the_unsubscribed_or_suppressed(tmp_path, topic, oth
     assert ConsentEvent.objects.count() == ledger + 1  # only the new subscriber's
     rows = {row["email"]: row["outcome"] for row in csv.DictReader(report.open())}
     assert rows == {
-        "left@example.com": Outcome.KEPT_UNSUBSCRIBED,
-        "allout@example.com": Outcome.KEPT_SUPPRESSED,
-        "bounced@example.com": Outcome.KEPT_SUPPRESSED,
-        "new@example.com": Outcome.SUBSCRIBED,
+        "left@example.com": ImportRowOutcome.KEPT_UNSUBSCRIBED,
+        "allout@example.com": ImportRowOutcome.KEPT_SUPPRESSED,
+        "bounced@example.com": ImportRowOutcome.KEPT_SUPPRESSED,
+        "new@example.com": ImportRowOutcome.SUBSCRIBED,
     }
 
 
@@ -198,7 +202,7 @@ def test_it_streams_through_the_service_with_outcomes(topic):
         source="test",
         on_row=seen.append,
     )
-    assert [r.outcome for r in seen] == [Outcome.SUBSCRIBED, Outcome.INVALID]
+    assert [r.outcome for r in seen] == [ImportRowOutcome.SUBSCRIBED, ImportRowOutcome.INVALID]
     assert summary.invalid == 1 and summary.counts["created"] == 1
     assert Contact.objects.get(email="a@example.com").address_hash == address_hash("a@example.com")
 

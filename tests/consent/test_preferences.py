@@ -7,13 +7,11 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
+from subscriptions.consent.confirmations import confirmation_accept
+from subscriptions.consent.errors import UnknownFrequency
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.preferences import TopicChoice, preferences_apply
-from subscriptions.consent.subscriptions import (
-    UnknownFrequency,
-    confirmation_accept,
-    contact_unsubscribe_all,
-)
+from subscriptions.consent.subscriptions import contact_unsubscribe_all
 from subscriptions.consent.tokens import preferences_token, read_confirm_token
 from subscriptions.models import ConsentEvent, Contact, Subscription, Suppression
 from tests.factories import ContactFactory, SubscriptionFactory, TopicFactory

@@ -34,17 +34,14 @@ from subscriptions.campaigns import sending
 from subscriptions.campaigns.audience import campaign_build_audience
 from subscriptions.campaigns.claims import blocked_contacts
 from subscriptions.consent.canonical import contact_locales_clean, contacts_rekey
-from subscriptions.consent.importing import Outcome, contacts_import
+from subscriptions.consent.contacts import contact_get_or_create
+from subscriptions.consent.importing import contacts_import
 from subscriptions.consent.ledger import Actor
-from subscriptions.consent.subscriptions import (
-    contact_get_or_create,
-    contact_unsubscribe_all,
-    subscription_unsubscribe,
-)
-from subscriptions.consent.suppression import blocks_all_mail, suppression_add, suppression_check
+from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
+from subscriptions.consent.suppression import suppression_add, suppression_check
 from subscriptions.consent.suppression_lists import suppression_remove
 from subscriptions.consent.tokens import read_unsubscribe_token, unsubscribe_token
-from subscriptions.feedback.reports import Feedback, Kind, feedback_record
+from subscriptions.feedback.reports import Feedback, feedback_record
 from subscriptions.locales import InvalidLocale, normalize_locale
 from subscriptions.models import (
     ConsentEvent,
@@ -57,11 +54,19 @@ from subscriptions.models import (
     SuppressionRemoval,
     TransactionalMessage,
 )
-from subscriptions.models.choices import CampaignStatus, SkipReason
+from subscriptions.models.choices import (
+    CampaignStatus,
+    FeedbackKind,
+    ImportRowOutcome,
+    SkipReason,
+)
+from subscriptions.privacy.erasure import contact_erase
 from subscriptions.privacy.retention import retention_erase_unconfirmed
-from subscriptions.privacy.rights import contact_erase
 from tests.factories import ContactFactory, SubscriptionFactory
 from tests.sending_factories import CampaignFactory
+
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
 
 V1 = "/api/v1"
 QUOTED = '"ann"@example.com'
@@ -146,7 +151,7 @@ def _erased(topic):
 def _hard_bounced(topic):
     contact = ContactFactory(email=PLAIN)
     SubscriptionFactory(contact=contact, topic=topic)
-    suppression_add(email=PLAIN, reason="hard_bounce")
+    suppression_add(email=PLAIN, reason="hard_bounce", by=STAFF)
 
 
 def _unsubscribed_all(topic):
@@ -197,7 +202,7 @@ def test_the_importer_never_subscribes_a_quoted_alias(topic, opt_out):
         source="crm",
         on_row=outcomes.append,
     )
-    assert [r.outcome for r in outcomes] == [Outcome.KEPT_SUPPRESSED] * 2
+    assert [r.outcome for r in outcomes] == [ImportRowOutcome.KEPT_SUPPRESSED] * 2
     assert_never_subscribed_again(topic, before)
 
 
@@ -254,7 +259,8 @@ def test_a_version_1_suppression_still_blocks_the_unicode_domain(api, topic):
     assert blocked_contacts(topic=topic, contact_ids=[contact.pk]) == {
         contact.pk: SkipReason.SUPPRESSED
     }
-    assert blocks_all_mail(contact=contact) and blocks_all_mail(email="user@straße.de")
+    assert Suppression.objects.for_contact(contact).blocking_all_mail().exists()
+    assert Suppression.objects.for_address("user@straße.de").blocking_all_mail().exists()
     assert suppression_check(email="USER@xn--strae-oqa.de").reasons == ["hard_bounce"]
     response = api.post(
         f"{V1}/transactional/", {"to": "user@straße.de", "subject": "Hi", "text_body": "x"}
@@ -289,7 +295,9 @@ def test_erasure_redacts_the_texts_kept_under_a_version_1_hash(api):
 
 
 def test_lifting_a_version_1_suppression_is_in_the_ledger_of_its_contact(admin_user, topic):
-    legacy = suppression_add(hashed=key_hash("user@strasse.de"), reason="complaint", hash_version=1)
+    legacy, _created = suppression_add(
+        hashed=key_hash("user@strasse.de"), reason="complaint", hash_version=1, by=STAFF
+    )
     contact, _created = contact_get_or_create(email="user@straße.de")
     assert suppression_check(contact=contact).reasons == ["complaint"]
 
@@ -300,7 +308,7 @@ def test_lifting_a_version_1_suppression_is_in_the_ledger_of_its_contact(admin_u
 
 
 def test_new_suppressions_record_the_current_version(db):
-    assert suppression_add(email=QUOTED, reason="manual").hash_version == 2
+    assert suppression_add(email=QUOTED, reason="manual", by=STAFF)[0].hash_version == 2
 
 
 # --- addresses of the sending host ---------------------------------------------------------------
@@ -384,7 +392,7 @@ def test_the_merge_lets_the_opt_out_win_and_never_repoints_the_ledger(topic, oth
     SubscriptionFactory(contact=alias, topic=topic)
     SubscriptionFactory(contact=alias, topic=other_topic, frequency="weekly")
     subscription_unsubscribe(contact=alias, topic=topic, by=by)  # the opt-out came via the alias
-    suppression_add(hashed=alias.address_hash, reason="complaint", hash_version=1)
+    suppression_add(hashed=alias.address_hash, reason="complaint", hash_version=1, by=STAFF)
     alias_rows = list(ConsentEvent.objects.filter(contact=alias).values_list("pk", flat=True))
     campaign = CampaignFactory(topic=other_topic, status=CampaignStatus.SENDING)
     Delivery.objects.create(campaign=campaign, contact=alias, status="sent")
@@ -434,7 +442,11 @@ def test_a_complaint_about_mail_to_a_merged_spelling_unsubscribes_the_mailbox(ap
 
     feedback_record(
         feedback=Feedback(
-            esp="Postmark", kind=Kind.COMPLAINT, recipient=QUOTED, message_id="m-1", event_id="c1"
+            esp="Postmark",
+            kind=FeedbackKind.COMPLAINT,
+            recipient=QUOTED,
+            message_id="m-1",
+            event_id="c1",
         )
     )
 
@@ -507,7 +519,7 @@ def test_the_rekey_moves_a_lone_alias_and_suppresses_host_addresses(topic):
     SubscriptionFactory(contact=alias, topic=topic)
     SubscriptionFactory(contact=local, topic=topic)
     old_hash = alias.address_hash
-    suppression_add(hashed=old_hash, reason="unsubscribed_all", hash_version=1)
+    suppression_add(hashed=old_hash, reason="unsubscribed_all", hash_version=1, by=STAFF)
 
     report = contacts_rekey()
 
@@ -594,7 +606,7 @@ def test_a_bounce_for_another_spelling_suppresses_the_one_mailbox(topic):
     for recipient, event in ((QUOTED, "e1"), ("ann@EXAMPLE.com", "e2")):
         feedback_record(
             feedback=Feedback(
-                esp="Postmark", kind=Kind.HARD_BOUNCE, recipient=recipient, event_id=event
+                esp="Postmark", kind=FeedbackKind.HARD_BOUNCE, recipient=recipient, event_id=event
             )
         )
     assert list(Suppression.objects.values_list("address_hash", "reason")) == [

@@ -13,9 +13,10 @@ from django.db import DataError
 
 import subscriptions
 from subscriptions.consent import importing
-from subscriptions.consent.importing import Outcome, contacts_import
+from subscriptions.consent.importing import contacts_import
 from subscriptions.csv_safety import csv_cell, csv_writer
 from subscriptions.models import ConsentEvent, Contact, Subscription
+from subscriptions.models.choices import ImportRowOutcome
 
 
 def run(tmp_path, content: bytes, topic) -> tuple[str, list[list[str]]]:
@@ -81,12 +82,12 @@ def test_a_row_the_database_refuses_rolls_back_alone_and_is_not_reported_done(to
         on_row=outcomes.append,
     )
     assert [(r.line, r.outcome) for r in outcomes] == [
-        (2, Outcome.SUBSCRIBED),
-        (3, Outcome.INVALID),
-        (4, Outcome.SUBSCRIBED),
+        (2, ImportRowOutcome.SUBSCRIBED),
+        (3, ImportRowOutcome.INVALID),
+        (4, ImportRowOutcome.SUBSCRIBED),
     ]
     assert "cannot store" in outcomes[1].detail
-    assert (summary.counts["created"], summary.counts[Outcome.SUBSCRIBED]) == (2, 2)
+    assert (summary.counts["created"], summary.counts[ImportRowOutcome.SUBSCRIBED]) == (2, 2)
     # Bob's half-done row left nothing behind: no contact, no subscription, no ledger row.
     assert not Contact.objects.filter(email="bob@example.com").exists()
     assert Subscription.objects.count() == ConsentEvent.objects.count() == 2

@@ -28,7 +28,7 @@ from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.management.database_roles import database_role_warnings
 from subscriptions.models import ConsentEvent, Contact, LedgerCheckpoint
 from subscriptions.models.ledger import HASHED_FIELDS
-from subscriptions.privacy.rights import contact_erase
+from subscriptions.privacy.erasure import contact_erase
 from tests.factories import ContactFactory, SubscriptionFactory, TopicFactory
 from tests.support.database import APP_ROLE, OWNER_ROLE, ROLES, database_url
 

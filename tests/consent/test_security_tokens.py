@@ -49,6 +49,9 @@ from subscriptions.models import (
 from tests.factories import ContactFactory, SubscriptionFactory, TopicFactory
 from tests.form_tasks import run_queued_form_tasks
 
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
+
 pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
 
 LINK = re.compile(r'(?:href|action)="([^"]*)"')
@@ -206,7 +209,7 @@ def test_it_sends_a_confirmation_instead_of_lifting_from_a_fresh_campaign_link(
 ):
     ann = ContactFactory(email="ann@example.com")
     SubscriptionFactory(contact=ann, topic=topic, status="unsubscribed")
-    suppression_add(hashed=ann.address_hash, reason=reason, scope="marketing")
+    suppression_add(hashed=ann.address_hash, reason=reason, scope="marketing", by=STAFF)
     fresh = urlsplit(preferences_url(ann)).path  # what a campaign mailed today carries
     assert read_preference_link(fresh.split("/")[2]).via == "campaign"
     response = Client().post(fresh, {"action": "save", f"on-{topic.slug}": "on"})
@@ -487,7 +490,7 @@ def test_it_records_how_each_mailed_preference_link_reached_the_person(
 def test_it_exports_the_confirmation_requests_with_their_age_box(
     alice, topic, send_queued_transactional
 ):
-    from subscriptions.privacy.rights import contact_export
+    from subscriptions.privacy.export import contact_export
 
     sign_up(alice.email, topic, age_confirmed="on")
     (request,) = contact_export(contact=alice, by=Actor(source="api"))["confirmation_requests"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from prefcenter.log_redaction import RedactFilter, redact
+from prefcenter.log_redaction import RedactFilter, redact_link_secrets
 from subscriptions.consent.tokens import confirm_token, preferences_token, unsubscribe_token
 from subscriptions.models import ConfirmationRequest
 from tests.factories import ContactFactory, SubscriptionFactory, TopicFactory
@@ -135,7 +135,7 @@ def test_it_redacts_tokens_and_addresses_from_gunicorns_access_log(gunicorn):
     ],
 )
 def test_it_redacts_link_tokens_and_addresses(line, expected):
-    assert redact(line) == expected
+    assert redact_link_secrets(line) == expected
 
 
 def test_it_redacts_the_apps_own_log_lines(settings):

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from subscriptions.addresses import address_hash
 from subscriptions.feedback.reports import (
     Feedback,
-    Kind,
     complaint_rate,
     feedback_counts,
     feedback_record,
@@ -37,6 +36,7 @@ from subscriptions.models import (
     Subscription,
     Suppression,
 )
+from subscriptions.models.choices import FeedbackKind
 from tests.factories import ContactFactory, SubscriptionFactory
 from tests.webhook_signing import dumps, sendgrid_headers, sns_certificates, sns_signed
 
@@ -416,7 +416,7 @@ def test_it_counts_soft_bounces_only_within_the_window(db):
         feedback_record(
             feedback=Feedback(
                 esp="Postmark",
-                kind=Kind.SOFT_BOUNCE,
+                kind=FeedbackKind.SOFT_BOUNCE,
                 recipient="slow@example.com",
                 event_id=f"soft-{day}",
                 occurred_at=start + datetime.timedelta(days=day),

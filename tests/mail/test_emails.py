@@ -4,6 +4,7 @@ from unittest import mock
 
 import pytest
 
+from subscriptions.campaigns import messages
 from subscriptions.campaigns.messages import (
     InvalidCampaignTemplate,
     build_marketing_message,
@@ -173,3 +174,36 @@ def test_it_turns_a_message_into_the_same_bytes_as_django_does(topic, alice):
     for name, value in [("Subject", "Ünïcode " * 30), ("List-Unsubscribe", "<" + "x" * 300 + ">")]:
         assert folding.fold_binary(name, value) == compat32.fold_binary(name, value)
         assert folding.fold_binary(name, value) == compat32.fold_binary(name, value)
+
+
+def test_it_writes_the_footer_in_the_contact_s_language(topic, alice):
+    campaign = CampaignFactory(topic=topic, html_body="<p>Hej</p>", text_body="Hej")
+
+    alice.locale = "da"
+    danish = build_marketing_message(campaign=campaign, contact=alice)
+    alice.locale = "en"
+    english = build_marketing_message(campaign=campaign, contact=alice)
+
+    for body in (danish.body, html_of(danish)):
+        assert f"Afmeld {topic.name}" in body
+        assert "Administrer dine præferencer" in body
+        assert "Unsubscribe from" not in body
+        assert "Manage your preferences" not in body
+    for body in (english.body, html_of(english)):
+        assert f"Unsubscribe from {topic.name}" in body
+        assert "Manage your preferences" in body
+        assert "Administrer dine præferencer" not in body
+
+
+def test_it_renders_the_footers_once_per_campaign_and_language(topic, alice):
+    campaign = CampaignFactory(topic=topic)
+    compiled = compile_campaign(campaign)
+
+    with mock.patch.object(
+        messages, "_render_footers", wraps=messages._render_footers
+    ) as render_footers:
+        for locale in ("da", "en", "da", "en", "da"):
+            alice.locale = locale
+            render_marketing_message(campaign=campaign, contact=alice, compiled=compiled)
+
+    assert sorted(call.args[1] for call in render_footers.call_args_list) == ["da", "en"]

@@ -8,10 +8,14 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from subscriptions.consent.ledger import Actor
 from subscriptions.consent.suppression import suppression_add
 from subscriptions.models import Contact
 from subscriptions.models.querysets import birth_date_cutoff
 from tests.factories import ContactFactory, SubscriptionFactory
+
+# Staff adding a suppression by hand (source `admin`).
+STAFF = Actor(source="admin")
 
 
 def marketable(topic) -> set[str]:
@@ -37,7 +41,7 @@ def audience(topic, other_topic):
     for reason in ("unsubscribed_all", "hard_bounce", "complaint", "manual", "erased"):
         contact = ContactFactory(email=f"suppressed-{reason}@example.com")
         SubscriptionFactory(contact=contact, topic=topic)
-        suppression_add(email=contact.email, reason=reason)
+        suppression_add(email=contact.email, reason=reason, by=STAFF)
     child = ContactFactory(
         email="child@example.com",
         birth_date=birth_date_cutoff(16, today) + datetime.timedelta(days=1),

@@ -9,14 +9,11 @@ from django.utils import timezone
 
 from subscriptions.addresses import address_hash
 from subscriptions.consent import tokens
+from subscriptions.consent.confirmations import subscription_confirm, subscription_request
+from subscriptions.consent.contacts import contact_get_or_create
+from subscriptions.consent.errors import ResubscribeRequiresConfirmation
 from subscriptions.consent.ledger import Actor, record
-from subscriptions.consent.subscriptions import (
-    ResubscribeRequiresConfirmation,
-    contact_get_or_create,
-    subscription_confirm,
-    subscription_request,
-    subscription_subscribe,
-)
+from subscriptions.consent.subscriptions import subscription_subscribe
 from subscriptions.models import (
     Campaign,
     ConsentEvent,
@@ -28,12 +25,9 @@ from subscriptions.models import (
     Suppression,
     TransactionalMessage,
 )
-from subscriptions.privacy.rights import (
-    ContactAlreadyErased,
-    contact_erase,
-    contact_export,
-    privacy_request_start,
-)
+from subscriptions.privacy.erasure import contact_erase
+from subscriptions.privacy.export import contact_export
+from subscriptions.privacy.rights import ContactAlreadyErased, privacy_request_start
 from tests.factories import ContactFactory, SubscriptionFactory
 from tests.form_tasks import run_queued_form_tasks
 
@@ -126,9 +120,14 @@ def test_it_erases_personal_data_and_keeps_facts(ledgered_alice, topic):
     ).exists()
     assert Subscription.objects.get(contact=erased, topic=topic).status == "unsubscribed"
     events = ConsentEvent.objects.filter(contact=erased)
-    # one unsubscribe for product-news, one ERASED row; nothing deleted
-    assert events.count() == events_before + 2
-    assert list(events.values_list("action", flat=True))[-1] == "erased"
+    # one unsubscribe for product-news, the suppression (suppression_add's one row), one ERASED
+    # row; nothing deleted
+    assert events.count() == events_before + 3
+    assert list(events.values_list("action", "new_status"))[-3:] == [
+        ("unsubscribed", "unsubscribed"),
+        ("suppressed", "erased"),
+        ("erased", "erased"),
+    ]
     assert not events.exclude(ip_address=None).exists()
     assert not events.exclude(user_agent="").exists()
     assert not events.exclude(evidence="").exists()

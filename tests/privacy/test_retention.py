@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from subscriptions.consent.implied import UnknownSignal, contact_record_signal
 from subscriptions.consent.ledger import Actor, record
 from subscriptions.models import (
     Campaign,
@@ -20,11 +21,8 @@ from subscriptions.models import (
     Suppression,
 )
 from subscriptions.privacy.retention import (
-    UnknownSignal,
     apply_retention,
-    campaign_archived_counts,
     campaign_archived_rows,
-    contact_record_signal,
     retention_archive_deliveries,
     retention_erase_unconfirmed,
     retention_lapse_implied,
@@ -261,6 +259,14 @@ def old_campaign(topic):
     return campaign
 
 
+def archived_by_status(campaign) -> dict[str, int]:
+    """The archived counts per delivery status, as campaign statistics add them up."""
+    totals: dict[str, int] = {}
+    for row in campaign_archived_rows(campaign):
+        totals[row["status"]] = totals.get(row["status"], 0) + row["n"]
+    return totals
+
+
 def test_it_archives_old_deliveries_into_campaign_stats(old_campaign, settings):
     settings.RETENTION_DELIVERY_DAYS = 365
     settings.RETENTION_BATCH_SIZE = 2  # several batches
@@ -269,7 +275,7 @@ def test_it_archives_old_deliveries_into_campaign_stats(old_campaign, settings):
     assert retention_archive_deliveries(now=NOW) == 4
     assert Delivery.objects.filter(campaign=old_campaign).count() == 1
     assert Delivery.objects.count() == 2  # the running campaign's row stays
-    assert campaign_archived_counts(old_campaign) == {"sent": 2, "skipped": 1, "failed": 1}
+    assert archived_by_status(old_campaign) == {"sent": 2, "skipped": 1, "failed": 1}
     assert CampaignStatsArchive.objects.get(status="skipped").reason == "unsubscribed"
     assert {"status": "skipped", "reason": "unsubscribed", "n": 1} in campaign_archived_rows(
         old_campaign
@@ -281,7 +287,7 @@ def test_it_adds_to_existing_archive_counts(old_campaign, settings):
     settings.RETENTION_DELIVERY_DAYS = 365
     retention_archive_deliveries(now=NOW)
     retention_archive_deliveries(now=NOW + datetime.timedelta(days=360))
-    assert campaign_archived_counts(old_campaign)["sent"] == 3
+    assert archived_by_status(old_campaign)["sent"] == 3
 
 
 # --- the whole job ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from django.urls import reverse
 from subscriptions.campaigns import sending
 from subscriptions.campaigns.audience import campaign_build_audience
 from subscriptions.consent.ledger import minimise_ip
-from subscriptions.feedback.reports import Feedback, Kind, feedback_record
+from subscriptions.feedback.reports import Feedback, feedback_record
 from subscriptions.mail.transactional import deliver
 from subscriptions.models import (
     Campaign,
@@ -37,8 +37,8 @@ from subscriptions.models import (
     Suppression,
     TransactionalMessage,
 )
-from subscriptions.models.choices import CampaignStatus
-from subscriptions.redaction import redact
+from subscriptions.models.choices import CampaignStatus, FeedbackKind
+from subscriptions.redaction import redact_identifiers
 from tests.feedback.test_webhooks import AUTH, load
 from tests.form_tasks import run_queued_form_tasks
 from tests.support.api import api, api_key
@@ -237,7 +237,7 @@ def test_it_leaves_no_copy_of_an_erased_contact_in_a_pg_dump(client, api, topic,
 
 
 def test_it_keys_webhook_dedupe_with_the_suppression_key(db, settings):
-    feedback = Feedback(esp="Postmark", kind=Kind.SOFT_BOUNCE, recipient="ann@example.com")
+    feedback = Feedback(esp="Postmark", kind=FeedbackKind.SOFT_BOUNCE, recipient="ann@example.com")
     key = feedback.dedupe_key()
     assert "ann" not in key and re.fullmatch(r"[0-9a-f]{64}", key)
     settings.SUPPRESSION_HASH_KEY = "another key"
@@ -248,7 +248,7 @@ def test_it_stores_esp_texts_with_the_address_redacted(db):
     feedback_record(
         feedback=Feedback(
             esp="Postmark",
-            kind=Kind.HARD_BOUNCE,
+            kind=FeedbackKind.HARD_BOUNCE,
             recipient="ann.lee@example.com",
             event_id="e1",
             description="550 <Ann.Lee@Example.com>: user ann.lee unknown; see bob@example.net",
@@ -261,7 +261,7 @@ def test_it_stores_esp_texts_with_the_address_redacted(db):
 
 def test_it_redacts_addresses_identifiers_and_local_parts():
     text = "to <ann@example.com> (Ann Lee, id crm-42): mailbox ann full; annual quota"
-    assert redact(text, identifiers=["ann@example.com", "Ann Lee", "crm-42"]) == (
+    assert redact_identifiers(text, identifiers=["ann@example.com", "Ann Lee", "crm-42"]) == (
         "to <[address]> ([redacted], id [redacted]): mailbox [redacted] full; annual quota"
     )
 
@@ -290,7 +290,7 @@ def test_the_migration_hashes_stored_dedupe_keys_and_redacts_stored_texts(db, al
         ProcessedWebhookEvent.objects.get().event_id
         == Feedback(
             esp="Postmark",
-            kind=Kind.HARD_BOUNCE,
+            kind=FeedbackKind.HARD_BOUNCE,
             recipient="ann@example.com",
             event_id=raw.split("|")[0],
         ).dedupe_key()

@@ -6,6 +6,7 @@ import string
 from urllib.parse import quote
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -86,8 +87,6 @@ def test_it_never_fails_or_changes_anything_on_arbitrary_tokens(
     email=printable_text, topic=printable_text, page=st.sampled_from(["subscribe", "preferences"])
 )
 def test_it_never_fails_on_arbitrary_form_input(db_snapshot, fresh_rate_limits, email, topic, page):
-    from django.core.cache import cache
-
     cache.clear()  # each example starts with a fresh rate-limit window
     response = Client().post(f"/{page}/", {"email": email, "topics": topic, "consent": "on"})
     assert response.status_code < 500

@@ -10,9 +10,9 @@ from tqdm import tqdm
 
 from subscriptions.csv_safety import csv_writer
 from subscriptions.models import Topic
-from subscriptions.models.choices import LegalBasis
+from subscriptions.models.choices import ImportRowOutcome, LegalBasis
 
-from ...consent.importing import ImportFileError, Outcome, RowResult, contacts_import
+from ...consent.importing import ImportFileError, RowResult, contacts_import
 
 REPORT_FIELDS = ["line", "email", "outcome", "contact", "detail"]
 
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         def on_row(result: RowResult) -> None:
             if report:
                 report.writerow([getattr(result, name) for name in REPORT_FIELDS])
-            if result.outcome == Outcome.INVALID:
+            if result.outcome == ImportRowOutcome.INVALID:
                 bar.write(f"line {result.line}: invalid: {result.detail}", file=sys.stderr)
 
         try:
@@ -87,10 +87,10 @@ class Command(BaseCommand):
         counts = summary.counts
         self.stdout.write(
             f"{prefix}{summary.rows} rows: {counts['created']} contacts created, "
-            f"{counts['updated']} updated, {counts[Outcome.SUBSCRIBED]} subscribed, "
-            f"{counts[Outcome.ALREADY_SUBSCRIBED]} already subscribed, "
-            f"{counts[Outcome.KEPT_UNSUBSCRIBED]} kept unsubscribed, "
-            f"{counts[Outcome.KEPT_SUPPRESSED]} kept suppressed, {summary.invalid} invalid"
+            f"{counts['updated']} updated, {counts[ImportRowOutcome.SUBSCRIBED]} subscribed, "
+            f"{counts[ImportRowOutcome.ALREADY_SUBSCRIBED]} already subscribed, "
+            f"{counts[ImportRowOutcome.KEPT_UNSUBSCRIBED]} kept unsubscribed, "
+            f"{counts[ImportRowOutcome.KEPT_SUPPRESSED]} kept suppressed, {summary.invalid} invalid"
         )
         if summary.invalid:
             raise CommandError(f"{summary.invalid} rows were invalid and not imported.")

@@ -19,21 +19,18 @@ from django.utils import timezone
 
 from subscriptions.models import Campaign, Contact, Topic
 from subscriptions.models.choices import (
-    Action,
     ImpliedBy,
     LegalBasis,
     Source,
     SuppressionReason,
-    SuppressionScope,
 )
 
-from ...consent.ledger import Actor, record
+from ...consent.confirmations import subscription_confirm, subscription_request
+from ...consent.contacts import contact_get_or_create
+from ...consent.ledger import Actor
 from ...consent.subscriptions import (
-    contact_get_or_create,
     contact_unsubscribe_all,
-    subscription_confirm,
     subscription_pause,
-    subscription_request,
     subscription_set_frequency,
     subscription_subscribe,
     subscription_unsubscribe,
@@ -149,11 +146,10 @@ class Command(BaseCommand):
             suppression_add(
                 email=c.email,
                 reason=SuppressionReason.HARD_BOUNCE,
-                scope=SuppressionScope.ALL,
-                source=Source.ESP_WEBHOOK,
+                by=esp,
+                contact=c,
                 note="550 5.1.1 mailbox does not exist",
             )
-            record(contact=c, action=Action.SUPPRESSED, by=esp, new_status="hard_bounce")
 
         def danish(c: Contact) -> None:
             _signed_up(c, [news, events])

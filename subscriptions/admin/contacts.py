@@ -1,9 +1,10 @@
-"""Admin for contacts, topics, suppressions, the consent ledger and transactional mail.
+"""Admin for contacts: their subscriptions, ledger, confirmations and link opens, and the
+"Consent actions" panel.
 
-Nothing here changes consent directly: subscriptions are read-only in the admin, and the
-"Consent actions" panel on a contact's page calls the consent services with an Actor whose
-source is `admin` and whose staff_user is the signed-in employee, so every change is on the
-ledger and rule 5 (no resubscribing someone who opted out) holds here as everywhere.
+Nothing here changes consent directly: subscriptions are read-only in the admin, and the panel on
+a contact's page calls the consent services with an Actor whose source is `admin` and whose
+staff_user is the signed-in employee (admin.base.staff_actor), so every change is on the ledger
+and rule 5 (no resubscribing someone who opted out) holds here as everywhere.
 """
 
 from __future__ import annotations
@@ -13,117 +14,25 @@ import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from prefcenter.log_redaction import redact
-
-from ..addresses import InvalidAddress, address_key, normalize_email
-from ..consent.ledger import Actor
+from ..consent.confirmations import subscription_request
+from ..consent.errors import ConsentError, ResubscribeRequiresConfirmation
 from ..consent.subscriptions import (
-    ConsentError,
-    ResubscribeRequiresConfirmation,
     contact_unsubscribe_all,
     subscription_pause,
-    subscription_request,
     subscription_resume,
     subscription_subscribe,
     subscription_unsubscribe,
 )
-from ..models import (
-    ConfirmationRequest,
-    ConsentEvent,
-    Contact,
-    LinkHit,
-    Subscription,
-    Topic,
-    TransactionalMessage,
-)
-from ..models.choices import Frequency, LegalBasis, Source
-
-
-def staff_actor(request: HttpRequest, *, evidence: str = "") -> Actor:
-    """The provenance of a change made in the admin: the employee, their browser, the evidence."""
-    return Actor.from_request(
-        request, Source.ADMIN, staff_user=request.user, evidence=evidence.strip()
-    )
-
-
-def email_key_lookup(term: str, field: str = "email_key") -> dict[str, str]:
-    """Filter kwargs for an address search: an exact (indexed) match for a whole address,
-    otherwise a substring of the lowercased key, so staff can type part of one."""
-    try:
-        return {field: address_key(normalize_email(term))}
-    except InvalidAddress:
-        return {f"{field}__contains": term.lower()}
-
-
-class ReadOnlyAdminMixin:
-    """Viewable by staff with the view permission; never added, changed or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-# --- topics ---------------------------------------------------------------------------------
-
-
-class TopicForm(forms.ModelForm):
-    frequencies = forms.MultipleChoiceField(
-        choices=Frequency.choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        label=_("Frequencies offered"),
-        help_text=_("The first one ticked is the default. None ticked: as it happens."),
-    )
-
-    class Meta:
-        model = Topic
-        fields = ["name", "slug", "description", "channel", "frequencies", "is_active", "position"]
-
-    def clean_frequencies(self) -> list[str]:
-        chosen = set(self.cleaned_data["frequencies"])
-        return [value for value in Frequency.values if value in chosen]
-
-
-@admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
-    form = TopicForm
-    list_display = ["name", "slug", "channel", "is_active", "position", "subscriber_count"]
-    list_editable = ["position"]
-    list_filter = ["channel", "is_active"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                subscribed=Count("subscriptions", filter=Q(subscriptions__status="subscribed"))
-            )
-        )
-
-    @admin.display(description=_("subscribed"), ordering="subscribed")
-    def subscriber_count(self, obj: Topic) -> int:
-        return obj.subscribed
-
-    def has_delete_permission(self, request, obj=None):
-        # Subscriptions and ledger rows point at topics; retire a topic by deactivating it.
-        return False
-
-
-# --- contacts -------------------------------------------------------------------------------
+from ..models import ConfirmationRequest, ConsentEvent, Contact, LinkHit, Subscription, Topic
+from ..models.choices import LegalBasis
+from .base import AddressSearchMixin, ReadOnlyAdminMixin, staff_actor
 
 
 class SubscriptionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -261,7 +170,7 @@ class ConsentActionForm(forms.Form):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(AddressSearchMixin, admin.ModelAdmin):
     change_form_template = "admin/subscriptions/contact/change_form.html"
     list_display = ["__str__", "external_id", "locale", "country", "created_at", "is_active"]
     list_filter = [
@@ -272,8 +181,8 @@ class ContactAdmin(admin.ModelAdmin):
         "country",
         "created_at",
     ]
-    # The search box matches the address through email_key (lowercased normalized address)
-    # and the host product's external id; see get_search_results.
+    # The search box matches the address through email_key (lowercased normalized address,
+    # AddressSearchMixin) and the host product's external id.
     search_fields = ["=external_id"]
     search_help_text = _("An email address (or part of one), or an exact external id.")
     readonly_fields = ["email", "created_at", "updated_at", "erased_at"]
@@ -301,13 +210,6 @@ class ContactAdmin(admin.ModelAdmin):
     @admin.display(description=_("active"), boolean=True)
     def is_active(self, obj: Contact) -> bool:
         return not obj.is_erased and obj.merged_into_id is None
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        matches, may_have_duplicates = super().get_search_results(request, queryset, term)
-        return matches | queryset.filter(**email_key_lookup(term)), may_have_duplicates
 
     def has_add_permission(self, request):
         # Contacts come in through forms, the API and imports, which record consent with them.
@@ -416,124 +318,3 @@ class ContactAdmin(admin.ModelAdmin):
             return _("%(n)d subscriptions paused for 30 days.") % {"n": changed}
         changed = subscription_resume(contact=contact, by=by)
         return _("%(n)d subscriptions resumed.") % {"n": changed}
-
-
-@admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Subscriptions are listed here; the actions change them through the consent services."""
-
-    list_display = [
-        "contact",
-        "topic",
-        "status",
-        "legal_basis",
-        "frequency",
-        "paused_until",
-        "updated_at",
-    ]
-    list_filter = ["status", "topic", "legal_basis", "frequency", "updated_at"]
-    list_select_related = ["contact", "topic"]
-    search_fields = ["=contact__external_id"]
-    search_help_text = _("A contact's email address (or part of one), or an exact external id.")
-    actions = ["unsubscribe_selected", "pause_selected", "resume_selected"]
-    show_full_result_count = False
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        matches, dupes = super().get_search_results(request, queryset, term)
-        return matches | queryset.filter(**email_key_lookup(term, "contact__email_key")), dupes
-
-    def _require_change(self, request: HttpRequest) -> Actor:
-        if not request.user.has_perm("subscriptions.change_subscription"):
-            raise PermissionDenied
-        return staff_actor(request)
-
-    @admin.action(description=_("Unsubscribe the selected subscriptions"))
-    def unsubscribe_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        by = self._require_change(request)
-        changed = sum(
-            subscription_unsubscribe(contact=s.contact, topic=s.topic, by=by)
-            for s in queryset.filter(contact__erased_at__isnull=True)
-        )
-        self.message_user(request, _("%(n)d subscriptions unsubscribed.") % {"n": changed})
-
-    @admin.action(description=_("Pause the selected subscriptions for 30 days"))
-    def pause_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        by = self._require_change(request)
-        until = timezone.now() + datetime.timedelta(days=30)
-        changed = sum(
-            subscription_pause(contact=s.contact, topic=s.topic, until=until, by=by)
-            for s in queryset.filter(contact__erased_at__isnull=True)
-        )
-        self.message_user(request, _("%(n)d subscriptions paused for 30 days.") % {"n": changed})
-
-    @admin.action(description=_("Resume the selected subscriptions"))
-    def resume_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        by = self._require_change(request)
-        changed = sum(
-            subscription_resume(contact=s.contact, topic=s.topic, by=by)
-            for s in queryset.filter(contact__erased_at__isnull=True)
-        )
-        self.message_user(request, _("%(n)d subscriptions resumed.") % {"n": changed})
-
-
-# --- the ledger and transactional mail: read-only -------------------------------------------
-
-
-@admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "created_at",
-        "contact",
-        "topic",
-        "action",
-        "old_status",
-        "new_status",
-        "source",
-        "actor",
-    ]
-    list_filter = ["action", "source", "topic", "created_at"]
-    list_select_related = ["contact", "topic"]
-    date_hierarchy = "created_at"
-    search_fields = ["=actor"]
-    show_full_result_count = False
-    search_help_text = _("A contact's email address (or part of one), or an exact actor.")
-    ordering = ["-created_at", "-id"]
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        matches, dupes = super().get_search_results(request, queryset, term)
-        return matches | queryset.filter(**email_key_lookup(term, "contact__email_key")), dupes
-
-
-@admin.register(TransactionalMessage)
-class TransactionalMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """System mail as staff may see it: the bodies carry the person's confirmation, privacy
-    and preference links, so they are shown with every link token redacted; otherwise anyone
-    with the view permission could confirm a double opt-in (lifting an unsubscribe-all) or
-    download a person's data in their place."""
-
-    list_display = ["created_at", "kind", "to_email", "subject", "status", "sent_at"]
-    list_filter = ["status", "kind", "created_at"]
-    search_fields = ["to_email", "subject"]
-    date_hierarchy = "created_at"
-    fields = [
-        "kind",
-        "to_email",
-        "subject",
-        "text_without_links",
-        "status",
-        "error",
-        "esp_message_id",
-        "created_at",
-        "sent_at",
-    ]
-    readonly_fields = fields
-
-    @admin.display(description=_("text (link tokens hidden)"))
-    def text_without_links(self, obj: TransactionalMessage) -> str:
-        return redact(obj.text_body)
