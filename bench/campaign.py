@@ -9,7 +9,7 @@ and the same workload through django-post-office, on this machine, in one run.
 It drops and re-creates its own database (the name of DATABASE_URL's database + "_run", e.g.
 pc_bench_run), migrates it, creates the contacts set-based in PostgreSQL (INSERT ... SELECT
 generate_series; 10% unsubscribed, 5% suppressed, the rest subscribed), builds the campaign's
-audience with subscriptions.campaigns.sending.campaign_build_audience (timed), then starts TWO
+audience with subscriptions.campaigns.audience.campaign_build_audience (timed), then starts TWO
 `celery -A prefcenter worker -Q marketing --concurrency 1` processes and times the send until
 no delivery is pending or claimed, sampling the workers' process trees' RSS with psutil.
 Then it queues the same messages (rendered by the same builder, same headers) with
@@ -366,7 +366,7 @@ def send_campaign(
     send_seconds: float | None = None,
 ):
     from prefcenter.celery import app
-    from subscriptions.campaigns import sending
+    from subscriptions.campaigns import lifecycle, stats
     from subscriptions.campaigns.tasks import fan_out
     from subscriptions.models import Delivery
     from subscriptions.models.choices import DeliveryStatus
@@ -380,7 +380,7 @@ def send_campaign(
         sampler.start()
         started = time.perf_counter()
         # The audience is already built (timed apart): start without re-building it.
-        sending.campaign_start(campaign=campaign, enqueue=False)
+        lifecycle.campaign_start(campaign=campaign, enqueue=False)
         fan_out(campaign.pk, max(workers_n * 2, 2))
         open_work = Delivery.objects.filter(
             campaign=campaign, status__in=[DeliveryStatus.PENDING, DeliveryStatus.CLAIMED]
@@ -390,7 +390,7 @@ def send_campaign(
         while open_work.exists():
             if send_seconds and not cancelled and time.perf_counter() - started > send_seconds:
                 # A sample of a long send: cancel; in-flight batches finish or release.
-                sending.campaign_cancel(campaign=campaign)
+                lifecycle.campaign_cancel(campaign=campaign)
                 cancelled = True
             if time.perf_counter() - started > timeout:
                 raise SystemExit(f"the campaign did not finish within {timeout:.0f} s")
@@ -404,7 +404,7 @@ def send_campaign(
         rss = sampler.stop()
     finally:
         stop_processes(workers)
-    return elapsed, rss, sending.campaign_stats(campaign)
+    return elapsed, rss, stats.campaign_stats(campaign)
 
 
 def post_office_workload(campaign, limit: int | None) -> tuple[int, float]:
@@ -636,7 +636,7 @@ def main() -> None:
 
 
 def run(args, env, workdir: Path, fake: Fake) -> dict:
-    from subscriptions.campaigns import sending
+    from subscriptions.campaigns.audience import campaign_build_audience
     from subscriptions.models import Campaign, Topic
 
     topic = Topic.objects.create(slug=BENCH_TOPIC, name="Bench news")
@@ -655,9 +655,9 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
     )
     print("building the audience …", file=sys.stderr)
     t = time.perf_counter()
-    audience = sending.campaign_build_audience(campaign=campaign)
+    audience = campaign_build_audience(campaign=campaign)
     audience_s = time.perf_counter() - t
-    again = sending.campaign_build_audience(campaign=campaign)  # idempotent: adds nobody
+    again = campaign_build_audience(campaign=campaign)  # idempotent: adds nobody
     if args.audience_only:
         return {
             "args": args,

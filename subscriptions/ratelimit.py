@@ -1,4 +1,6 @@
-"""Fixed-window rate limits kept in the Django cache (Redis in production).
+"""Fixed-window rate limits kept in the Django cache (Redis in production): the one counter
+behind the per-visitor limits of the pages and API (hit, is_over) and the send-rate throttle of
+the marketing workers (wait_for_slot).
 
 Rates are written like the settings: "10/h" (also s, m, d). A limit is counted whether or not
 the request goes on to succeed, so the answer never depends on whether an address is known.
@@ -15,6 +17,7 @@ import hmac
 import ipaddress
 import logging
 import re
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -42,20 +45,48 @@ def hit(*, scope: str, key: str, rate: str) -> bool:
     limit, seconds = parse_rate(rate)
     if limit <= 0:
         return False
-    cache_key = f"rl:{scope}:{key_digest(key)}"
     try:
-        # add() creates the window with its expiry; incr() then counts atomically within it.
-        if cache.add(cache_key, 1, timeout=seconds):
-            return False
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # the window expired between add() and incr()
-            cache.add(cache_key, 1, timeout=seconds)
-            return False
+        count = _count(f"rl:{scope}:{key_digest(key)}", 1, timeout=seconds)
     except Exception:  # the cache is down: serve the page rather than fail it
         log.exception("rate limit %s not counted", scope)
         return False
     return count > limit
+
+
+def _count(cache_key: str, n: int, *, timeout: float) -> int:
+    """Add `n` to the window counter at `cache_key` (created with `timeout`); the new count."""
+    # add() creates the window with its expiry; incr() then counts atomically within it.
+    if cache.add(cache_key, n, timeout=timeout):
+        return n
+    try:
+        return cache.incr(cache_key, n)
+    except ValueError:  # the window expired between add() and incr()
+        cache.add(cache_key, n, timeout=timeout)
+        return n
+
+
+def wait_for_slot(*, key: str, n: int, per_second: float) -> float:
+    """Block until `n` more events fit under `per_second` for `key`; the seconds waited.
+
+    Every process sharing the cache counts in the same windows, aligned on the clock:
+    max(1, 1/per_second) seconds each, admitting per_second * window events. A request larger
+    than a window still goes, alone in a fresh one. Unlike hit(), a cache failure raises: a
+    sender must not run unthrottled. `per_second` <= 0 means no limit.
+    """
+    if per_second <= 0:
+        return 0.0
+    window = max(1.0, 1.0 / per_second)
+    limit = max(1, int(per_second * window))
+    waited = 0.0
+    while True:
+        now = time.time()
+        slot = int(now // window)
+        count = _count(f"{key}:{slot}", n, timeout=int(window) + 5)
+        if count <= limit or count == n:
+            return waited
+        pause = (slot + 1) * window - now + 0.001
+        time.sleep(pause)
+        waited += pause
 
 
 def is_over(*, scope: str, key: str, rate: str) -> bool:

@@ -13,8 +13,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ..campaigns import sending
+from ..campaigns.lifecycle import (
+    CampaignStateError,
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    campaign_start,
+    campaign_validate,
+)
 from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
+from ..campaigns.stats import campaign_stats, send_rate
 from ..campaigns.test_sends import (
     InvalidTestSend,
     MailUnavailable,
@@ -61,7 +69,7 @@ class CampaignForm(forms.ModelForm):
             from_email=cleaned.get("from_email") or "",
         )
         try:
-            sending.campaign_validate(campaign=draft)
+            campaign_validate(campaign=draft)
         except InvalidCampaignTemplate as exc:
             raise forms.ValidationError(str(exc), code="invalid_template") from None
         except FromNotAllowed as exc:
@@ -74,7 +82,7 @@ def _lifecycle_action(service, done: str):
         for campaign in queryset:
             try:
                 service(campaign=campaign)
-            except (sending.CampaignStateError, InvalidCampaignTemplate, FromNotAllowed) as exc:
+            except (CampaignStateError, InvalidCampaignTemplate, FromNotAllowed) as exc:
                 modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
             else:
                 modeladmin.message_user(request, f"{campaign}: {done}.", messages.SUCCESS)
@@ -117,21 +125,21 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.action(description=_("Send the selected campaigns now"))
     def send(self, request, queryset):
         def start(*, campaign):
-            sending.campaign_start(campaign=campaign, user=request.user)
+            campaign_start(campaign=campaign, user=request.user)
 
         _lifecycle_action(start, "sending started")(self, request, queryset)
 
     @admin.action(description=_("Pause sending"))
     def pause(self, request, queryset):
-        _lifecycle_action(sending.campaign_pause, "paused")(self, request, queryset)
+        _lifecycle_action(campaign_pause, "paused")(self, request, queryset)
 
     @admin.action(description=_("Resume sending"))
     def resume(self, request, queryset):
-        _lifecycle_action(sending.campaign_resume, "resumed")(self, request, queryset)
+        _lifecycle_action(campaign_resume, "resumed")(self, request, queryset)
 
     @admin.action(description=_("Cancel"))
     def cancel(self, request, queryset):
-        _lifecycle_action(sending.campaign_cancel, "cancelled")(self, request, queryset)
+        _lifecycle_action(campaign_cancel, "cancelled")(self, request, queryset)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -216,14 +224,14 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = get_object_or_404(Campaign.objects.select_related("topic"), pk=pk)
         if not self.has_view_permission(request, campaign):
             raise PermissionDenied
-        stats = sending.campaign_stats(campaign)
+        stats = campaign_stats(campaign)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Progress: {campaign}",
             "campaign": campaign,
             "stats": stats,
-            "rate": round(sending.send_rate(campaign), 2),
+            "rate": round(send_rate(campaign), 2),
             "refresh": campaign.status in ("sending", "paused", "scheduled"),
         }
         return TemplateResponse(request, "admin/subscriptions/campaign/progress.html", context)

@@ -20,8 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from ..addresses import InvalidAddress
+from ..campaigns.lifecycle import CampaignStateError
 from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
-from ..campaigns.sending import CampaignStateError
 from ..campaigns.test_sends import InvalidTestSend, MailUnavailable
 from ..consent.errors import ConsentError
 from ..locales import InvalidLocale

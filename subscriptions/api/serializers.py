@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..addresses import InvalidAddress, normalize_email
-from ..campaigns.sending import campaign_stats
+from ..campaigns.stats import campaign_stats
 from ..models import Campaign, ConsentEvent, Contact, Subscription, Topic
 from ..models.choices import (
     CampaignStatus,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.db import transaction
 
 from ..models import Campaign, Topic
-from .sending import (
+from .lifecycle import (
     campaign_cancel,
     campaign_pause,
     campaign_resume,

@@ -16,14 +16,9 @@ from django.utils import translation
 from django.utils.html import escape
 
 from ..consent.tokens import preferences_url, unsubscribe_url
-from .rendering import (
-    RenderBudget,
-    campaign_context,
-    check_link_contexts,
-    check_link_uses,
-    render_sandboxed,
-    sandbox_compile,
-)
+from .link_checks import check_link_contexts, check_link_uses
+from .mime_folding import REPEATED_HEADER_FOLDING
+from .sandbox import RenderBudget, campaign_context, render_sandboxed, sandbox_compile
 
 # --- marketing ----------------------------------------------------------------------------------
 
@@ -34,7 +29,7 @@ _FOOTER_HTML = "emails/marketing_footer/footer.html"
 
 
 class InvalidCampaignTemplate(ValueError):
-    """A campaign's subject or body does not compile in the sandbox (subscriptions.campaigns.rendering)."""
+    """A campaign's subject or body does not compile in the sandbox (subscriptions.campaigns.sandbox)."""
 
     code = "invalid_template"  # the API's error code
 
@@ -195,36 +190,11 @@ def list_unsubscribe_header(unsubscribe_url: str, *, mailto: bool = True) -> str
     return value
 
 
-class _RepeatedHeaderFolding(Compat32):
-    """compat32 that remembers how it folded a header it has seen before.
-
-    Folding headers is most of the cost of turning a message into bytes (~0.5 ms of ~1 ms on
-    SMTP), and a campaign's messages repeat most of theirs (From, List-Id, List-Unsubscribe-
-    Post, every part's Content-Type and MIME-Version): those are folded once per process.
-    """
-
-    _cache: dict = {}  # shared on purpose: the generator clones the policy per message
-
-    def fold_binary(self, name, value):
-        if not isinstance(value, str):
-            return super().fold_binary(name, value)
-        key = (self.linesep, self.max_line_length, self.cte_type, name, value)
-        folded = self._cache.get(key)
-        if folded is None:
-            if len(self._cache) > 1000:  # per-recipient values pass through; keep it small
-                self._cache.clear()
-            folded = self._cache[key] = super().fold_binary(name, value)
-        return folded
-
-
-_FOLDING = _RepeatedHeaderFolding()
-
-
 class _MarketingEmail(EmailMultiAlternatives):
     def message(self, *args, **kwargs):
         message = super().message(*args, **kwargs)
         if type(message.policy) is Compat32:  # Django 5.x; 6.x builds on its own policy
-            message.policy = _FOLDING
+            message.policy = REPEATED_HEADER_FOLDING
         return message
 
 
@@ -232,7 +202,7 @@ class _MarketingEmail(EmailMultiAlternatives):
 class MarketingMessage:
     """One rendered marketing message, before any transport has touched it.
 
-    The batch senders (subscriptions.campaigns.esp_batch) serialise these straight into an ESP's batch
+    The batch senders (subscriptions.campaigns.transport) serialise these straight into an ESP's batch
     call; every other road goes through `as_email()`, a Django EmailMessage with the same parts.
     """
 
@@ -293,7 +263,7 @@ def render_marketing_message(
     Every message carries List-Unsubscribe (+ One-Click POST) for the campaign's topic, a
     List-Id, and a footer with the unsubscribe link, the preference link and the postal
     address (the links are left out of the footer when the body places them itself). The
-    templates render in the sandbox (subscriptions.campaigns.rendering) over plain data of `contact`.
+    templates render in the sandbox (subscriptions.campaigns.sandbox) over plain data of `contact`.
     `links` replaces the contact's own links (previews and test sends pass inert ones: rule 9;
     no mailto then), `to` the recipient, `metadata` the ESP metadata. Raises what the template raised, e.g.
     RenderBudgetExceeded; the send loop records it as 'could not render: ...'.

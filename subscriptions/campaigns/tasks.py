@@ -1,4 +1,4 @@
-"""Thin Celery adapters for the marketing queue: ids in, a sending service called, retries here."""
+"""Thin Celery adapters for the marketing queue: ids in, a campaign service called, retries here."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ from django.conf import settings
 
 from ..models import Campaign
 from ..models.choices import CampaignStatus, DeliveryStatus
-from . import sending
+from .audience import campaign_build_audience
+from .claims import recover_stale_claims
+from .lifecycle import (
+    CampaignStateError,
+    campaign_start,
+    due_campaigns,
+    stalled_campaign_ids,
+    unbuilt_campaign_ids,
+)
 from .messages import FromNotAllowed, InvalidCampaignTemplate
+from .sending import SendingUnavailable, send_until_done_concurrently
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +37,7 @@ def start_campaign(campaign_id: int) -> int:
     campaign = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).first()
     if campaign is None:
         return 0
-    added = sending.campaign_build_audience(campaign=campaign)
+    added = campaign_build_audience(campaign=campaign)
     fan_out(campaign_id)
     return added
 
@@ -37,7 +46,7 @@ def start_campaign(campaign_id: int) -> int:
     name="subscriptions.tasks.marketing.send_batches",
     acks_late=True,
     # A redelivered task only claims new rows: claimed-but-unsent ones are never resent.
-    autoretry_for=(sending.SendingUnavailable,),
+    autoretry_for=(SendingUnavailable,),
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=10,
@@ -49,7 +58,7 @@ def send_batches(campaign_id: int) -> dict:
     campaign = Campaign.objects.select_related("topic").filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING:
         return {}
-    result = sending.send_until_done_concurrently(
+    result = send_until_done_concurrently(
         campaign=campaign, max_batches=settings.SEND_MAX_BATCHES_PER_TASK
     )
     if (
@@ -65,25 +74,25 @@ def send_batches(campaign_id: int) -> dict:
 def sweep_campaigns() -> dict:
     """Beat: start due scheduled campaigns, fail stale claims, revive stalled campaigns."""
     started = 0
-    for campaign in sending.due_campaigns():
+    for campaign in due_campaigns():
         try:
-            sending.campaign_start(campaign=campaign)
+            campaign_start(campaign=campaign)
             started += 1
-        except sending.CampaignStateError:
+        except CampaignStateError:
             continue
         except (InvalidCampaignTemplate, FromNotAllowed):
             # A template the sandbox refuses, or a From no longer allowed: the campaign stays
             # scheduled for a person to fix; the sweep goes on recovering the others.
             log.exception("scheduled campaign %s cannot start", campaign.pk)
             continue
-    recovered = sending.recover_stale_claims(
+    recovered = recover_stale_claims(
         older_than=datetime.timedelta(seconds=settings.STALE_CLAIM_SECONDS)
     )
     quiet_for = datetime.timedelta(seconds=settings.SEND_STALLED_SECONDS)
     revived = 0
     for campaign_id in [
-        *sending.stalled_campaign_ids(quiet_for=quiet_for),
-        *sending.unbuilt_campaign_ids(quiet_for=quiet_for),
+        *stalled_campaign_ids(quiet_for=quiet_for),
+        *unbuilt_campaign_ids(quiet_for=quiet_for),
     ]:
         # Its tasks were lost with a killed worker, maybe mid-build: building again completes
         # the audience (it adds nobody twice), then fresh senders claim what is pending.

@@ -24,6 +24,7 @@ from ..addresses import normalize_email
 from ..consent.suppression import suppression_check
 from ..consent.tokens import absolute, test_link_token, token_path
 from ..models import Campaign, CampaignTestSend, Contact
+from .lifecycle import campaign_validate
 from .messages import (
     CampaignRenderError,
     MarketingMessage,
@@ -32,7 +33,6 @@ from .messages import (
     marketing_connection,
     render_marketing_message,
 )
-from .sending import campaign_validate
 
 MAX_TEST_RECIPIENTS = 20
 SUBJECT_PREFIX = "[Test] "

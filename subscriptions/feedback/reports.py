@@ -24,12 +24,12 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ..addresses import InvalidAddress, address_hash, address_key, normalize_email
+from ..campaigns.lifecycle import CampaignStateError, campaign_pause
 from ..consent.ledger import Actor
 from ..consent.subscriptions import contact_unsubscribe_all
 from ..consent.suppression import suppression_add
 from ..models import Campaign, Contact, Delivery, ProcessedWebhookEvent, SoftBounce
 from ..models.choices import (
-    CampaignStatus,
     ComplaintRateLevel,
     DeliveryStatus,
     FeedbackKind,
@@ -249,14 +249,7 @@ def feedback_record(*, feedback: Feedback) -> bool:
 def feedback_counts(campaign: Campaign) -> dict[str, int]:
     """How many of a campaign's deliveries bounced, complained, unsubscribed, were delivered,
     opened and clicked (each delivery counted once per kind)."""
-    return Delivery.objects.filter(campaign=campaign).aggregate(
-        bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
-        complained=Count("pk", filter=Q(complained_at__isnull=False)),
-        unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
-        delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
-        opened=Count("pk", filter=Q(opened_at__isnull=False)),
-        clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-    )
+    return Delivery.objects.filter(campaign=campaign).feedback_counts()
 
 
 @dataclass(frozen=True)
@@ -316,18 +309,18 @@ def complaint_rates_by_day(*, days: int = 30) -> list[tuple[datetime.date, Compl
 def campaign_check_complaint_rate(*, campaign: Campaign) -> bool:
     """Pause a sending campaign whose complaint rate is above COMPLAINT_RATE_PAUSE.
 
-    Sets the status with a conditional UPDATE (only from `sending`), which the sending workers
-    see at their next claim; the campaign services of subscriptions.campaigns.sending own resuming.
-    Returns whether the campaign was paused now.
+    Pauses through subscriptions.campaigns.lifecycle (only from `sending`), which the sending
+    workers see at their next re-check; a person resumes it there. Returns whether the campaign
+    was paused now.
     """
     rate = complaint_rate(campaign)
     if rate.level == ComplaintRateLevel.WARN:
         log.warning("campaign %s complaint rate %s", campaign.pk, rate.percent)
     if rate.level != ComplaintRateLevel.PAUSE:
         return False
-    paused = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
-        status=CampaignStatus.PAUSED
-    )
-    if paused:
-        log.warning("campaign %s paused: complaint rate %s", campaign.pk, rate.percent)
-    return bool(paused)
+    try:
+        campaign_pause(campaign=campaign)
+    except CampaignStateError:  # no longer sending: paused, cancelled or finished meanwhile
+        return False
+    log.warning("campaign %s paused: complaint rate %s", campaign.pk, rate.percent)
+    return True

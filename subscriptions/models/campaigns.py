@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .choices import CampaignStatus, DeliveryStatus
 from .contacts import Contact, Topic
+from .querysets import DeliveryQuerySet
 
 
 class Campaign(models.Model):
@@ -62,6 +63,8 @@ class Delivery(models.Model):
     bounced_at = models.DateTimeField(null=True, blank=True)
     complained_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("delivery")

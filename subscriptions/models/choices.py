@@ -191,3 +191,31 @@ class ImportRowOutcome(models.TextChoices):
 
 # The pauses the preference page offers: its button's action → days.
 PAUSE_DAYS = {"pause30": 30, "pause90": 90}
+
+
+class SkipReason(models.TextChoices):
+    """Why a delivery was not sent (Delivery.reason): the strings stored since the first send.
+
+    The marketability blockers come first, in the order the re-check names them when several
+    apply (models.querysets.MARKETABILITY_BLOCKERS); the others are set by the sending services.
+    """
+
+    ERASED = "erased", _("Erased")
+    SUPPRESSED = "suppressed", _("On the suppression list")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    PAUSED = "paused", _("Paused")
+    UNDER_AGE = "under_age", _("Under the minimum age")
+    CANCELLED = "cancelled", _("Campaign cancelled")
+    OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown (never resent)")
+    MERGED = "merged", _("Merged into another contact")
+    ERROR = "error", _("Refused by the transport")
+
+
+class SendOutcome(models.TextChoices):
+    """What the mail transport answered for one marketing message (never stored: the send loop
+    turns it into a DeliveryStatus)."""
+
+    SENT = "sent", _("Accepted")
+    REFUSED = "refused", _("Refused; it did not leave")
+    RETRY = "retry", _("Not accepted; call again later")
+    UNKNOWN = "unknown", _("Answer lost; it may have left")

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..locales import validate_locale
 from .choices import Channel, Frequency, ImpliedBy, LegalBasis, SubscriptionStatus
-from .querysets import ContactQuerySet, SubscriptionQuerySet
+from .querysets import ContactQuerySet
 
 
 class Contact(models.Model):
@@ -141,8 +141,6 @@ class Subscription(models.Model):
     consented_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    objects = SubscriptionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("subscription")

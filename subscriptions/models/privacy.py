@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from .campaigns import Campaign
 from .choices import PrivacyAction
 from .contacts import Contact
+from .querysets import CampaignStatsArchiveQuerySet
 
 
 def _nonce() -> str:
@@ -40,6 +41,8 @@ class CampaignStatsArchive(models.Model):
     reason = models.CharField(max_length=40, blank=True)
     count = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CampaignStatsArchiveQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("archived campaign statistic")

@@ -6,14 +6,29 @@ Nothing here writes or sends: services act on what these select.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..addresses import InvalidAddress, address_hashes, address_key, normalize_email
+from .choices import SkipReason, SubscriptionStatus
 
 
 def minimum_age(country: str = "") -> int:
@@ -57,17 +72,6 @@ def _suppressed_exists(scope: str | None) -> tuple[Exists, Exists]:
         contact=OuterRef("pk"), address_hash__in=suppressions.values("address_hash")
     )
     return Exists(own), Exists(older)
-
-
-def address_suppressed(*, scope: str | None = None) -> Q:
-    """For a Contact row: a suppression (of `scope`, default any) matches its address.
-
-    Matches the contact's own hash and the hashes of older canonical forms it keeps
-    (ContactAddressHash, usually none). To exclude, use ContactQuerySet.not_suppressed: two
-    separate anti-joins, which PostgreSQL plans far better than NOT (a OR b).
-    """
-    own, older = _suppressed_exists(scope)
-    return Q(own) | Q(older)
 
 
 class ContactQuerySet(models.QuerySet):
@@ -116,28 +120,128 @@ class ContactQuerySet(models.QuerySet):
     def marketable(self, topic, at: datetime.datetime | None = None) -> ContactQuerySet:
         """Exactly the contacts who may be sent marketing on `topic` at `at` (default now).
 
-        Subscribed to the topic, not paused, on no suppression list (any scope blocks
-        marketing), not erased, and not under the minimum age their birth date says.
+        Every blocker of MARKETABILITY_BLOCKERS excluded, set-based: a contact condition as
+        its own anti-join (or plain condition), and all the subscription conditions inside ONE
+        semi-join on the contact's subscription to the topic. (Each subscription blocker as a
+        join of its own planned as a nested loop over the whole topic per contact on tables
+        not yet analysed, e.g. right after an import.)
         """
-        Subscription = apps.get_model("subscriptions", "Subscription")
         at = at or timezone.now()
-        subscribed = Subscription.objects.filter(
-            contact=OuterRef("pk"), topic=topic, status="subscribed"
-        ).filter(Q(paused_until__isnull=True) | Q(paused_until__lte=at))
-        return (
-            self.active()
-            .filter(Exists(subscribed))
-            .not_suppressed()
-            .exclude(under_age_q(timezone.localdate(at)))
+        selected = self
+        subscriptions = _topic_subscriptions(topic)
+        for blocker in MARKETABILITY_BLOCKERS:
+            for condition in blocker.conditions(topic, at):
+                if blocker.on_subscription:
+                    subscriptions = subscriptions.exclude(condition)
+                elif isinstance(condition, Q):
+                    selected = selected.exclude(condition)
+                else:  # negated, (NOT) EXISTS plans as an anti- (semi-) join
+                    selected = selected.filter(~condition)
+        return selected.filter(Exists(subscriptions))
+
+    def with_block_reason(self, topic, at: datetime.datetime | None = None) -> ContactQuerySet:
+        """Annotate `block_reason`: the first blocker in table order that keeps each contact from
+        marketing on `topic` at `at`, or "" for a marketable contact.
+
+        The same expressions marketable() uses, so the reason a delivery is skipped always
+        names the condition that blocked it. A subscription blocker applies when the contact
+        has no subscription to the topic left once it and the earlier ones are excluded.
+        """
+        at = at or timezone.now()
+        whens = []
+        subscriptions = _topic_subscriptions(topic)
+        for blocker in MARKETABILITY_BLOCKERS:
+            matches = Q()
+            for condition in blocker.conditions(topic, at):
+                if blocker.on_subscription:
+                    subscriptions = subscriptions.exclude(condition)
+                elif isinstance(condition, Q):
+                    matches |= _excluded_by(condition)
+                else:
+                    matches |= Q(condition)
+            if blocker.on_subscription:
+                matches = Q(~Exists(subscriptions))
+            whens.append(When(matches, then=Value(str(blocker.reason))))
+        # A table without subscription blockers still requires a subscription to the topic.
+        whens.append(When(~Exists(subscriptions), then=Value(str(SkipReason.UNSUBSCRIBED))))
+        return self.annotate(
+            block_reason=Case(*whens, default=Value(""), output_field=models.CharField())
         )
 
 
-class SubscriptionQuerySet(models.QuerySet):
-    def subscribed(self) -> SubscriptionQuerySet:
-        return self.filter(status="subscribed")
+# --- the marketability rule (DESIGN rule 1), written once ----------------------------------------
 
-    def paused(self, at: datetime.datetime | None = None) -> SubscriptionQuerySet:
-        return self.filter(paused_until__gt=at or timezone.now())
+
+@dataclass(frozen=True)
+class Blocker:
+    """One reason a contact may not be sent marketing on a topic.
+
+    `conditions(topic, at)` are Q or EXISTS expressions on Contact, or with `on_subscription`
+    Q on the contact's Subscription to the topic; the contact is blocked when any is true.
+    Several conditions rather than one OR let marketable() exclude each with its own anti-join,
+    which PostgreSQL plans far better than NOT (a OR b). A Q that can be NULL blocks (it is
+    excluded), so test attributes with `attributes__contains`, which is never NULL.
+    """
+
+    reason: str
+    conditions: Callable[[Any, datetime.datetime], tuple[Q | Expression, ...]]
+    on_subscription: bool = False
+
+
+def _excluded_by(condition: Q) -> Q:
+    """True exactly for the rows `.exclude(condition)` drops, as marketable() does: where the
+    condition is true, and where it is NULL in a way Django does not guard against (a missing
+    JSON key), so the skip reason and marketable() agree on every contact."""
+    kept = Coalesce(
+        ExpressionWrapper(~condition, output_field=models.BooleanField()),
+        Value(False),
+        output_field=models.BooleanField(),
+    )
+    return ~Q(kept)
+
+
+def _topic_subscriptions(topic) -> models.QuerySet:
+    Subscription = apps.get_model("subscriptions", "Subscription")
+    return Subscription.objects.filter(contact=OuterRef("pk"), topic=topic)
+
+
+def _erased(topic, at: datetime.datetime) -> tuple[Q, ...]:
+    return (Q(erased_at__isnull=False),)
+
+
+def _merged(topic, at: datetime.datetime) -> tuple[Q, ...]:
+    # The winner of a merge is mailed instead; its own subscriptions decide.
+    return (Q(merged_into__isnull=False),)
+
+
+def _suppressed(topic, at: datetime.datetime) -> tuple[Exists, ...]:
+    # Any scope blocks marketing; every version of the address's hash is matched.
+    return _suppressed_exists(None)
+
+
+def _not_subscribed(topic, at: datetime.datetime) -> tuple[Q, ...]:
+    # Unsubscribed from the topic or still pending confirmation (never subscribed: no row).
+    return (~Q(status=SubscriptionStatus.SUBSCRIBED),)
+
+
+def _paused(topic, at: datetime.datetime) -> tuple[Q, ...]:
+    return (Q(paused_until__gt=at),)
+
+
+def _under_age(topic, at: datetime.datetime) -> tuple[Q, ...]:
+    return (under_age_q(timezone.localdate(at)),)
+
+
+# In the order a skip reason is named when several apply. Unsubscribing from all mail is a
+# suppression (reason unsubscribed_all), so it is reported as `suppressed`.
+MARKETABILITY_BLOCKERS: tuple[Blocker, ...] = (
+    Blocker(SkipReason.ERASED, _erased),
+    Blocker(SkipReason.MERGED, _merged),
+    Blocker(SkipReason.SUPPRESSED, _suppressed),
+    Blocker(SkipReason.UNSUBSCRIBED, _not_subscribed, on_subscription=True),
+    Blocker(SkipReason.PAUSED, _paused, on_subscription=True),
+    Blocker(SkipReason.UNDER_AGE, _under_age),
+)
 
 
 class SuppressionQuerySet(models.QuerySet):
@@ -161,3 +265,27 @@ class SuppressionQuerySet(models.QuerySet):
     def blocking_all_mail(self) -> SuppressionQuerySet:
         """Suppressions that stop transactional mail too (hard bounces, invalid addresses)."""
         return self.filter(scope="all")
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def feedback_counts(self) -> dict[str, int]:
+        """How many of these deliveries bounced, complained, unsubscribed, were delivered,
+        opened and clicked (each delivery counted once per kind): what the ESPs reported."""
+        return self.aggregate(
+            bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
+            complained=Count("pk", filter=Q(complained_at__isnull=False)),
+            unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+            delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
+            opened=Count("pk", filter=Q(opened_at__isnull=False)),
+            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+        )
+
+
+class CampaignStatsArchiveQuerySet(models.QuerySet):
+    def outcome_rows(self) -> list[dict]:
+        """These archived outcomes as {status, reason, n} rows, the shape of a live per-status
+        count, so a statistic adds them to its `Delivery.values("status", "reason")` rows."""
+        return [
+            {"status": status, "reason": reason, "n": count}
+            for status, reason, count in self.values_list("status", "reason", "count")
+        ]

@@ -211,9 +211,4 @@ def apply_retention(*, now: datetime.datetime | None = None, dry_run: bool = Fal
 def campaign_archived_rows(campaign) -> list[dict]:
     """Archived outcomes as {status, reason, n} rows, the shape of a live per-status count, so a
     stats function can add them to its `Delivery.values("status", "reason")` rows."""
-    return [
-        {"status": status, "reason": reason, "n": count}
-        for status, reason, count in CampaignStatsArchive.objects.filter(
-            campaign=campaign
-        ).values_list("status", "reason", "count")
-    ]
+    return CampaignStatsArchive.objects.filter(campaign=campaign).outcome_rows()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from subscriptions.campaigns.sending import campaign_stats
+from subscriptions.campaigns.stats import campaign_stats
 from subscriptions.models import CampaignStatsArchive, Delivery
 from tests.factories import ContactFactory
 

@@ -15,8 +15,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from subscriptions.campaigns import sending
+from subscriptions.campaigns.audience import campaign_build_audience
 from subscriptions.campaigns.messages import compile_campaign, render_marketing_message
-from subscriptions.campaigns.rendering import MAX_LOOP_ITERATIONS, RenderBudgetExceeded
+from subscriptions.campaigns.sandbox import MAX_LOOP_ITERATIONS, RenderBudgetExceeded
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_subscribe
 from subscriptions.models import Campaign, Delivery
@@ -222,7 +223,7 @@ def test_an_amplifying_campaign_fails_only_its_messages_at_send_time(topic, outb
     campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING, text_body=nested)
     subscribers(topic, 1, email="big@example.com", attributes=BIG)
     subscribers(topic, 2, attributes={"items": [1, 2]})
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     started = time.monotonic()
     result = sending.send_until_done(campaign=campaign)
@@ -388,7 +389,7 @@ def test_a_link_inside_another_sites_url_is_never_sent(topic, outbox, field, bod
     bodies = {"html_body": "<p>Hi</p>", "text_body": "Hi", field: body}
     campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING, **bodies)
     subscribers(topic, 2)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     result = sending.send_until_done(campaign=campaign)
 

@@ -9,13 +9,27 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from subscriptions.campaigns import audience as audience_module
 from subscriptions.campaigns import sending
 from subscriptions.campaigns import tasks as marketing
+from subscriptions.campaigns.audience import campaign_build_audience
+from subscriptions.campaigns.claims import claim_batch, recover_stale_claims, release_claims
+from subscriptions.campaigns.lifecycle import (
+    CampaignStateError,
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    campaign_schedule,
+    campaign_start,
+    due_campaigns,
+)
 from subscriptions.campaigns.messages import InvalidCampaignTemplate
+from subscriptions.campaigns.outcomes import record_failed, record_sent
+from subscriptions.campaigns.stats import campaign_stats
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.models import Delivery
-from subscriptions.models.choices import CampaignStatus, DeliveryStatus
+from subscriptions.models.choices import CampaignStatus, DeliveryStatus, SkipReason
 from tests.sending_factories import CampaignFactory, subscribers
 
 ACTOR = Actor(source="unsubscribe_link", actor="test")
@@ -29,7 +43,7 @@ def statuses(campaign) -> dict[str, str]:
 
 
 def test_it_builds_exactly_the_marketable_audience(campaign, audience):
-    added = sending.campaign_build_audience(campaign=campaign)
+    added = campaign_build_audience(campaign=campaign)
 
     emails = set(
         Delivery.objects.filter(campaign=campaign).values_list("contact__email", flat=True)
@@ -39,11 +53,11 @@ def test_it_builds_exactly_the_marketable_audience(campaign, audience):
 
 
 def test_it_builds_the_audience_idempotently(campaign, audience, topic):
-    sending.campaign_build_audience(campaign=campaign)
-    assert sending.campaign_build_audience(campaign=campaign) == 0
+    campaign_build_audience(campaign=campaign)
+    assert campaign_build_audience(campaign=campaign) == 0
     newcomer = subscribers(topic, 1)[0]
 
-    assert sending.campaign_build_audience(campaign=campaign) == 1
+    assert campaign_build_audience(campaign=campaign) == 1
     assert Delivery.objects.filter(campaign=campaign, contact=newcomer).count() == 1
     assert Delivery.objects.filter(campaign=campaign).count() == 3
 
@@ -52,20 +66,22 @@ def test_it_builds_the_audience_idempotently(campaign, audience, topic):
 def test_it_builds_a_large_audience_over_several_connections(
     topic, audience, settings, monkeypatch
 ):
-    monkeypatch.setattr(sending, "AUDIENCE_SPLIT_MIN_IDS", 0)  # "large" from the first contact
+    monkeypatch.setattr(
+        audience_module, "AUDIENCE_SPLIT_MIN_IDS", 0
+    )  # "large" from the first contact
     settings.AUDIENCE_BUILD_CONNECTIONS = 3
     more = subscribers(topic, 10)
     campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
     expected = {audience["ann"].email, audience["bob"].email, *(c.email for c in more)}
 
-    assert sending.campaign_build_audience(campaign=campaign) == 12
-    assert sending.campaign_build_audience(campaign=campaign) == 0
+    assert campaign_build_audience(campaign=campaign) == 12
+    assert campaign_build_audience(campaign=campaign) == 0
     emails = Delivery.objects.filter(campaign=campaign).values_list("contact__email", flat=True)
     assert sorted(emails) == sorted(expected)
 
 
 def test_it_sends_once_to_each_marketable_contact(campaign, audience, outbox):
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     result = sending.send_until_done(campaign=campaign)
     sending.send_until_done(campaign=campaign)  # a retry or a second worker: nothing more
 
@@ -85,7 +101,7 @@ def test_it_sends_once_to_each_marketable_contact(campaign, audience, outbox):
 
 def test_it_skips_contacts_who_opted_out_after_the_audience_was_built(campaign, topic, outbox):
     unsub, paused, suppressed, keeps = subscribers(topic, 4)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     subscription_unsubscribe(contact=unsub, topic=topic, by=ACTOR)
     contact_unsubscribe_all(contact=suppressed, by=ACTOR)
     paused.subscriptions.update(paused_until=timezone.now() + datetime.timedelta(days=1))
@@ -97,7 +113,7 @@ def test_it_skips_contacts_who_opted_out_after_the_audience_was_built(campaign, 
     assert got[unsub.email] == ("skipped", "unsubscribed")
     assert got[paused.email] == ("skipped", "paused")
     assert got[suppressed.email] == ("skipped", "suppressed")
-    stats = sending.campaign_stats(campaign)
+    stats = campaign_stats(campaign)
     assert stats["skipped_by_reason"] == {"unsubscribed": 1, "paused": 1, "suppressed": 1}
     assert stats["sent"] == 1
     assert stats["audience"] == 4
@@ -133,7 +149,7 @@ def test_it_rechecks_marketability_between_send_calls(campaign, topic, outbox, s
     settings.SEND_RECHECK_SECONDS = 0  # re-check before every single send call
     settings.SEND_CONNECTIONS = 1  # one message per send call
     UnsubscribingBackend.victim = (third, topic)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     sending.send_until_done(campaign=campaign)
 
@@ -156,7 +172,7 @@ def test_it_records_a_refused_message_as_failed_and_goes_on(campaign, topic, out
     settings.MARKETING_EMAIL_BACKEND = "tests.campaigns.test_sending.RefusingBackend"
     subscribers(topic, 1, email="refused@example.com")
     fine = subscribers(topic, 1)[0]
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     result = sending.send_until_done(campaign=campaign)
 
@@ -164,7 +180,7 @@ def test_it_records_a_refused_message_as_failed_and_goes_on(campaign, topic, out
     assert [m.to[0] for m in outbox] == [fine.email]
     failed = Delivery.objects.get(campaign=campaign, status="failed")
     assert "ESP said no" in failed.error
-    assert sending.campaign_stats(campaign)["failed"] == 1
+    assert campaign_stats(campaign)["failed"] == 1
 
 
 class CountingBackend(UnsubscribingBackend):
@@ -180,7 +196,7 @@ def test_it_sends_over_several_connections_at_once(campaign, topic, outbox, sett
     settings.SEND_CONNECTIONS = 3
     CountingBackend.senders = []
     subscribers(topic, 6)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     assert sending.send_batch(campaign=campaign).sent == 6
 
@@ -196,7 +212,7 @@ class DownBackend(UnsubscribingBackend):
 def test_it_releases_the_claims_when_the_transport_is_down(campaign, topic, settings):
     settings.MARKETING_EMAIL_BACKEND = "tests.campaigns.test_sending.DownBackend"
     subscribers(topic, 2)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     with pytest.raises(sending.SendingUnavailable):
         sending.send_batch(campaign=campaign)
@@ -206,20 +222,18 @@ def test_it_releases_the_claims_when_the_transport_is_down(campaign, topic, sett
 
 def test_it_never_resends_a_stale_claim(campaign, topic, outbox):
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
-    claimed = sending.claim_batch(campaign=campaign, size=2)  # then the worker is killed
+    campaign_build_audience(campaign=campaign)
+    claimed = claim_batch(campaign=campaign, size=2)  # then the worker is killed
     Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
         claimed_at=timezone.now() - datetime.timedelta(hours=1)
     )
 
-    recovered = sending.recover_stale_claims(
-        campaign=campaign, older_than=datetime.timedelta(minutes=15)
-    )
+    recovered = recover_stale_claims(campaign=campaign, older_than=datetime.timedelta(minutes=15))
     sending.send_until_done(campaign=campaign)
 
     assert recovered == 2
     assert len(outbox) == 1
-    stats = sending.campaign_stats(campaign)
+    stats = campaign_stats(campaign)
     assert stats["failed"] == 2
     assert stats["outcome_unknown"] == 2
     assert stats["sent"] == 1
@@ -227,18 +241,18 @@ def test_it_never_resends_a_stale_claim(campaign, topic, outbox):
 
 def test_it_keeps_fresh_claims_when_recovering(campaign, topic):
     subscribers(topic, 2)
-    sending.campaign_build_audience(campaign=campaign)
-    sending.claim_batch(campaign=campaign, size=2)
+    campaign_build_audience(campaign=campaign)
+    claim_batch(campaign=campaign, size=2)
 
-    assert sending.recover_stale_claims(older_than=datetime.timedelta(minutes=15)) == 0
+    assert recover_stale_claims(older_than=datetime.timedelta(minutes=15)) == 0
 
 
 def test_it_does_not_claim_what_another_worker_claimed(campaign, topic):
     subscribers(topic, 5)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
-    first = sending.claim_batch(campaign=campaign, size=3)
-    second = sending.claim_batch(campaign=campaign, size=3)
+    first = claim_batch(campaign=campaign, size=3)
+    second = claim_batch(campaign=campaign, size=3)
 
     assert len(first) == 3
     assert len(second) == 2
@@ -252,7 +266,7 @@ def test_it_sends_a_batch_in_a_number_of_queries_independent_of_its_size(
 ):
     request.getfixturevalue(transport)
     subscribers(topic, 60)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     with django_assert_max_num_queries(most):
         small = sending.send_batch(campaign=campaign, size=5)
@@ -272,7 +286,7 @@ def test_it_fails_a_message_that_cannot_render_and_sends_the_others(topic, trans
     )
     subscribers(topic, 1, email="zero@example.com", attributes={"n": 4, "d": 0})
     subscribers(topic, 2, attributes={"n": 4, "d": 2})
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     result = sending.send_until_done(campaign=campaign)
 
@@ -286,37 +300,37 @@ def test_it_fails_a_message_that_cannot_render_and_sends_the_others(topic, trans
 
 def test_it_stops_and_releases_claims_when_paused(campaign, topic, outbox):
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
-    sending.campaign_pause(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
+    campaign_pause(campaign=campaign)
 
     result = sending.send_batch(campaign=campaign)
 
     assert result.stopped
     assert outbox == []
-    assert sending.campaign_stats(campaign)["pending"] == 3
-    sending.campaign_resume(campaign=campaign, enqueue=False)
+    assert campaign_stats(campaign)["pending"] == 3
+    campaign_resume(campaign=campaign, enqueue=False)
     sending.send_until_done(campaign=campaign)
     assert len(outbox) == 3
 
 
 def test_it_skips_what_is_pending_when_cancelled(campaign, topic, outbox):
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
-    sending.campaign_cancel(campaign=campaign)
+    campaign_cancel(campaign=campaign)
     sending.send_until_done(campaign=campaign)
 
     assert outbox == []
-    assert sending.campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}
-    with pytest.raises(sending.CampaignStateError):
-        sending.campaign_resume(campaign=campaign, enqueue=False)
+    assert campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}
+    with pytest.raises(CampaignStateError):
+        campaign_resume(campaign=campaign, enqueue=False)
 
 
 def test_it_refuses_to_start_a_campaign_whose_template_is_broken(topic):
     broken = CampaignFactory(topic=topic, html_body="<p>{% if %}</p>")
 
     with pytest.raises(InvalidCampaignTemplate, match="HTML body"):
-        sending.campaign_start(campaign=broken, enqueue=False)
+        campaign_start(campaign=broken, enqueue=False)
     broken.refresh_from_db()
     assert broken.status == CampaignStatus.DRAFT
 
@@ -324,9 +338,9 @@ def test_it_refuses_to_start_a_campaign_whose_template_is_broken(topic):
 def test_it_starts_a_campaign_only_once(topic):
     draft = CampaignFactory(topic=topic)
 
-    sending.campaign_start(campaign=draft, enqueue=False)
-    with pytest.raises(sending.CampaignStateError):
-        sending.campaign_start(campaign=draft, enqueue=False)
+    campaign_start(campaign=draft, enqueue=False)
+    with pytest.raises(CampaignStateError):
+        campaign_start(campaign=draft, enqueue=False)
     assert draft.status == CampaignStatus.SENDING
 
 
@@ -352,7 +366,7 @@ def test_it_runs_the_batch_task_and_requeues_while_work_remains(
     requeued = []
     monkeypatch.setattr(marketing.send_batches, "delay", requeued.append)
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     outcome = marketing.send_batches(campaign.pk)
 
@@ -389,7 +403,7 @@ def test_it_starts_due_campaigns_and_revives_stalled_ones_in_the_sweep(
         topic=topic, status="sending", started_at=timezone.now() - datetime.timedelta(hours=1)
     )
     subscribers(topic, 1)
-    sending.campaign_build_audience(campaign=stalled)
+    campaign_build_audience(campaign=stalled)
 
     with django_capture_on_commit_callbacks(execute=True):
         outcome = marketing.sweep_campaigns()
@@ -404,9 +418,9 @@ def test_it_starts_due_campaigns_and_revives_stalled_ones_in_the_sweep(
 
 def test_it_counts_a_campaign_s_progress(campaign, topic):
     subscribers(topic, 2)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
-    stats = sending.campaign_stats(campaign)
+    stats = campaign_stats(campaign)
 
     assert stats["audience"] == 2
     assert stats["pending"] == 2
@@ -416,13 +430,13 @@ def test_it_counts_a_campaign_s_progress(campaign, topic):
 
 def test_it_skips_the_claims_a_worker_gives_back_after_a_cancel(campaign, topic, outbox):
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
-    claimed = sending.claim_batch(campaign=campaign, size=2)
-    sending.campaign_cancel(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
+    claimed = claim_batch(campaign=campaign, size=2)
+    campaign_cancel(campaign=campaign)
 
-    sending._release(claimed)
+    release_claims(claimed)
 
-    assert sending.campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}
+    assert campaign_stats(campaign)["skipped_by_reason"] == {"cancelled": 3}
 
 
 def test_it_sends_a_campaign_from_the_command_line(topic, audience, outbox):
@@ -465,12 +479,12 @@ def test_it_records_what_went_when_the_task_is_interrupted(campaign, topic, outb
     settings.SEND_CONNECTIONS = 1
     InterruptedBackend.calls = 0
     subscribers(topic, 4)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     with pytest.raises(SoftTimeLimitExceeded):
         sending.send_batch(campaign=campaign)
 
-    stats = sending.campaign_stats(campaign)
+    stats = campaign_stats(campaign)
     assert (stats["sent"], stats["claimed"], stats["pending"]) == (1, 1, 3)
     assert len(outbox) == 1
 
@@ -478,7 +492,7 @@ def test_it_records_what_went_when_the_task_is_interrupted(campaign, topic, outb
 def test_it_goes_on_after_a_batch_that_was_all_skipped(campaign, topic, outbox):
     gone = subscribers(topic, 2)
     stays = subscribers(topic, 1)[0]
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     for contact in gone:
         subscription_unsubscribe(contact=contact, topic=topic, by=ACTOR)
 
@@ -505,11 +519,11 @@ def test_it_schedules_a_campaign(topic):
     draft = CampaignFactory(topic=topic)
     at = timezone.now() + datetime.timedelta(days=1)
 
-    sending.campaign_schedule(campaign=draft, at=at)
+    campaign_schedule(campaign=draft, at=at)
 
     assert (draft.status, draft.scheduled_at) == ("scheduled", at)
-    assert list(sending.due_campaigns(at + datetime.timedelta(seconds=1))) == [draft]
-    assert list(sending.due_campaigns()) == []
+    assert list(due_campaigns(at + datetime.timedelta(seconds=1))) == [draft]
+    assert list(due_campaigns()) == []
 
 
 @pytest.mark.parametrize("vendor", ["postgresql", "portable"])
@@ -519,15 +533,15 @@ def test_it_records_each_outcome_once_and_only_on_a_claimed_delivery(
     if vendor == "portable":  # the CASE fallback `make run` uses on SQLite
         monkeypatch.setattr(connection, "vendor", "sqlite")
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
-    first, second, third = sending.claim_batch(campaign=campaign, size=3)
+    campaign_build_audience(campaign=campaign)
+    first, second, third = claim_batch(campaign=campaign, size=3)
     # The third's claim went stale and was recovered before its worker reported.
     Delivery.objects.filter(pk=third.pk).update(
-        status=DeliveryStatus.FAILED, reason=sending.OUTCOME_UNKNOWN
+        status=DeliveryStatus.FAILED, reason=SkipReason.OUTCOME_UNKNOWN
     )
 
-    sending._record_sent([(first, "esp-1"), (third, "esp-3")])
-    sending._record_failed([(second, "refused"), (first, "late refusal")])
+    record_sent([(first, "esp-1"), (third, "esp-3")])
+    record_failed([(second, "refused"), (first, "late refusal")])
 
     rows = {d.pk: d for d in Delivery.objects.filter(campaign=campaign)}
     assert (rows[first.pk].status, rows[first.pk].esp_message_id) == ("sent", "esp-1")
@@ -553,12 +567,12 @@ def test_it_gives_back_what_it_was_rendering_when_the_task_is_interrupted(
 
     monkeypatch.setattr(sending, "render_marketing_message", render_until_time_is_up)
     subscribers(topic, 6)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     with pytest.raises(SoftTimeLimitExceeded):
         sending.send_batch(campaign=campaign)
 
-    stats = sending.campaign_stats(campaign)
+    stats = campaign_stats(campaign)
     assert (stats["sent"], stats["claimed"], stats["pending"], stats["failed"]) == (0, 0, 6, 0)
     assert outbox == []
 
@@ -568,7 +582,7 @@ def test_it_sends_on_several_loops_at_once_without_overlap(topic, outbox, settin
     settings.SEND_BATCH_SIZE = 4
     people = subscribers(topic, 30)
     campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     result = sending.send_until_done_concurrently(campaign=campaign, loops=3)
 
@@ -583,7 +597,7 @@ def test_it_stops_every_loop_when_one_fails(topic, settings):
     settings.MARKETING_EMAIL_BACKEND = "tests.campaigns.test_sending.DownBackend"
     subscribers(topic, 12)
     campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     with pytest.raises(sending.SendingUnavailable):
         sending.send_until_done_concurrently(campaign=campaign, loops=2)

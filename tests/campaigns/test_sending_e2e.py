@@ -18,8 +18,15 @@ from django.utils import timezone
 
 from prefcenter.celery import app
 from subscriptions.addresses import address_hash, address_key
-from subscriptions.campaigns import sending
 from subscriptions.campaigns import tasks as marketing
+from subscriptions.campaigns.audience import campaign_build_audience
+from subscriptions.campaigns.lifecycle import (
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    campaign_start,
+)
+from subscriptions.campaigns.stats import campaign_stats
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.mail.transactional import send_transactional
@@ -154,7 +161,7 @@ def bulk_subscribers(topic, n: int, prefix: str = "bulk") -> list[Contact]:
 
 
 def counts(campaign) -> dict:
-    return sending.campaign_stats(campaign)
+    return campaign_stats(campaign)
 
 
 def sent_addresses(campaign) -> set[str]:
@@ -174,13 +181,13 @@ def test_it_mails_exactly_the_marketable_contacts_once(workers, smtp, topic):
     late_unsubscriber = subscribers(topic, 1)[0]
     subscribers(topic, 2, erased_at=timezone.now())
     campaign = CampaignFactory(topic=topic)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     subscription_unsubscribe(
         contact=late_unsubscriber, topic=topic, by=Actor(source="one_click", actor="test")
     )
     workers("marketing")
 
-    sending.campaign_start(campaign=campaign)
+    campaign_start(campaign=campaign)
 
     wait_for(lambda: _status(campaign) == CampaignStatus.SENT, 30, "the campaign to finish")
     assert sorted(sink.recipients()) == sorted(c.email for c in ok)
@@ -201,7 +208,7 @@ def test_it_never_mails_twice_when_a_worker_is_killed_mid_campaign(workers, smtp
     campaign = CampaignFactory(topic=topic)
     throttled = {"MARKETING_SEND_RATE": "25", "SEND_BATCH_SIZE": "10"}
     first = workers("marketing", **throttled)
-    sending.campaign_start(campaign=campaign)
+    campaign_start(campaign=campaign)
     wait_for(lambda: counts(campaign)["sent"] >= 10, 30, "the first sends")
 
     kill(first)
@@ -225,19 +232,19 @@ def test_it_pauses_resumes_and_cancels_mid_send(workers, smtp, topic):
     subscribers(topic, 80)
     campaign = CampaignFactory(topic=topic)
     workers("marketing", MARKETING_SEND_RATE="20", SEND_BATCH_SIZE="10")
-    sending.campaign_start(campaign=campaign)
+    campaign_start(campaign=campaign)
     wait_for(lambda: counts(campaign)["sent"] >= 5, 30, "the first sends")
 
-    sending.campaign_pause(campaign=campaign)
+    campaign_pause(campaign=campaign)
     wait_for(lambda: counts(campaign)["claimed"] == 0, 5, "the claims to be released")
     paused_at = len(sink.recipients())
     time.sleep(1.5)
     assert len(sink.recipients()) == paused_at
     assert counts(campaign)["pending"] > 0
 
-    sending.campaign_resume(campaign=campaign)
+    campaign_resume(campaign=campaign)
     wait_for(lambda: len(sink.recipients()) > paused_at + 3, 15, "sending to resume")
-    sending.campaign_cancel(campaign=campaign)
+    campaign_cancel(campaign=campaign)
     wait_for(lambda: counts(campaign)["claimed"] == 0, 5, "the worker to stop")
     stopped_at = len(sink.recipients())
     time.sleep(1.5)
@@ -260,7 +267,7 @@ def test_it_delivers_transactional_mail_past_a_marketing_backlog(workers, smtp, 
     # Wait for the transactional worker to be up, so the timing below measures the queue only.
     send_transactional(to="warmup@example.com", subject="Warm-up", text="Up?")
     wait_for(lambda: "warmup@example.com" in sink.recipients(), 30, "the transactional worker")
-    sending.campaign_start(campaign=campaign)
+    campaign_start(campaign=campaign)
     wait_for(lambda: counts(campaign)["sent"] >= 1, 60, "the campaign to be sending")
     assert counts(campaign)["pending"] > 99_000
 
@@ -289,7 +296,7 @@ def test_it_never_mails_twice_through_postmarks_batch_api_when_a_worker_is_kille
         "ANYMAIL_POSTMARK_API_URL": f"http://127.0.0.1:{fake_postmark.server_address[1]}/",
     }
     first = workers("marketing", **postmark)
-    sending.campaign_start(campaign=campaign)
+    campaign_start(campaign=campaign)
     # One of the worker's SEND_LOOPS send loops is stuck in the hung call; the other claims
     # and sends the other two batches meanwhile, however slowly the machine renders them.
     wait_for(handler.holding.is_set, 60, "the first batch call to hang")

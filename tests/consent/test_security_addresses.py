@@ -31,6 +31,8 @@ from subscriptions.addresses import (
     normalize_email,
 )
 from subscriptions.campaigns import sending
+from subscriptions.campaigns.audience import campaign_build_audience
+from subscriptions.campaigns.claims import blocked_contacts
 from subscriptions.consent.canonical import contact_locales_clean, contacts_rekey
 from subscriptions.consent.contacts import contact_get_or_create
 from subscriptions.consent.importing import contacts_import
@@ -52,7 +54,12 @@ from subscriptions.models import (
     SuppressionRemoval,
     TransactionalMessage,
 )
-from subscriptions.models.choices import CampaignStatus, FeedbackKind, ImportRowOutcome
+from subscriptions.models.choices import (
+    CampaignStatus,
+    FeedbackKind,
+    ImportRowOutcome,
+    SkipReason,
+)
 from subscriptions.privacy.erasure import contact_erase
 from subscriptions.privacy.retention import retention_erase_unconfirmed
 from tests.factories import ContactFactory, SubscriptionFactory
@@ -231,7 +238,7 @@ def test_it_mails_a_unicode_domain_under_idna_2008(api, topic, send_queued_trans
     SubscriptionFactory(contact=contact, topic=topic)
     campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
     mail.outbox = []
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     sending.send_until_done(campaign=campaign)
     assert [m.to for m in mail.outbox] == [["user@xn--strae-oqa.de"]]
 
@@ -249,8 +256,8 @@ def test_a_version_1_suppression_still_blocks_the_unicode_domain(api, topic):
     SubscriptionFactory(contact=contact, topic=topic)
     assert ContactAddressHash.objects.filter(contact=contact, version=1).exists()
     assert not Contact.objects.marketable(topic).exists()
-    assert sending.blocked_contacts(topic=topic, contact_ids=[contact.pk]) == {
-        contact.pk: sending.SUPPRESSED
+    assert blocked_contacts(topic=topic, contact_ids=[contact.pk]) == {
+        contact.pk: SkipReason.SUPPRESSED
     }
     assert Suppression.objects.for_contact(contact).blocking_all_mail().exists()
     assert Suppression.objects.for_address("user@straße.de").blocking_all_mail().exists()

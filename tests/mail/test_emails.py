@@ -148,7 +148,7 @@ def test_it_turns_a_message_into_the_same_bytes_as_django_does(topic, alice):
 
     from django.core.mail import EmailMultiAlternatives
 
-    from subscriptions.campaigns.messages import _RepeatedHeaderFolding
+    from subscriptions.campaigns.mime_folding import _RepeatedHeaderFolding
 
     rendered = render_marketing_message(
         campaign=CampaignFactory(topic=topic, subject="Ünïcode " * 12), contact=alice

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from subscriptions.campaigns import sending
+from subscriptions.campaigns.audience import campaign_build_audience
 from subscriptions.consent.ledger import minimise_ip
 from subscriptions.feedback.reports import Feedback, feedback_record
 from subscriptions.mail.transactional import deliver
@@ -186,7 +187,7 @@ def test_it_leaves_no_copy_of_an_erased_contact_in_a_pg_dump(client, api, topic,
         html_body="<p>Hello {{ contact.attributes.name }}</p>",
         status=CampaignStatus.SENDING,
     )
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     sending.send_until_done(campaign=campaign)
     delivery = Delivery.objects.get(campaign=campaign, contact=contact)
     assert delivery.status == "sent"

@@ -10,7 +10,16 @@ from tqdm import tqdm
 from subscriptions.models import Campaign
 
 from ...campaigns import sending
+from ...campaigns.audience import campaign_build_audience
+from ...campaigns.lifecycle import (
+    STARTABLE,
+    CampaignStateError,
+    campaign_finish_if_done,
+    campaign_resume,
+    campaign_start,
+)
 from ...campaigns.messages import FromNotAllowed, InvalidCampaignTemplate
+from ...campaigns.stats import campaign_stats
 from ...models.choices import CampaignStatus
 
 
@@ -31,31 +40,31 @@ class Command(BaseCommand):
         if campaign is None:
             raise CommandError(f"No campaign with id {campaign_id}.")
         try:
-            if campaign.status in sending.STARTABLE:
-                sending.campaign_start(campaign=campaign, enqueue=workers)
+            if campaign.status in STARTABLE:
+                campaign_start(campaign=campaign, enqueue=workers)
             elif campaign.status == CampaignStatus.PAUSED:
-                sending.campaign_resume(campaign=campaign, enqueue=workers)
+                campaign_resume(campaign=campaign, enqueue=workers)
             elif campaign.status != CampaignStatus.SENDING:
                 raise CommandError(f"Campaign {campaign_id} is {campaign.status}.")
-        except (InvalidCampaignTemplate, FromNotAllowed, sending.CampaignStateError) as exc:
+        except (InvalidCampaignTemplate, FromNotAllowed, CampaignStateError) as exc:
             raise CommandError(str(exc)) from exc
         if not workers:
-            sending.campaign_build_audience(campaign=campaign)
-        stats = sending.campaign_stats(campaign)
+            campaign_build_audience(campaign=campaign)
+        stats = campaign_stats(campaign)
         with tqdm(total=stats["audience"], unit="msg", desc=campaign.name[:30]) as bar:
             while True:
                 if workers:
                     time.sleep(0.5)
                 else:
                     sending.send_batch(campaign=campaign, size=batch_size)
-                stats = sending.campaign_stats(campaign)
+                stats = campaign_stats(campaign)
                 bar.total = stats["audience"]
                 bar.n = stats["audience"] - stats["pending"]
                 bar.set_postfix(
                     sent=stats["sent"], skipped=stats["skipped"], failed=stats["failed"]
                 )
                 if not workers and not stats["pending"]:
-                    sending.campaign_finish_if_done(campaign=campaign)
+                    campaign_finish_if_done(campaign=campaign)
                 campaign.refresh_from_db(fields=["status"])
                 if campaign.status != CampaignStatus.SENDING:
                     break

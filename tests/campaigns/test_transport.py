@@ -9,7 +9,9 @@ import urllib.request
 
 import pytest
 
-from subscriptions.campaigns import esp_batch, sending
+from subscriptions.campaigns import sending, transport
+from subscriptions.campaigns.audience import campaign_build_audience
+from subscriptions.campaigns.stats import campaign_stats
 from subscriptions.models import Delivery
 from tests.sending_factories import subscribers
 
@@ -31,7 +33,7 @@ def test_it_sends_distinct_messages_in_one_batch_call(
 ):
     people = subscribers(topic, 3, attributes={"first_name": "Ann"})
     people += subscribers(topic, 1, attributes={"first_name": "Bea"})
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     result = sending.send_batch(campaign=campaign)
 
@@ -62,9 +64,9 @@ def test_it_sends_distinct_messages_in_one_batch_call(
 def test_it_splits_a_batch_at_the_esp_s_limit(
     campaign, topic, postmark, fake_postmark, monkeypatch
 ):
-    monkeypatch.setattr(esp_batch.PostmarkBatch, "capacity", 2)
+    monkeypatch.setattr(transport.PostmarkBatch, "capacity", 2)
     subscribers(topic, 5)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     sending.send_until_done(campaign=campaign)
 
@@ -78,7 +80,7 @@ def test_it_splits_a_batch_at_the_esp_s_limit(
 def test_it_records_a_message_postmark_refused_and_sends_the_others(campaign, topic, postmark):
     fine = subscribers(topic, 2)
     subscribers(topic, 1, email="inactive@example.com")
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     result = sending.send_until_done(campaign=campaign)
 
@@ -96,7 +98,7 @@ def test_it_gives_the_claims_back_when_postmark_asks_to_retry(
     campaign, topic, postmark, fake_postmark, status
 ):
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     fault(fake_postmark, status=status)
 
     with pytest.raises(sending.SendingUnavailable):
@@ -117,7 +119,7 @@ def test_it_gives_the_claims_back_when_postmark_cannot_be_reached(campaign, topi
         "POSTMARK_API_URL": f"http://127.0.0.1:{closed_port}/",
     }
     subscribers(topic, 2)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     with pytest.raises(sending.SendingUnavailable):
         sending.send_batch(campaign=campaign)
@@ -127,14 +129,14 @@ def test_it_gives_the_claims_back_when_postmark_cannot_be_reached(campaign, topi
 
 def test_it_never_resends_a_batch_whose_answer_was_lost(campaign, topic, postmark, fake_postmark):
     subscribers(topic, 3)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
     fault(fake_postmark, delay=1.5)  # longer than the client's 1 s timeout
 
     with pytest.raises(sending.SendingUnavailable, match="unknown outcome"):
         sending.send_batch(campaign=campaign, size=2)
     sending.send_until_done(campaign=campaign)
 
-    stats = sending.campaign_stats(campaign)
+    stats = campaign_stats(campaign)
     assert (stats["outcome_unknown"], stats["sent"], stats["pending"]) == (2, 1, 0)
     assert sending.send_until_done(campaign=campaign).sent == 0
 
@@ -144,7 +146,7 @@ def test_it_refuses_every_message_of_a_batch_postmark_rejected_whole(
 ):
     settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": ""}
     subscribers(topic, 2)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     result = sending.send_batch(campaign=campaign)
 
@@ -154,12 +156,12 @@ def test_it_refuses_every_message_of_a_batch_postmark_rejected_whole(
 
 
 def test_it_picks_the_batch_call_only_where_the_backend_has_one(settings):
-    with esp_batch.open_sender(settings.MARKETING_EMAIL_BACKEND, 3) as sender:
-        assert isinstance(sender, esp_batch.Parallel)
+    with transport.open_sender(settings.MARKETING_EMAIL_BACKEND, 3) as sender:
+        assert isinstance(sender, transport.Parallel)
         assert sender.capacity == 3
     settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "t"}
-    with esp_batch.open_sender("anymail.backends.postmark.EmailBackend", 3) as sender:
-        assert isinstance(sender, esp_batch.PostmarkBatch)
+    with transport.open_sender("anymail.backends.postmark.EmailBackend", 3) as sender:
+        assert isinstance(sender, transport.PostmarkBatch)
         assert sender.capacity == 500
 
 
@@ -168,7 +170,7 @@ def test_it_keeps_batch_calls_within_the_send_rate(
 ):
     settings.MARKETING_SEND_RATE = 2  # a window of one second admits two messages
     subscribers(topic, 5)
-    sending.campaign_build_audience(campaign=campaign)
+    campaign_build_audience(campaign=campaign)
 
     started = time.monotonic()
     assert sending.send_until_done(campaign=campaign).sent == 5
@@ -178,6 +180,6 @@ def test_it_keeps_batch_calls_within_the_send_rate(
 
 
 def test_it_knows_which_backends_have_a_batch_api():
-    assert esp_batch.has_batch_api("anymail.backends.postmark.EmailBackend")
-    assert not esp_batch.has_batch_api("django.core.mail.backends.smtp.EmailBackend")
-    assert not esp_batch.has_batch_api("anymail.backends.test.EmailBackend")
+    assert transport.has_batch_api("anymail.backends.postmark.EmailBackend")
+    assert not transport.has_batch_api("django.core.mail.backends.smtp.EmailBackend")
+    assert not transport.has_batch_api("anymail.backends.test.EmailBackend")

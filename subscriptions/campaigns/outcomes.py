@@ -1,0 +1,99 @@
+"""Recording what the transport answered: sent, failed, or outcome unknown.
+
+Each outcome is written set-based, one statement per batch (an UPDATE joined on unnest() on
+PostgreSQL), and only on rows still `claimed`, so an outcome is never recorded twice (rule 4).
+bench/README.md has the figures that made these statements replace bulk_update.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Case, CharField, F, TextField, Value, When
+from django.utils import timezone
+
+from ..models import Delivery
+from ..models.choices import DeliveryStatus, SkipReason
+
+
+def record_sent(sent: list[tuple[Delivery, str]]) -> None:
+    """Mark accepted deliveries sent with their ESP ids: ONE statement per batch on PostgreSQL.
+
+    Only rows still `claimed` are written, so an outcome is never recorded twice (rule 4).
+    """
+    if not sent:
+        return
+    now = timezone.now()
+    for delivery, esp_id in sent:
+        delivery.status = DeliveryStatus.SENT
+        delivery.esp_message_id = esp_id
+        delivery.sent_at = now
+    if connection.vendor == "postgresql":
+        # bulk_update's CASE over three columns cost ~40% of a batch; a join on unnest is one
+        # index-driven UPDATE whatever the batch size.
+        q = connection.ops.quote_name
+        statement = (
+            f"UPDATE {q(Delivery._meta.db_table)} d"  # noqa: S608
+            f" SET {q('status')} = %s, {q('esp_message_id')} = v.mid, {q('sent_at')} = %s"
+            " FROM unnest(%s::bigint[], %s::text[]) AS v(id, mid)"
+            f" WHERE d.{q('id')} = v.id AND d.{q('status')} = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                statement,
+                [
+                    DeliveryStatus.SENT,
+                    now,
+                    [d.pk for d, _ in sent],
+                    [esp_id for _, esp_id in sent],
+                    DeliveryStatus.CLAIMED,
+                ],
+            )
+        return
+    # Portable fallback (SQLite in `make run`): one CASE update per chunk of 400 rows, which
+    # stays below SQLite's bound-parameter limit.
+    for start in range(0, len(sent), 400):
+        chunk = sent[start : start + 400]
+        Delivery.objects.filter(
+            pk__in=[d.pk for d, _ in chunk], status=DeliveryStatus.CLAIMED
+        ).update(
+            status=DeliveryStatus.SENT,
+            sent_at=now,
+            esp_message_id=Case(
+                *(When(pk=d.pk, then=Value(esp_id)) for d, esp_id in chunk),
+                default=F("esp_message_id"),
+                output_field=CharField(),
+            ),
+        )
+
+
+def record_failed(failed: list[tuple[Delivery, str]]) -> None:
+    """Mark refused deliveries failed with their error; only rows still `claimed` (rule 4)."""
+    for delivery, error in failed:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.reason = SkipReason.ERROR
+        delivery.error = error[:2000]
+    # Refusals are rare, so one portable CASE update per chunk is plenty.
+    for start in range(0, len(failed), 400):
+        chunk = failed[start : start + 400]
+        Delivery.objects.filter(
+            pk__in=[d.pk for d, _ in chunk], status=DeliveryStatus.CLAIMED
+        ).update(
+            status=DeliveryStatus.FAILED,
+            reason=SkipReason.ERROR,
+            error=Case(
+                *(When(pk=d.pk, then=Value(d.error)) for d, _ in chunk),
+                default=F("error"),
+                output_field=TextField(),
+            ),
+        )
+
+
+def record_unknown(deliveries: list[Delivery]) -> None:
+    """The send call went out but its answer was lost: failed, outcome_unknown, never resent."""
+    Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries], status=DeliveryStatus.CLAIMED
+    ).update(
+        status=DeliveryStatus.FAILED,
+        reason=SkipReason.OUTCOME_UNKNOWN,
+        error="The ESP's answer was lost; the message may or may not have been sent.",
+    )
