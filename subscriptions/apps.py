@@ -10,6 +10,7 @@ class SubscriptionsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
+        # Imported once the app registry is ready: the receiver's module imports the models.
         from .feedback.webhooks import handle_tracking
 
         tracking.connect(

@@ -27,7 +27,7 @@ from ..addresses import (
     normalize_email,
 )
 from ..locales import normalize_locale, supported_locales
-from ..models.choices import Action, Frequency, Source, SubscriptionStatus
+from ..models.choices import Action, Frequency, SkipReason, Source, SubscriptionStatus
 from .ledger import Actor, record
 
 # The most restrictive state wins a merge: an opt-out beats a consent, a consent a request
@@ -37,7 +37,6 @@ STATUS_RANK = {status: rank for rank, status in enumerate(SubscriptionStatus.val
 FREQUENCY_RANK = {frequency: rank for rank, frequency in enumerate(Frequency.values)}
 MERGE_SOURCE = Source.ADDRESS_MERGE
 MERGED_ACTION = Action.MERGED
-MERGED_REASON = "merged"  # Delivery.reason of a delivery skipped because of a merge
 
 
 def _model(apps: Apps, name: str):
@@ -171,12 +170,12 @@ def contact_merge(*, keep, other, apps: Apps = global_apps) -> None:
 
     # The same mailbox must not get a campaign twice: once through each spelling.
     Delivery.objects.filter(contact=other, status="pending").update(
-        status="skipped", reason=MERGED_REASON
+        status="skipped", reason=SkipReason.MERGED
     )
     reached = Delivery.objects.filter(contact=other, status__in=("claimed", "sent", "failed"))
     Delivery.objects.filter(
         contact=keep, status="pending", campaign_id__in=reached.values("campaign_id")
-    ).update(status="skipped", reason=MERGED_REASON)
+    ).update(status="skipped", reason=SkipReason.MERGED)
 
     older = dict(Alias.objects.filter(contact=other).values_list("address_hash", "version"))
     if other.address_hash:

@@ -243,15 +243,6 @@ def feedback_record(*, feedback: Feedback) -> bool:
     return True
 
 
-# --- statistics ------------------------------------------------------------------------------
-
-
-def feedback_counts(campaign: Campaign) -> dict[str, int]:
-    """How many of a campaign's deliveries bounced, complained, unsubscribed, were delivered,
-    opened and clicked (each delivery counted once per kind)."""
-    return Delivery.objects.filter(campaign=campaign).feedback_counts()
-
-
 @dataclass(frozen=True)
 class ComplaintRate:
     sent: int

@@ -58,6 +58,7 @@ def send_transactional(
 
 
 def enqueue(message_id: int) -> None:
+    # The service→task pair of mail/: tasks.py imports this module, so the task is looked up here.
     from .tasks import deliver_transactional
 
     try:

@@ -206,9 +206,3 @@ def apply_retention(*, now: datetime.datetime | None = None, dry_run: bool = Fal
     """Run every retention rule; returns {rule name: rows changed (or that would change)}."""
     now = now or timezone.now()
     return {name: rule(now=now, dry_run=dry_run) for name, rule in RULES.items()}
-
-
-def campaign_archived_rows(campaign) -> list[dict]:
-    """Archived outcomes as {status, reason, n} rows, the shape of a live per-status count, so a
-    stats function can add them to its `Delivery.values("status", "reason")` rows."""
-    return CampaignStatsArchive.objects.filter(campaign=campaign).outcome_rows()

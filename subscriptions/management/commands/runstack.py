@@ -22,7 +22,13 @@ import urllib.request
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from ...consent.tokens import preferences_token
+from ...models import Contact
+from .seed_demo import DEMO_PAGE_EMAIL, DEMO_USER
 
 DEFAULT_PORT = 8000
 STOP_TIMEOUT = 15.0
@@ -181,14 +187,6 @@ class Command(BaseCommand):
         return False
 
     def _print_urls(self, base: str) -> None:
-        from django.contrib.auth import get_user_model
-        from django.urls import reverse
-
-        from subscriptions.management.commands.seed_demo import DEMO_PAGE_EMAIL, DEMO_USER
-        from subscriptions.models import Contact
-
-        from ...consent.tokens import preferences_token
-
         contact = Contact.objects.active().filter(email_key=DEMO_PAGE_EMAIL).first()
         has_demo_user = get_user_model().objects.filter(username=DEMO_USER).exists()
         demo_login = f"   (login {DEMO_USER} / {DEMO_USER})" if has_demo_user else ""
