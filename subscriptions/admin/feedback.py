@@ -16,11 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ..addresses import InvalidAddress, address_hash
 from ..consent.importing import ImportFileError, contacts_import
-from ..consent.suppression_lists import (
-    suppression_add_manual,
-    suppression_add_many,
-    suppression_remove,
-)
+from ..consent.suppression import suppression_add
+from ..consent.suppression_lists import suppression_add_many, suppression_remove
 from ..feedback.reports import ComplaintRate, complaint_rates_by_day
 from ..models import (
     CampaignComplaints,
@@ -37,7 +34,7 @@ from ..models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
-from .base import ReadOnlyAdminMixin
+from .base import ReadOnlyAdminMixin, staff_actor
 
 # --- suppressions ----------------------------------------------------------------------------
 
@@ -117,12 +114,13 @@ class SuppressionAdmin(admin.ModelAdmin):
         if change:
             raise PermissionDenied
         data = form.cleaned_data
-        suppression, _created = suppression_add_manual(
+        note = data.get("note", "")
+        suppression, _created = suppression_add(
             email=data["email"],
             reason=data["reason"],
             scope=data["scope"] or None,
-            user=request.user,
-            note=data.get("note", ""),
+            by=staff_actor(request, evidence=note),
+            note=note,
         )
         return suppression
 
@@ -159,7 +157,7 @@ class SuppressionAdmin(admin.ModelAdmin):
                 lines=text,
                 reason=data["reason"],
                 scope=data["scope"] or None,
-                user=request.user,
+                by=staff_actor(request, evidence=data["note"]),
                 note=data["note"],
             )
             messages.success(
@@ -191,8 +189,9 @@ class SuppressionAdmin(admin.ModelAdmin):
         if form.is_valid():
             count = 0
             for suppression in queryset:
+                why = form.cleaned_data["why"]
                 suppression_remove(
-                    suppression=suppression, why=form.cleaned_data["why"], user=request.user
+                    suppression=suppression, why=why, by=staff_actor(request, evidence=why)
                 )
                 count += 1
             self.message_user(request, _("%(n)d suppressions removed.") % {"n": count})

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from ..addresses import InvalidAddress
 from ..models import Contact, Suppression, SuppressionRemoval
-from ..models.choices import Action, Source
+from ..models.choices import Action
 from .ledger import Actor, record
 from .suppression import suppression_add
 
@@ -24,22 +24,8 @@ class BulkResult:
     invalid: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _staff_actor(user, evidence: str = "") -> Actor:
-    return Actor(source=Source.ADMIN, staff_user=user, evidence=evidence)
-
-
-def suppression_add_manual(
-    *, email: str, reason: str, scope: str | None, user, note: str = ""
-) -> tuple[Suppression, bool]:
-    """Suppress one address on staff's behalf (suppression_add: a contact with the address
-    gets its ledger row). Returns (suppression, created). Raises InvalidAddress."""
-    return suppression_add(
-        email=email, reason=reason, scope=scope, by=_staff_actor(user, note), note=note
-    )
-
-
 def suppression_add_many(
-    *, lines: Iterable[str], reason: str, scope: str | None, user, note: str = ""
+    *, lines: Iterable[str], reason: str, scope: str | None, by: Actor, note: str = ""
 ) -> BulkResult:
     """Suppress every address in a text or CSV list (one or more per line; a header line
     without an @ is skipped). Unreadable addresses are reported by line number."""
@@ -55,8 +41,8 @@ def suppression_add_many(
                 result.invalid.append((number, token[:100]))
                 continue
             try:
-                _suppression, created = suppression_add_manual(
-                    email=token, reason=reason, scope=scope, user=user, note=note
+                _suppression, created = suppression_add(
+                    email=token, reason=reason, scope=scope, by=by, note=note
                 )
             except InvalidAddress:
                 result.invalid.append((number, token[:100]))
@@ -69,7 +55,7 @@ def suppression_add_many(
 
 
 @transaction.atomic
-def suppression_remove(*, suppression: Suppression, why: str, user) -> SuppressionRemoval:
+def suppression_remove(*, suppression: Suppression, why: str, by: Actor) -> SuppressionRemoval:
     """Lift one suppression. `why` is required; the removal is logged with the staff user, and
     a contact with the address gets an `unsuppressed` ledger row."""
     why = (why or "").strip()
@@ -79,7 +65,7 @@ def suppression_remove(*, suppression: Suppression, why: str, user) -> Suppressi
         address_hash=suppression.address_hash,
         reasons=suppression.reason,
         why=why,
-        removed_by=user if getattr(user, "pk", None) else None,
+        removed_by=by.staff_user if getattr(by.staff_user, "pk", None) else None,
     )
     # A row written under an older canonical form names its contact through that contact's
     # kept hashes, as the suppression itself did.
@@ -89,7 +75,7 @@ def suppression_remove(*, suppression: Suppression, why: str, user) -> Suppressi
         record(
             contact=contact,
             action=Action.UNSUPPRESSED,
-            by=_staff_actor(user, why),
+            by=by,
             old_status=suppression.reason,
         )
     return removal

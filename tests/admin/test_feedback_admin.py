@@ -9,7 +9,6 @@ from django.utils import timezone
 from subscriptions.addresses import address_hash
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.suppression import suppression_add
-from subscriptions.consent.suppression_lists import suppression_add_manual
 from subscriptions.feedback.reports import ComplaintRate, complaint_rate
 from subscriptions.models import (
     Campaign,
@@ -107,12 +106,9 @@ def test_staff_the_api_and_webhooks_record_a_suppression_alike(admin_user, alice
     # One service: a new reason, or a wider scope of it, is one ledger row, whoever adds it.
     body = {"email": alice.email, "reason": "manual", "scope": "marketing"}
     api.post("/api/v1/suppressions/", body)
-    suppression_add_manual(
-        email=alice.email, reason="manual", scope="marketing", user=admin_user, note="again"
-    )
-    suppression_add_manual(
-        email=alice.email, reason="manual", scope="all", user=admin_user, note="and wider"
-    )
+    staff = Actor(source="admin", staff_user=admin_user)
+    suppression_add(email=alice.email, reason="manual", scope="marketing", by=staff, note="again")
+    suppression_add(email=alice.email, reason="manual", scope="all", by=staff, note="and wider")
 
     rows = ConsentEvent.objects.filter(contact=alice, action="suppressed").order_by("id")
     assert [(e.source, e.old_status, e.new_status) for e in rows] == [

@@ -301,7 +301,11 @@ def test_lifting_a_version_1_suppression_is_in_the_ledger_of_its_contact(admin_u
     contact, _created = contact_get_or_create(email="user@straße.de")
     assert suppression_check(contact=contact).reasons == ["complaint"]
 
-    suppression_remove(suppression=legacy, why="the complaint was a mistake", user=admin_user)
+    suppression_remove(
+        suppression=legacy,
+        why="the complaint was a mistake",
+        by=Actor(source="admin", staff_user=admin_user),
+    )
 
     event = ConsentEvent.objects.get(contact=contact, action="unsuppressed")
     assert (event.old_status, event.staff_user) == ("complaint", admin_user)

@@ -13,7 +13,6 @@ from subscriptions.consent.address_change import contact_change_email
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all
 from subscriptions.consent.suppression import suppression_add
-from subscriptions.consent.suppression_lists import suppression_add_manual
 from subscriptions.feedback.reports import Feedback, feedback_record
 from subscriptions.models import ConsentEvent, Suppression
 from subscriptions.models.choices import (
@@ -30,7 +29,7 @@ SUBSCRIPTIONS = Path(__file__).resolve().parents[2] / "subscriptions"
 
 
 def _manual(contact, n):
-    suppression_add_manual(email=contact.email, reason="manual", scope=None, user=None)
+    suppression_add(email=contact.email, reason="manual", scope=None, by=STAFF)
 
 
 def _api(contact, n, api):
