@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from django.utils import timezone
 
@@ -51,3 +54,22 @@ def test_a_paused_campaign_cannot_be_paused_again(campaign):
 
     with pytest.raises(CampaignStateError):
         campaign_pause(campaign=campaign)
+
+
+APP = Path(__file__).resolve().parents[2] / "subscriptions"
+# What changing a campaign's status looks like outside the lifecycle: an UPDATE or an assignment
+# with a campaign status, or a save after one.
+STATUS_WRITES = re.compile(
+    r"\.update\([^)]*status=CampaignStatus|campaign\.status\s*=(?!=)|\bstatus\s*=\s*CampaignStatus\.\w+\s*$",
+    re.MULTILINE,
+)
+
+
+def test_nothing_outside_the_lifecycle_changes_a_campaign_status():
+    writers = {
+        path.relative_to(APP).as_posix()
+        for path in APP.rglob("*.py")
+        if "migrations" not in path.relative_to(APP).parts
+        and STATUS_WRITES.search(path.read_text(encoding="utf-8"))
+    }
+    assert writers == {"campaigns/lifecycle.py"}
