@@ -219,3 +219,11 @@ class SendOutcome(models.TextChoices):
     REFUSED = "refused", _("Refused; it did not leave")
     RETRY = "retry", _("Not accepted; call again later")
     UNKNOWN = "unknown", _("Answer lost; it may have left")
+
+
+class LinkHitKind(models.TextChoices):
+    """Which email link a counted GET opened (LinkHit)."""
+
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe page")
+    PREFERENCES = "preferences", _("Preference page")
+    CONFIRM = "confirm", _("Confirmation page")

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .choices import LinkHitKind
 from .contacts import Contact, Topic
 
 
@@ -19,16 +20,11 @@ class LinkHit(models.Model):
     row per (contact, topic, kind, day), so reloading a page cannot grow the table.
     """
 
-    class Kind(models.TextChoices):
-        UNSUBSCRIBE = "unsubscribe", _("Unsubscribe page")
-        PREFERENCES = "preferences", _("Preference page")
-        CONFIRM = "confirm", _("Confirmation page")
-
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="link_hits")
     topic = models.ForeignKey(
         Topic, null=True, blank=True, on_delete=models.CASCADE, related_name="link_hits"
     )
-    kind = models.CharField(max_length=20, choices=Kind)
+    kind = models.CharField(max_length=20, choices=LinkHitKind)
     day = models.DateField(default=_today)
     count = models.PositiveIntegerField(default=1)
     # The latest opener's user agent: enough to recognise a scanner.

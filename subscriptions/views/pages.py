@@ -33,8 +33,8 @@ from ..consent.tokens import (
     read_unsubscribe_token,
 )
 from ..forms import SubscribeForm, subscribe_wording
-from ..models import LinkHit, Topic
-from ..models.choices import LinkVia, Source, SubscriptionStatus
+from ..models import Topic
+from ..models.choices import LinkHitKind, LinkVia, Source, SubscriptionStatus
 from ..models.policy import current_policy_version
 from .errors import bad_link, error_page, post_data, rate_limited, try_again_soon
 from .test_links import answers_test_links
@@ -181,7 +181,7 @@ def unsubscribe(request, token: str):
             link_hit_record(
                 contact=contact,
                 topic=topic,
-                kind=LinkHit.Kind.UNSUBSCRIBE,
+                kind=LinkHitKind.UNSUBSCRIBE,
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
             subscription = contact.subscriptions.filter(topic=topic).first()
