@@ -22,7 +22,7 @@ def main() -> None:
     if sys.argv[1:2] == ["runstack"]:
         # The development stack: DEBUG and its dev values unless the environment says otherwise,
         # set before the settings are read so this process and its children agree.
-        from subscriptions.management.commands.runstack import apply_dev_defaults
+        from prefcenter.dev_defaults import apply_dev_defaults
 
         apply_dev_defaults(os.environ, sys.argv[2:])
     from django.conf import settings

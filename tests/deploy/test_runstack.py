@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from subscriptions.management.commands.runstack import _redact, apply_dev_defaults
+from prefcenter.dev_defaults import apply_dev_defaults
+from subscriptions.management.commands.runstack import _redact
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,42 +19,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from prefcenter.dev_defaults import DEFAULT_PORT
+
 from ...consent.tokens import preferences_token
 from ...models import Contact
 from .seed_demo import DEMO_PAGE_EMAIL, DEMO_USER
 
-DEFAULT_PORT = 8000
 STOP_TIMEOUT = 15.0
 READY_TIMEOUT = 90.0
-
-
-def apply_dev_defaults(environ: MutableMapping[str, str], argv: Sequence[str] = ()) -> None:
-    """Development values for anything the environment leaves unset (called before settings load).
-
-    DEBUG turns on the settings' own dev SECRET_KEY, hash key and postal address; SITE_URL
-    follows the port (`--port` in argv, else PORT) so links in the outbox's mails point here.
-    """
-    port = _port_argument(argv) or environ.get("PORT") or str(DEFAULT_PORT)
-    environ["PORT"] = port
-    environ.setdefault("DEBUG", "1")
-    environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
-    environ.setdefault("PYTHONUNBUFFERED", "1")
-
-
-def _port_argument(argv: Sequence[str]) -> str | None:
-    for index, arg in enumerate(argv):
-        if arg == "--port" and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith("--port="):
-            return arg.split("=", 1)[1]
-    return None
 
 
 @dataclass
