@@ -94,7 +94,9 @@ class PreferencesForm(forms.Form):
         self.topics = topics
         labels = dict(Frequency.choices)
         for topic in topics:
-            self.fields[f"on-{topic.slug}"] = forms.BooleanField(required=False, label=topic.name)
+            self.fields[f"on-{topic.slug}"] = forms.BooleanField(
+                required=False, label=topic.display_name
+            )
             self.fields[f"freq-{topic.slug}"] = forms.ChoiceField(
                 required=False,
                 label=_("How often"),
