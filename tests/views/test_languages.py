@@ -9,6 +9,7 @@ from django.urls import reverse
 from subscriptions.campaigns.messages import build_marketing_message
 from subscriptions.consent.tokens import preferences_token, unsubscribe_token
 from tests.factories import ContactFactory, SubscriptionFactory
+from tests.form_tasks import run_queued_form_tasks
 from tests.sending_factories import CampaignFactory
 
 pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
@@ -84,3 +85,25 @@ def test_it_names_the_topic_in_danish_on_the_unsubscribe_page(client, danish_con
 )
 def test_it_falls_back_to_the_base_language_then_to_the_default(danish_topic, language, expected):
     assert danish_topic.name_in(language) == expected
+
+
+def test_it_offers_the_topics_under_their_danish_names_on_the_subscribe_form(client, danish_topic):
+    page = client.get(reverse("subscribe"), HTTP_ACCEPT_LANGUAGE="da").content.decode()
+
+    assert "Produktnyheder" in page
+    assert "Product news" not in page
+
+
+def test_it_names_the_topics_in_danish_in_the_confirmation_email(
+    client, danish_topic, send_queued_transactional
+):
+    client.post(
+        reverse("subscribe"),
+        {"email": "ny@example.dk", "topics": [danish_topic.pk], "consent": "on"},
+        HTTP_ACCEPT_LANGUAGE="da",
+    )
+    run_queued_form_tasks()
+
+    (message,) = send_queued_transactional()
+    assert "Produktnyheder" in message.body
+    assert "Product news" not in message.body
