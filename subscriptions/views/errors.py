@@ -83,8 +83,8 @@ def rate_limited(request, rate: str) -> HttpResponse:
 
 
 def try_again_soon(request) -> HttpResponse:
-    """The broker (or, through service_unavailable, the database) is down: nothing was queued or
-    changed, so say so instead of pretending it worked."""
+    """The broker is down: nothing was queued or changed, so say so instead of pretending it
+    worked (a database that is down answers database_unavailable)."""
     response = error_page(
         request,
         status=503,
