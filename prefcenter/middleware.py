@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
-
-from subscriptions.api.errors import DATABASE_RETRY_AFTER_SECONDS, database_unavailable_body
+from subscriptions.api.errors import DATABASE_ERRORS
+from subscriptions.views.errors import database_unavailable
 from subscriptions.views.health import healthz
-from subscriptions.views.pages import service_unavailable
-
-log = logging.getLogger(__name__)
 
 
 class HealthProbeMiddleware:
@@ -39,7 +32,8 @@ class DatabaseUnavailableMiddleware:
 
     A mail client's one-click POST or an ESP's webhook then sees a temporary failure it retries,
     and a person sees that nothing was changed. Last in MIDDLEWARE, so it sees the view's
-    exception first.
+    exception first. What a view did not raise (a middleware's error) reaches handler500
+    (subscriptions.views.errors.server_error), which answers the same.
     """
 
     def __init__(self, get_response):
@@ -49,21 +43,6 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, (OperationalError, InterfaceError)):
+        if not isinstance(exception, DATABASE_ERRORS):
             return None
-        # Answering stops Django from logging the exception: name the cause for the operator
-        # (a server that is down, or e.g. a database never migrated). No path: it holds tokens.
-        log.error("database error, answered 503: %s", str(exception).strip())
-        if request.path_info.startswith(("/api/", "/anymail/")):
-            response = JsonResponse(database_unavailable_body(), status=503)
-        else:
-            try:
-                response = service_unavailable(request)
-            except Exception:  # the page itself needed the database: say it plainly
-                response = HttpResponse(
-                    "Temporarily unavailable; nothing was changed. Please try again shortly.",
-                    status=503,
-                    content_type="text/plain; charset=utf-8",
-                )
-        response.setdefault("Retry-After", str(DATABASE_RETRY_AFTER_SECONDS))
-        return response
+        return database_unavailable(request, exception)

@@ -38,13 +38,19 @@ def preferences_wording() -> str:
     ) % {"org": settings.ORGANIZATION_NAME}
 
 
+class TopicsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Topic) -> str:
+        # Rendered in the page's language: the visitor's, from their browser.
+        return obj.display_name
+
+
 class SubscribeForm(forms.Form):
     email = forms.CharField(
         label=_("Email address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
     )
-    topics = forms.ModelMultipleChoiceField(
+    topics = TopicsField(
         label=_("What would you like to hear about?"),
         queryset=Topic.objects.filter(is_active=True),
         widget=forms.CheckboxSelectMultiple,
@@ -94,7 +100,9 @@ class PreferencesForm(forms.Form):
         self.topics = topics
         labels = dict(Frequency.choices)
         for topic in topics:
-            self.fields[f"on-{topic.slug}"] = forms.BooleanField(required=False, label=topic.name)
+            self.fields[f"on-{topic.slug}"] = forms.BooleanField(
+                required=False, label=topic.display_name
+            )
             self.fields[f"freq-{topic.slug}"] = forms.ChoiceField(
                 required=False,
                 label=_("How often"),

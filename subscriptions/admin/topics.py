@@ -9,6 +9,14 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import Topic
 from ..models.choices import Frequency
+from ..models.contacts import TOPIC_LANGUAGES, translated_field
+
+# One name and one description box per language the pages speak, beside the default ones.
+_TRANSLATIONS = [
+    translated_field(field, language)
+    for language in TOPIC_LANGUAGES
+    for field in ("name", "description")
+]
 
 
 class TopicForm(forms.ModelForm):
@@ -22,7 +30,16 @@ class TopicForm(forms.ModelForm):
 
     class Meta:
         model = Topic
-        fields = ["name", "slug", "description", "channel", "frequencies", "is_active", "position"]
+        fields = [
+            "name",
+            "slug",
+            "description",
+            *_TRANSLATIONS,
+            "channel",
+            "frequencies",
+            "is_active",
+            "position",
+        ]
 
     def clean_frequencies(self) -> list[str]:
         chosen = set(self.cleaned_data["frequencies"])
@@ -37,6 +54,20 @@ class TopicAdmin(admin.ModelAdmin):
     list_filter = ["channel", "is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description"]}),
+        (
+            _("Translations"),
+            {
+                "fields": _TRANSLATIONS,
+                "description": _(
+                    "The name and description in each other language; left blank, pages "
+                    "in that language show the ones above."
+                ),
+            },
+        ),
+        (None, {"fields": ["channel", "frequencies", "is_active", "position"]}),
+    ]
 
     def get_queryset(self, request):
         return (

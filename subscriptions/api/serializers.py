@@ -20,6 +20,7 @@ from ..models.choices import (
     SuppressionReason,
     SuppressionScope,
 )
+from ..models.contacts import TOPIC_LANGUAGES, translated_field
 from .fields import AttributesField, EmailField, LocaleField, StrictSerializer
 
 # What can imply a soft opt-in (ImpliedBy without its empty "not implied").
@@ -41,11 +42,40 @@ class TopicSerializer(StrictSerializer):
         help_text="Frequencies the topic offers; the first is the default.",
     )
 
+    def get_fields(self) -> dict:
+        # `name_da`, `description_da`, …: one pair per other language in LANGUAGES, as the
+        # admin shows them; blank means pages in that language show `name` and `description`.
+        fields = super().get_fields()
+        for language in TOPIC_LANGUAGES:
+            fields[translated_field("name", language)] = serializers.CharField(
+                max_length=200, required=False, allow_blank=True, default=""
+            )
+            fields[translated_field("description", language)] = serializers.CharField(
+                required=False, allow_blank=True, default=""
+            )
+        return fields
+
+    @staticmethod
+    def translations(data: dict) -> dict[str, dict[str, str]]:
+        """The translations in validated `data`, as topic_create takes them."""
+        return {
+            language: {
+                field: data[translated_field(field, language)] for field in ("name", "description")
+            }
+            for language in TOPIC_LANGUAGES
+        }
+
     def to_representation(self, topic: Topic) -> dict:
+        translated = {
+            translated_field(field, language): getattr(topic, translated_field(field, language))
+            for language in TOPIC_LANGUAGES
+            for field in ("name", "description")
+        }
         return {
             "slug": topic.slug,
             "name": topic.name,
             "description": topic.description,
+            **translated,
             "channel": topic.channel,
             "frequencies": topic.offered_frequencies,
         }

@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.html import escape
 
 from ..consent.tokens import preferences_url, unsubscribe_url
+from ..models import Topic
 from .link_checks import check_link_contexts, check_link_uses
 from .mime_folding import REPEATED_HEADER_FOLDING
 from .sandbox import RenderBudget, campaign_context, render_sandboxed, sandbox_compile
@@ -41,7 +42,8 @@ class CompiledCampaign:
     subject: Template
     text: Template | None
     html: Template | None
-    topic_name: str
+    # The footer names the topic in each recipient's language (Topic.name_in).
+    topic: Topic
     # The footers of each language, rendered on its first recipient with stand-ins for the two
     # per-recipient links, for each combination of (body shows the unsubscribe link, body shows
     # the preference link): language -> (text footers, HTML footers). Filled while a batch
@@ -67,7 +69,9 @@ class CompiledCampaign:
         """
         rendered = self._footers.get(language)
         if rendered is None:
-            rendered = self._footers[language] = _render_footers(self.topic_name, language)
+            rendered = self._footers[language] = _render_footers(
+                self.topic.name_in(language), language
+            )
         text_footers, html_footers = rendered
         html_has = (unsubscribe_url in html_body, preferences_url in html_body)
         # A text part made from the HTML carries the links the HTML body places.
@@ -140,7 +144,7 @@ def compile_campaign(campaign) -> CompiledCampaign:
         subject=parts["subject"] or sandbox_compile(""),
         text=parts["text body"],
         html=parts["HTML body"],
-        topic_name=campaign.topic.name,
+        topic=campaign.topic,
     )
 
 

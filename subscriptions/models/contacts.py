@@ -4,6 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from ..locales import validate_locale
@@ -114,6 +116,24 @@ class Topic(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def name_in(self, language: str | None) -> str:
+        """The name in `language` (e.g. "da" or "da-dk"), else in LANGUAGE_CODE."""
+        return _translated(self, "name", language)
+
+    def description_in(self, language: str | None) -> str:
+        """The description in `language`, else in LANGUAGE_CODE (a blank translation falls
+        back: a half-translated topic still reads whole)."""
+        return _translated(self, "description", language)
+
+    # What pages show: the active language is the contact's (the views override it).
+    @property
+    def display_name(self) -> str:
+        return self.name_in(get_language())
+
+    @property
+    def display_description(self) -> str:
+        return self.description_in(get_language())
+
     @property
     def offered_frequencies(self) -> list[str]:
         valid = [f for f in self.frequencies if f in Frequency.values]
@@ -122,6 +142,38 @@ class Topic(models.Model):
     @property
     def default_frequency(self) -> str:
         return self.offered_frequencies[0]
+
+
+def translated_field(field: str, language: str) -> str:
+    """The column of `field` in `language`: `name_da` for ("name", "da")."""
+    return f"{field}_{language.replace('-', '_')}"
+
+
+# Every language the pages speak besides LANGUAGE_CODE (which `name` and `description` hold)
+# gets its own columns, as django-modeltranslation would add them, without patching `name`:
+# queries, ordering and the ledger keep the one canonical name.
+TOPIC_LANGUAGES: list[str] = [
+    code.lower() for code, _label in settings.LANGUAGES if code != settings.LANGUAGE_CODE
+]
+for _language in TOPIC_LANGUAGES:
+    Topic.add_to_class(
+        translated_field("name", _language),
+        models.CharField(format_lazy("{} ({})", _("name"), _language), max_length=200, blank=True),
+    )
+    Topic.add_to_class(
+        translated_field("description", _language),
+        models.TextField(format_lazy("{} ({})", _("description"), _language), blank=True),
+    )
+
+
+def _translated(topic: Topic, field: str, language: str | None) -> str:
+    language = (language or "").lower()
+    for candidate in (language, language.split("-")[0]):
+        if candidate in TOPIC_LANGUAGES:
+            value = getattr(topic, translated_field(field, candidate))
+            if value:
+                return value
+    return getattr(topic, field)
 
 
 class Subscription(models.Model):

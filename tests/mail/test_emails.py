@@ -207,3 +207,22 @@ def test_it_renders_the_footers_once_per_campaign_and_language(topic, alice):
             render_marketing_message(campaign=campaign, contact=alice, compiled=compiled)
 
     assert sorted(call.args[1] for call in render_footers.call_args_list) == ["da", "en"]
+
+
+def test_it_names_the_topic_in_the_contact_s_language_in_the_footer(topic, alice):
+    topic.name_da = "Produktnyheder"
+    topic.save()
+    campaign = CampaignFactory(topic=topic, html_body="<p>Hej</p>", text_body="Hej")
+    compiled = compile_campaign(campaign)
+
+    alice.locale = "da"
+    danish = build_marketing_message(campaign=campaign, contact=alice, compiled=compiled)
+    alice.locale = "en"
+    english = build_marketing_message(campaign=campaign, contact=alice, compiled=compiled)
+
+    for body in (danish.body, html_of(danish)):
+        assert "Afmeld Produktnyheder" in body
+        assert "Product news" not in body
+    for body in (english.body, html_of(english)):
+        assert "Unsubscribe from Product news" in body
+        assert "Produktnyheder" not in body

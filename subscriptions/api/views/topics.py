@@ -39,5 +39,6 @@ class TopicsView(ApiView):
             description=data["description"],
             channel=data["channel"],
             frequencies=data.get("frequencies", []),
+            translations=s.TopicSerializer.translations(data),
         )
         return Response(s.TopicSerializer(topic).data, status=status.HTTP_201_CREATED)
