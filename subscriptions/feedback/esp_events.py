@@ -115,7 +115,6 @@ AMAZON_SES = EspTable(
         # A feedback report saying the message was *not* spam.
         ("complaint", "not-spam"): None,
         ("reject",): None,  # SES refused our message (a virus): not about the address
-        ("deliverydelay",): SOFT,
     },
 )
 
