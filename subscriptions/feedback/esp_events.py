@@ -168,7 +168,9 @@ BREVO = EspTable(
         ("invalid_email",): INVALID,
         ("spam",): COMPLAINT,
         ("complaint",): COMPLAINT,
+        # Anymail reads `unsubscribe`; Brevo's documentation names the event "Unsubscribed".
         ("unsubscribe",): UNSUBSCRIBE,
+        ("unsubscribed",): UNSUBSCRIBE,
         ("blocked",): None,  # Brevo's own block (an earlier bounce or complaint there)
         ("error",): None,
     },
