@@ -18,13 +18,14 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from anymail.signals import AnymailTrackingEvent
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from svix.webhooks import Webhook
 
 from subscriptions.addresses import address_hash
 from subscriptions.consent.suppression import suppression_check
-from subscriptions.feedback.esp_events import ESP_TABLES
+from subscriptions.feedback.esp_events import ESP_TABLES, feedback_kind
 from subscriptions.models import ProcessedWebhookEvent, SoftBounce, Subscription
 from subscriptions.models.choices import FeedbackKind
 from tests.feedback.test_webhooks import AUTH, FIXTURES, load, reasons, sent_to
@@ -374,3 +375,23 @@ def test_every_table_names_only_feedback_kinds():
     kinds = set(FeedbackKind.values) | {None}
     for table in ESP_TABLES.values():
         assert set(table.kinds.values()) <= kinds
+
+
+@pytest.mark.parametrize(
+    ("event_type", "reject_reason", "kind"),
+    [
+        ("bounced", None, "hard_bounce"),
+        ("bounced", "bounced", "hard_bounce"),
+        ("bounced", "invalid", "invalid"),  # once ignored: the address stayed mailable
+        ("bounced", "other", None),  # e.g. a virus notification
+        ("rejected", "blocked", None),
+        ("deferred", None, "soft_bounce"),
+        ("complained", "spam", "complaint"),
+        ("unknown", None, None),
+    ],
+)
+def test_an_esp_without_a_table_falls_back_to_anymails_reading(event_type, reject_reason, kind):
+    event = AnymailTrackingEvent(
+        event_type=event_type, reject_reason=reject_reason, esp_event={"event": "x"}
+    )
+    assert feedback_kind("Some New ESP", event) == kind
