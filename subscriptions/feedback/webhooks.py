@@ -1,7 +1,6 @@
-"""Anymail tracking receiver: maps each ESP's normalized event onto a feedback kind.
+"""Anymail tracking receiver: maps each ESP's event onto a feedback kind and records it.
 
-Provider quirks live in small tables: Anymail reports some temporary failures as `bounced`,
-and only the raw ESP payload tells a soft bounce from a hard one.
+What each ESP's events mean lives in one table per ESP (esp_events.py).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import logging
 
 from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailAPIError, AnymailWebhookValidationFailure
-from anymail.signals import EventType, RejectReason
 from anymail.utils import get_anymail_setting, get_request_basic_auth
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,62 +18,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from prefcenter.esps import SIGNING_KEYS
 
-from ..models.choices import FeedbackKind
 from ..safejson import MAX_JSON_DEPTH, exceeds_depth
+from .esp_events import feedback_kind
 from .reports import Feedback, feedback_record
 from .sns import SnsSignatureInvalid, sns_verify
 
 log = logging.getLogger(__name__)
-
-DIRECT_KINDS = {
-    EventType.DEFERRED: FeedbackKind.SOFT_BOUNCE,
-    EventType.COMPLAINED: FeedbackKind.COMPLAINT,
-    EventType.UNSUBSCRIBED: FeedbackKind.UNSUBSCRIBE,
-    EventType.DELIVERED: FeedbackKind.DELIVERED,
-    EventType.OPENED: FeedbackKind.OPENED,
-    EventType.CLICKED: FeedbackKind.CLICKED,
-}
-
-# A `rejected` event (the ESP refused to send) by its reason; other reasons change nothing.
-REJECTED_KINDS = {
-    RejectReason.INVALID: FeedbackKind.INVALID,
-    RejectReason.BOUNCED: FeedbackKind.HARD_BOUNCE,
-    RejectReason.SPAM: FeedbackKind.COMPLAINT,
-    RejectReason.UNSUBSCRIBED: FeedbackKind.UNSUBSCRIBE,
-}
-
-# (payload key, nested key or None, values) marking a `bounced` event as temporary, per ESP.
-SOFT_BOUNCE_MARKERS = {
-    "Postmark": ("Type", None, {"SoftBounce", "Transient", "DnsError"}),
-    "Amazon SES": ("bounce", "bounceType", {"Transient", "Undetermined"}),
-    "SendGrid": ("type", None, {"blocked"}),
-}
-
-
-def _is_soft(esp_name: str, esp_event) -> bool:
-    marker = SOFT_BOUNCE_MARKERS.get(esp_name)
-    if marker is None or not isinstance(esp_event, dict):
-        return False
-    key, nested, values = marker
-    value = esp_event.get(key)
-    if nested is not None:
-        value = value.get(nested) if isinstance(value, dict) else None
-    return value in values
-
-
-def feedback_kind(esp_name: str, event) -> str | None:
-    """The feedback kind of an Anymail tracking event, or None when it changes nothing."""
-    if event.event_type == EventType.BOUNCED:
-        if event.reject_reason not in (None, RejectReason.BOUNCED):
-            return None  # e.g. a virus notification: not about the address
-        return (
-            FeedbackKind.SOFT_BOUNCE
-            if _is_soft(esp_name, event.esp_event)
-            else FeedbackKind.HARD_BOUNCE
-        )
-    if event.event_type == EventType.REJECTED:
-        return REJECTED_KINDS.get(event.reject_reason)
-    return DIRECT_KINDS.get(event.event_type)
 
 
 def handle_tracking(sender, event, esp_name: str, **kwargs) -> None:
