@@ -84,9 +84,9 @@ class CampaignForm(forms.ModelForm):
     def clean_scheduled_at(self):
         """Refuse what campaign_schedule would: a past time, or a campaign past scheduling."""
         at = self.cleaned_data.get("scheduled_at")
-        previous = self.instance.scheduled_at if self.instance.pk else None
-        if at == previous:
-            return at
+        if "scheduled_at" not in self.changed_data:
+            # Unchanged as shown (the widget drops microseconds): keep the stored time exactly.
+            return self.instance.scheduled_at if self.instance.pk else at
         status = self.instance.status if self.instance.pk else CampaignStatus.DRAFT
         if status not in STARTABLE:
             raise forms.ValidationError(
