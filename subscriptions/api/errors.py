@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from ..addresses import InvalidAddress
-from ..campaigns.lifecycle import CampaignStateError
+from ..campaigns.lifecycle import CampaignStateError, InvalidSchedule
 from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..campaigns.test_sends import InvalidTestSend, MailUnavailable
 from ..consent.errors import ConsentError
@@ -77,6 +77,7 @@ DOMAIN: dict[type[Exception], int] = {
     CampaignRenderError: status.HTTP_400_BAD_REQUEST,
     FromNotAllowed: status.HTTP_400_BAD_REQUEST,
     InvalidTestSend: status.HTTP_400_BAD_REQUEST,
+    InvalidSchedule: status.HTTP_400_BAD_REQUEST,
     ConsentError: status.HTTP_409_CONFLICT,
     CampaignStateError: status.HTTP_409_CONFLICT,
     PrivacyError: status.HTTP_409_CONFLICT,

@@ -57,7 +57,12 @@ v1 = [
             campaigns.CampaignActionView.as_view(action=action),
             name=f"api-campaign-{action}",
         )
-        for action in ("send", "pause", "resume", "cancel")
+        for action in ("send", "pause", "resume", "cancel", "unschedule")
+    ),
+    path(
+        "campaigns/<int:pk>/schedule/",
+        campaigns.CampaignScheduleView.as_view(),
+        name="api-campaign-schedule",
     ),
     path(
         "campaigns/<int:pk>/test/", campaigns.CampaignTestView.as_view(), name="api-campaign-test"

@@ -18,6 +18,7 @@ from .lifecycle import (
     campaign_resume,
     campaign_schedule,
     campaign_start,
+    campaign_unschedule,
     campaign_validate,
 )
 
@@ -27,6 +28,7 @@ TRANSITIONS: dict[str, Callable[..., Campaign]] = {
     "pause": campaign_pause,
     "resume": campaign_resume,
     "cancel": campaign_cancel,
+    "unschedule": campaign_unschedule,
 }
 
 
@@ -59,6 +61,6 @@ def campaign_create(
 
 
 def campaign_change(*, campaign: Campaign, action: str) -> Campaign:
-    """send / pause / resume / cancel through the life-cycle service of that name (TRANSITIONS);
+    """send / pause / resume / cancel / unschedule through the life-cycle service of that name (TRANSITIONS);
     CampaignStateError when the campaign's status does not allow it."""
     return TRANSITIONS[action](campaign=campaign)

@@ -1,6 +1,7 @@
 """The campaign state machine: the only code that changes a Campaign's status.
 
     draft --schedule--> scheduled --start (beat, when due)--> sending --finish--> sent
+    scheduled --unschedule--> draft
     draft --start--> sending <--pause / resume--> paused
     draft, scheduled, sending, paused --cancel--> cancelled
 
@@ -80,9 +81,35 @@ def campaign_validate(*, campaign: Campaign) -> None:
     check_from_email(campaign.from_email)
 
 
+class InvalidSchedule(ValueError):
+    """A schedule time that has passed (or names no time zone): it could not be kept (rule 8)."""
+
+    code = "invalid_schedule"  # the API's error code
+
+
 def campaign_schedule(*, campaign: Campaign, at: datetime.datetime) -> Campaign:
+    """draft/scheduled → scheduled at `at` (an aware time; shown and stored as such). Beat's
+    sweep starts it within a minute of `at` (due_campaigns).
+
+    The one scheduling service: the admin form, its actions and the API all call it. Refuses a
+    time already past (InvalidSchedule), a campaign that would not send (InvalidCampaignTemplate,
+    FromNotAllowed), and any other status (CampaignStateError).
+    """
+    if timezone.is_naive(at):
+        raise InvalidSchedule("The schedule time needs a time zone.")
+    if at <= timezone.now():
+        raise InvalidSchedule("The schedule time has already passed; choose a time in the future.")
     campaign_validate(campaign=campaign)
     _transition(campaign, STARTABLE, status=CampaignStatus.SCHEDULED, scheduled_at=at)
+    return campaign
+
+
+def campaign_unschedule(*, campaign: Campaign) -> Campaign:
+    """scheduled → draft, its time cleared; CampaignStateError when it is not scheduled (one
+    that already started is paused or cancelled instead)."""
+    _transition(
+        campaign, (CampaignStatus.SCHEDULED,), status=CampaignStatus.DRAFT, scheduled_at=None
+    )
     return campaign
 
 

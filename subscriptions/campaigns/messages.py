@@ -277,7 +277,11 @@ def render_marketing_message(
     # Given links are stand-ins: the mailto target would act on whoever writes to it.
     mailto = links is None
     if links is None:
-        links = MessageLinks(unsubscribe_url(contact, topic), preferences_url(contact))
+        # Both links name the campaign: an unsubscribe through them counts in its statistics.
+        links = MessageLinks(
+            unsubscribe_url(contact, topic, campaign_id=campaign.pk),
+            preferences_url(contact, campaign_id=campaign.pk),
+        )
     unsub, prefs = links.unsubscribe_url, links.preferences_url
     ctx = campaign_context(
         email=contact.email,

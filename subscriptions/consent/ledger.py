@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from ..models import ConsentEvent, Contact, LedgerCheckpoint, Topic
+from ..models import Campaign, ConsentEvent, Contact, LedgerCheckpoint, Topic
 from ..models.ledger import HASHED_FIELDS
 from ..models.policy import current_policy_version
 from ..ratelimit import client_ip
@@ -54,6 +54,9 @@ class Actor:
     # The policy version shown when the person acted, when that was earlier than the write
     # (a public form's queued task); empty: the version in force when the row is written.
     policy_version: str = ""
+    # The campaign whose unsubscribe or preference link the person acted through (its id, read
+    # from the signed link): the ledger row names it, and that campaign's statistics count it.
+    campaign_id: int | None = None
 
     @classmethod
     def from_request(cls, request, source: str, **kwargs) -> Actor:
@@ -73,13 +76,20 @@ def record(
     topic: Topic | None = None,
     old_status: str = "",
     new_status: str = "",
+    campaign_id: int | None = None,
 ) -> ConsentEvent:
     """Append one row to the ledger. Call inside the transaction that made the change.
+
+    `campaign_id` (default: the actor's) names the campaign whose link was used; a campaign
+    deleted since the link was mailed is left out rather than refusing the change.
 
     On PostgreSQL the database sets the row's id, created_at and hash chain (migration 0009);
     the returned instance carries them.
     """
     staff = by.staff_user if getattr(by.staff_user, "pk", None) else None
+    campaign_id = campaign_id or by.campaign_id
+    if campaign_id is not None and not Campaign.objects.filter(pk=campaign_id).exists():
+        campaign_id = None
     return ConsentEvent.objects.create(
         contact=contact,
         topic=topic,
@@ -94,6 +104,7 @@ def record(
         evidence=by.evidence,
         actor=by.actor or (staff.get_username() if staff else ""),
         staff_user=staff,
+        campaign_id=campaign_id,
     )
 
 

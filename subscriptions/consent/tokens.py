@@ -11,6 +11,11 @@ that led to it. A preference token records when it was issued and how it reached
 (`via`); a link derived from it keeps that issue time. The privacy buttons carry a
 request-only token (own salt) that can start an export or erasure request (which itself is
 verified by email) and nothing else.
+
+A campaign's unsubscribe and preference links also carry the campaign's id (`k`), so an
+unsubscribe made through them names that campaign in the ledger and counts in its statistics.
+A campaign id is not personal (it is the same for every recipient); tokens mailed before it
+was added carry none and keep working. Links derived from a campaign's link keep its campaign.
 """
 
 from __future__ import annotations
@@ -116,20 +121,55 @@ def token_path(name: str, token: str) -> str:
 # --- unsubscribe: contact x topic, never expires ------------------------------------------------
 
 
-def unsubscribe_token(contact: Contact, topic: Topic) -> str:
-    return _sign({"c": contact.token_key.hex, "t": topic.slug}, UNSUBSCRIBE)
+def _with_campaign(payload: dict, campaign_id: int | None) -> dict:
+    if campaign_id is not None:
+        payload["k"] = int(campaign_id)
+    return payload
 
 
-def read_unsubscribe_token(token: str) -> tuple[Contact, Topic]:
+def _read_campaign(payload: dict) -> int | None:
+    campaign_id = payload.get("k")
+    if campaign_id is None:
+        return None
+    if not isinstance(campaign_id, int) or isinstance(campaign_id, bool) or campaign_id < 1:
+        raise BadToken("malformed payload")
+    return campaign_id
+
+
+@dataclass(frozen=True)
+class UnsubscribeLink:
+    """What an unsubscribe token names: whose subscription, and the campaign that mailed it."""
+
+    contact: Contact
+    topic: Topic
+    campaign_id: int | None = None
+
+
+def unsubscribe_token(contact: Contact, topic: Topic, *, campaign_id: int | None = None) -> str:
+    return _sign(
+        _with_campaign({"c": contact.token_key.hex, "t": topic.slug}, campaign_id), UNSUBSCRIBE
+    )
+
+
+def read_unsubscribe_link(token: str) -> UnsubscribeLink:
+    """The contact, topic and campaign (None for a link mailed outside a campaign, or before
+    links named it) of an unsubscribe token; BadToken when forged or naming nothing now."""
     payload = _load(token, UNSUBSCRIBE)
+    campaign_id = _read_campaign(payload)
     topic = Topic.objects.filter(slug=payload.get("t") or "").first()
     if topic is None:
         raise BadToken("unknown topic")
-    return _contact(payload), topic
+    return UnsubscribeLink(contact=_contact(payload), topic=topic, campaign_id=campaign_id)
 
 
-def unsubscribe_url(contact: Contact, topic: Topic) -> str:
-    return absolute(token_path("unsubscribe", unsubscribe_token(contact, topic)))
+def read_unsubscribe_token(token: str) -> tuple[Contact, Topic]:
+    link = read_unsubscribe_link(token)
+    return link.contact, link.topic
+
+
+def unsubscribe_url(contact: Contact, topic: Topic, *, campaign_id: int | None = None) -> str:
+    token = unsubscribe_token(contact, topic, campaign_id=campaign_id)
+    return absolute(token_path("unsubscribe", token))
 
 
 # --- preferences: never expires, but remembers when and how it was issued --------------------
@@ -142,6 +182,8 @@ class PreferenceLink:
     contact: Contact
     issued_at: datetime.datetime
     via: str
+    # The campaign whose mail the link came in (directly or through its unsubscribe page).
+    campaign_id: int | None = None
 
 
 def _issued(issued_at: datetime.datetime | None) -> int:
@@ -164,11 +206,14 @@ def preferences_token(
     issued_at: datetime.datetime | None = None,
     *,
     via: str = LinkVia.CAMPAIGN,
+    campaign_id: int | None = None,
 ) -> str:
     """A preference token. `issued_at` backdates it: a link derived from another link keeps
     the parent's issue time (one derived from a never-expiring unsubscribe link counts as
-    old, so joining a topic from it is confirmed by email). `via` says how it reached them."""
-    return _sign({"c": contact.token_key.hex, "i": _issued(issued_at), "v": str(via)}, PREFERENCES)
+    old, so joining a topic from it is confirmed by email). `via` says how it reached them,
+    `campaign_id` which campaign's mail carried it."""
+    payload = {"c": contact.token_key.hex, "i": _issued(issued_at), "v": str(via)}
+    return _sign(_with_campaign(payload, campaign_id), PREFERENCES)
 
 
 def read_preference_link(token: str) -> PreferenceLink:
@@ -176,7 +221,10 @@ def read_preference_link(token: str) -> PreferenceLink:
     from an old link is confirmed by email); BadToken when forged or the contact is gone."""
     payload = _load(token, PREFERENCES)
     issued_at, via = _read_issued(payload)
-    return PreferenceLink(contact=_contact(payload), issued_at=issued_at, via=via)
+    campaign_id = _read_campaign(payload)
+    return PreferenceLink(
+        contact=_contact(payload), issued_at=issued_at, via=via, campaign_id=campaign_id
+    )
 
 
 def preferences_url(
@@ -184,8 +232,10 @@ def preferences_url(
     issued_at: datetime.datetime | None = None,
     *,
     via: str = LinkVia.CAMPAIGN,
+    campaign_id: int | None = None,
 ) -> str:
-    return absolute(token_path("preferences", preferences_token(contact, issued_at, via=via)))
+    token = preferences_token(contact, issued_at, via=via, campaign_id=campaign_id)
+    return absolute(token_path("preferences", token))
 
 
 # --- privacy request: the buttons on the preference page, request-only ---------------------

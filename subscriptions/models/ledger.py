@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
+from .campaigns import Campaign
 from .choices import Action, Source
 from .contacts import Contact, Topic
 
@@ -67,6 +68,18 @@ class ConsentEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+    )
+    # The campaign whose unsubscribe or preference link the person used, if any: attribution for
+    # the campaign's statistics, not part of the consent itself (who, what, when, how), so it is
+    # kept out of HASHED_FIELDS and every row written before the column existed keeps verifying.
+    # Migration 0014's append-only trigger still refuses any change to it once written.
+    campaign = models.ForeignKey(
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="consent_events",
+        editable=False,
     )
     # Set by the database (clock_timestamp() in the insert trigger): the app cannot back-date.
     created_at = models.DateTimeField(db_default=Now(), db_index=True, editable=False)

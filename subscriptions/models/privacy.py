@@ -40,6 +40,13 @@ class CampaignStatsArchive(models.Model):
     status = models.CharField(max_length=20)
     reason = models.CharField(max_length=40, blank=True)
     count = models.PositiveBigIntegerField(default=0)
+    # Of those `count` deliveries, how many the ESP reported bounced or complained about, and
+    # how many it reported unsubscribed with no ledger event of that campaign for the contact
+    # (those stay counted through the ledger, which is never deleted): the feedback statistics
+    # keep counting after the rows are gone.
+    bounced = models.PositiveBigIntegerField(default=0)
+    complained = models.PositiveBigIntegerField(default=0)
+    unsubscribed = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CampaignStatsArchiveQuerySet.as_manager()

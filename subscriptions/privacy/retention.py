@@ -25,6 +25,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from ..campaigns.stats import esp_only_unsubscribes
 from ..consent.implied import subscriptions_lapse_soft_opt_in
 from ..consent.ledger import Actor
 from ..models import (
@@ -163,7 +164,12 @@ def retention_delete_confirmation_requests(*, now: datetime.datetime, dry_run: b
 
 
 def retention_archive_deliveries(*, now: datetime.datetime, dry_run: bool = False) -> int:
-    """Fold old finished deliveries into CampaignStatsArchive counts, then delete them."""
+    """Fold old finished deliveries into CampaignStatsArchive counts, then delete them.
+
+    The archive keeps, per outcome, how many bounced, complained and were reported
+    unsubscribed by the ESP alone (an unsubscribe through the campaign's links stays counted
+    through the ledger), so no statistic of the campaign falls when its rows go.
+    """
     if dry_run:
         return deliveries_to_archive(now).count()
     done = 0
@@ -176,17 +182,23 @@ def retention_archive_deliveries(*, now: datetime.datetime, dry_run: bool = Fals
             )
             if not ids:
                 return done
-            counts = (
-                Delivery.objects.filter(pk__in=ids)
-                .values("campaign_id", "status", "reason")
-                .annotate(n=Count("pk"))
+            batch = Delivery.objects.filter(pk__in=ids)
+            esp_only = esp_only_unsubscribes(batch).values("pk")
+            counts = batch.values("campaign_id", "status", "reason").annotate(
+                n=Count("pk"),
+                bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
+                complained=Count("pk", filter=Q(complained_at__isnull=False)),
+                unsubscribed=Count("pk", filter=Q(pk__in=esp_only)),
             )
             for row in counts:
                 archive, _created = CampaignStatsArchive.objects.get_or_create(
                     campaign_id=row["campaign_id"], status=row["status"], reason=row["reason"]
                 )
                 CampaignStatsArchive.objects.filter(pk=archive.pk).update(
-                    count=F("count") + row["n"]
+                    count=F("count") + row["n"],
+                    bounced=F("bounced") + row["bounced"],
+                    complained=F("complained") + row["complained"],
+                    unsubscribed=F("unsubscribed") + row["unsubscribed"],
                 )
             Delivery.objects.filter(pk__in=ids).delete()
             done += len(ids)

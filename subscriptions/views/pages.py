@@ -30,7 +30,7 @@ from ..consent.tokens import (
     BadToken,
     preferences_url,
     read_confirm_token,
-    read_unsubscribe_token,
+    read_unsubscribe_link,
 )
 from ..forms import SubscribeForm, subscribe_wording
 from ..models import Topic
@@ -170,11 +170,14 @@ def unsubscribe(request, token: str):
     session, CSRF token or messages.
     """
     try:
-        contact, topic = read_unsubscribe_token(token)
+        unsubscribe_link = read_unsubscribe_link(token)
     except BadToken as problem:
         return bad_link(request, problem)
-    # A preference link reached from a never-expiring unsubscribe link counts as an old one.
-    link = preferences_url(contact, EPOCH, via=LinkVia.UNSUBSCRIBE_PAGE)
+    contact, topic = unsubscribe_link.contact, unsubscribe_link.topic
+    campaign_id = unsubscribe_link.campaign_id
+    # A preference link reached from a never-expiring unsubscribe link counts as an old one;
+    # it keeps the campaign, so a change made there counts for that campaign too.
+    link = preferences_url(contact, EPOCH, via=LinkVia.UNSUBSCRIBE_PAGE, campaign_id=campaign_id)
     with translation.override(contact.locale):
         context = {"contact": contact, "topic": topic, "preferences_url": link}
         if request.method == "GET":
@@ -191,7 +194,8 @@ def unsubscribe(request, token: str):
             return render(request, "subscriptions/unsubscribe.html", context)
         data = post_data(request)
         one_click = data.get("List-Unsubscribe") == "One-Click"
-        by = Actor.from_request(request, Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK)
+        source = Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK
+        by = Actor.from_request(request, source, campaign_id=campaign_id)
         context["scope_all"] = not one_click and data.get("scope") == "all"
         if context["scope_all"]:
             contact_unsubscribe_all(contact=contact, by=by)

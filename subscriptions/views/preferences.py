@@ -58,7 +58,12 @@ def _preferences_post(request, link: PreferenceLink, topics):
     contact, link_issued_at = link.contact, link.issued_at
     data = post_data(request)
     action = data.get("action", "save")
-    by = Actor.from_request(request, Source.PREFERENCE_PAGE, wording=preferences_wording())
+    by = Actor.from_request(
+        request,
+        Source.PREFERENCE_PAGE,
+        wording=preferences_wording(),
+        campaign_id=link.campaign_id,
+    )
     if action == "save":
         form = PreferencesForm(data, topics=topics)
         if not form.is_valid():

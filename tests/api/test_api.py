@@ -592,3 +592,34 @@ def test_it_cannot_ask_a_dead_address_to_confirm(api, alice, topic):
     assert_error(api.put(sub_url(alice, topic.slug), body), 422, "suppressed")
     assert not Subscription.objects.filter(contact=alice).exists()
     assert not TransactionalMessage.objects.exists()
+
+
+def test_it_schedules_moves_and_unschedules_a_campaign(api, topic):
+    campaign = api.post(f"{V1}/campaigns/", {**CAMPAIGN, "topic": topic.slug}).json()
+    url = f"{V1}/campaigns/{campaign['id']}"
+
+    response = api.post(f"{url}/schedule/", {"scheduled_at": "2031-05-06T07:08:00Z"})
+    assert response.status_code == 202, response.content
+    assert (response.json()["status"], response.json()["scheduled_at"]) == (
+        "scheduled",
+        "2031-05-06T07:08:00Z",
+    )
+    moved = api.post(f"{url}/schedule/", {"scheduled_at": "2032-01-01T00:00:00Z"}).json()
+    assert moved["scheduled_at"] == "2032-01-01T00:00:00Z"
+
+    response = api.post(f"{url}/unschedule/")
+    assert response.status_code == 202
+    assert (response.json()["status"], response.json()["scheduled_at"]) == ("draft", None)
+    assert_error(api.post(f"{url}/unschedule/"), 409, "invalid_state")
+
+
+def test_it_refuses_a_schedule_time_that_has_passed(api, topic):
+    past = "2020-01-01T00:00:00Z"
+    body = {**CAMPAIGN, "topic": topic.slug, "scheduled_at": past}
+    assert_error(api.post(f"{V1}/campaigns/", body), 400, "invalid_schedule")
+    assert not Campaign.objects.exists()
+    campaign = api.post(f"{V1}/campaigns/", {**CAMPAIGN, "topic": topic.slug}).json()
+    url = f"{V1}/campaigns/{campaign['id']}/schedule/"
+    assert_error(api.post(url, {"scheduled_at": past}), 400, "invalid_schedule")
+    assert_error(api.post(url, {}), 400, "invalid")
+    assert Campaign.objects.get().status == "draft"

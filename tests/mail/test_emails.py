@@ -29,7 +29,7 @@ def test_it_adds_the_one_click_unsubscribe_headers(topic, alice, settings):
     # Tokens carry their signing second: one clock for the message and the expected link.
     with mock.patch("django.core.signing.time.time", return_value=1_800_000_000):
         message = build_marketing_message(campaign=campaign, contact=alice)
-        expected = unsubscribe_url(alice, topic)
+        expected = unsubscribe_url(alice, topic, campaign_id=campaign.pk)
 
     headers = message.extra_headers
     assert headers["List-Unsubscribe"] == f"<{expected}>, <mailto:unsubscribe@example.com>"

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from subscriptions.campaigns.stats import campaign_stats
 from subscriptions.consent.implied import UnknownSignal, contact_record_signal
 from subscriptions.consent.ledger import Actor, record
 from subscriptions.models import (
@@ -327,3 +328,38 @@ def test_it_schedules_retention_daily_with_beat(settings):
     assert entry["task"] == "subscriptions.tasks.retention.apply_retention"
     assert entry["task"] in app.tasks
     assert entry["schedule"].hour == {settings.RETENTION_HOUR}
+
+
+def test_it_keeps_bounce_complaint_and_unsubscribe_counts_when_archiving(topic, settings):
+    settings.RETENTION_DELIVERY_DAYS = 365
+    campaign = Campaign.objects.create(
+        name="Old", topic=topic, subject="s", html_body="b", status="sent"
+    )
+    marks = [
+        {"bounced_at": days_ago(400)},
+        {"complained_at": days_ago(400), "unsubscribed_at": days_ago(400)},
+        {"unsubscribed_at": days_ago(400)},  # also unsubscribed through the link: once
+        {"unsubscribed_at": days_ago(10)},  # recent: stays live
+        {},
+    ]
+    contacts = [ContactFactory() for _ in marks]
+    for contact, mark, age in zip(contacts, marks, [400, 400, 400, 10, 400], strict=True):
+        Delivery.objects.create(
+            campaign=campaign, contact=contact, status="sent", sent_at=days_ago(age), **mark
+        )
+    record(
+        contact=contacts[2],
+        topic=topic,
+        action="unsubscribed",
+        by=Actor(source="one_click", campaign_id=campaign.pk),
+    )
+    before = campaign_stats(campaign)
+    assert (before["bounced"], before["complained"], before["unsubscribed"]) == (1, 1, 3)
+
+    assert retention_archive_deliveries(now=NOW) == 4
+
+    assert Delivery.objects.filter(campaign=campaign).count() == 1
+    assert campaign_stats(campaign) == before
+    archived = CampaignStatsArchive.objects.get(campaign=campaign, status="sent")
+    # contact 2's unsubscribe stays counted through the ledger, never deleted.
+    assert (archived.bounced, archived.complained, archived.unsubscribed) == (1, 1, 1)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from ...campaigns.authoring import campaign_change, campaign_create
+from ...campaigns.lifecycle import campaign_schedule
 from ...campaigns.test_sends import campaign_test_send
 from ...models import Campaign
 from ...models.choices import ApiScope
@@ -66,6 +68,36 @@ class CampaignActionView(ApiView):
     def post(self, request, pk: int):
         campaign = path_campaign(pk)
         campaign = campaign_change(campaign=campaign, action=self.action)
+        return Response(s.CampaignSerializer(campaign).data, status=202)
+
+
+class CampaignScheduleInSerializer(s.StrictSerializer):
+    scheduled_at = serializers.DateTimeField(
+        help_text="When to start (ISO 8601 with a time zone, in the future)."
+    )
+
+
+class CampaignScheduleView(ApiView):
+    """An extension of DESIGN's API: schedule (or move) a draft or scheduled campaign, through
+    the same service as the admin form; `unschedule/` takes it back to draft."""
+
+    scope = ApiScope.SEND
+
+    @extend_schema(
+        summary="Schedule a campaign",
+        description="Beat starts it within a minute of `scheduled_at`.",
+        request=CampaignScheduleInSerializer,
+        responses=responses(
+            {202: s.CampaignSerializer},
+            NOT_FOUND,
+            {400: documented_error("`invalid_schedule`: the time has passed.")},
+            {409: documented_error("`invalid_state`: not a draft or scheduled campaign.")},
+        ),
+    )
+    def post(self, request, pk: int):
+        campaign = path_campaign(pk)
+        data = self.validated(CampaignScheduleInSerializer)
+        campaign = campaign_schedule(campaign=campaign, at=data["scheduled_at"])
         return Response(s.CampaignSerializer(campaign).data, status=202)
 
 
