@@ -83,7 +83,7 @@ def _guard(facts):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("subscriptions", "0013_erasure_leaves_no_copy"),
+        ("subscriptions", "0014_topic_translations"),
     ]
 
     operations = [
