@@ -245,6 +245,10 @@ def _under_age(topic, at: datetime.datetime, campaign=None) -> tuple[Q, ...]:
 
 # The rolling window of each frequency that limits a topic's campaigns (DESIGN: Subscription):
 # at most one campaign of the topic per window. Immediate has none: every campaign.
+# Like every blocker, frequency and the cap act twice: the audience build (which inserts only
+# marketable contacts) leaves out whoever is blocked when the campaign starts, with no Delivery;
+# the claim-time re-check skips, with reason `frequency` or `contact_cap`, whoever became blocked
+# since (another campaign of the topic reached them after this audience was built).
 FREQUENCY_WINDOWS: dict[str, datetime.timedelta] = {
     Frequency.DAILY: datetime.timedelta(days=1),
     Frequency.WEEKLY: datetime.timedelta(days=7),
