@@ -26,7 +26,8 @@ def blocked_contacts(*, topic, contact_ids: list[int], campaign=None) -> dict[in
 
     The verdict is Contact.objects.marketable() itself, restricted to these ids: one indexed
     query whatever the audience size. Only when someone is blocked does a second query name
-    the reasons.
+    the reasons. Pass the `campaign` being sent, so its own claims never count against its
+    recipients' frequency or cap.
     """
     if not contact_ids:
         return {}
