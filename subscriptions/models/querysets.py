@@ -256,7 +256,7 @@ FREQUENCY_WINDOWS: dict[str, datetime.timedelta] = {
 }
 
 
-def _sent_since(since: Expression | datetime.datetime) -> Q:
+def _sent_since(since: datetime.datetime) -> Q:
     """Deliveries sent after `since`, or claimed after it and so perhaps leaving right now: two
     campaigns sent at once must not both reach a weekly contact, so a claim counts at once."""
     return Q(status=DeliveryStatus.SENT, sent_at__gt=since) | Q(
