@@ -12,8 +12,10 @@ same order.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -427,6 +429,27 @@ SEND_FANOUT = env_int("SEND_FANOUT", 4)
 # Batches one worker process sends at once through a batch API (Postmark), on threads: one
 # batch's database and ESP waits overlap another's rendering.
 SEND_LOOPS = env_int("SEND_LOOPS", 2)
+
+
+def env_contact_cap(name: str) -> tuple[int, datetime.timedelta] | None:
+    """`<count>/<n>d` or `<count>/<n>h` (e.g. `3/7d`): at most count campaigns per rolling
+    window; None when unset or empty (no cap)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    match = re.fullmatch(r"([1-9][0-9]*)/([1-9][0-9]*)([dh])", value)
+    if not match:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a cap: use <count>/<days>d or <count>/<hours>h, e.g. 3/7d."
+        )
+    count, length, unit = int(match[1]), int(match[2]), match[3]
+    window = datetime.timedelta(days=length) if unit == "d" else datetime.timedelta(hours=length)
+    return count, window
+
+
+# Campaigns of any topic one contact may be sent per rolling window, (count, window); None: off.
+# Kept at claim time like a topic's frequency (skip reason contact_cap).
+MARKETING_MAX_PER_CONTACT = env_contact_cap("MARKETING_MAX_PER_CONTACT")
 # Batches one task sends before it re-queues itself (keeps tasks short and fair).
 SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)
 # A delivery claimed longer ago than this lost its worker: failed as outcome_unknown.

@@ -92,13 +92,22 @@ class AddressForm(forms.Form):
         return _clean_address(self.cleaned_data["email"])
 
 
+# What each frequency promises, in the words the preference page offers it with: the sender
+# keeps exactly this (models.querysets.FREQUENCY_WINDOWS).
+FREQUENCY_MEANINGS = {
+    Frequency.IMMEDIATE: _("As it happens: every campaign"),
+    Frequency.DAILY: _("Daily: at most one a day"),
+    Frequency.WEEKLY: _("Weekly: at most one every 7 days"),
+    Frequency.MONTHLY: _("Monthly: at most one every 30 days"),
+}
+
+
 class PreferencesForm(forms.Form):
     """One on/off field and one frequency field per active topic: `on-<slug>`, `freq-<slug>`."""
 
     def __init__(self, *args, topics: list[Topic], **kwargs):
         super().__init__(*args, **kwargs)
         self.topics = topics
-        labels = dict(Frequency.choices)
         for topic in topics:
             self.fields[f"on-{topic.slug}"] = forms.BooleanField(
                 required=False, label=topic.display_name
@@ -106,7 +115,7 @@ class PreferencesForm(forms.Form):
             self.fields[f"freq-{topic.slug}"] = forms.ChoiceField(
                 required=False,
                 label=_("How often"),
-                choices=[(f, labels[f]) for f in topic.offered_frequencies],
+                choices=[(f, FREQUENCY_MEANINGS[f]) for f in topic.offered_frequencies],
                 error_messages={"invalid_choice": _("Choose one of the frequencies offered.")},
             )
 

@@ -21,27 +21,29 @@ from ..models import Campaign, Contact, Delivery
 from ..models.choices import CampaignStatus, DeliveryStatus, SkipReason
 
 
-def blocked_contacts(*, topic, contact_ids: list[int]) -> dict[int, str]:
+def blocked_contacts(*, topic, contact_ids: list[int], campaign=None) -> dict[int, str]:
     """Among `contact_ids`, those no longer marketable on `topic`, with why.
 
     The verdict is Contact.objects.marketable() itself, restricted to these ids: one indexed
     query whatever the audience size. Only when someone is blocked does a second query name
-    the reasons.
+    the reasons. Pass the `campaign` being sent, so its own claims never count against its
+    recipients' frequency or cap.
     """
     if not contact_ids:
         return {}
     now = timezone.now()
     ok = set(
-        Contact.objects.marketable(topic, at=now)
+        Contact.objects.marketable(topic, at=now, campaign=campaign)
         .filter(pk__in=contact_ids)
         .values_list("pk", flat=True)
     )
-    return block_reasons(
-        topic=topic, contact_ids=[pk for pk in contact_ids if pk not in ok], at=now
-    )
+    blocked_ids = [pk for pk in contact_ids if pk not in ok]
+    return block_reasons(topic=topic, contact_ids=blocked_ids, at=now, campaign=campaign)
 
 
-def block_reasons(*, topic, contact_ids: list[int], at: datetime.datetime) -> dict[int, str]:
+def block_reasons(
+    *, topic, contact_ids: list[int], at: datetime.datetime, campaign=None
+) -> dict[int, str]:
     """Why each of these contacts, found not marketable at `at`, is blocked: the first blocker of
     models.querysets.MARKETABILITY_BLOCKERS that applies (one query).
 
@@ -52,7 +54,7 @@ def block_reasons(*, topic, contact_ids: list[int], at: datetime.datetime) -> di
         return {}
     rows = (
         Contact.objects.filter(pk__in=contact_ids)
-        .with_block_reason(topic, at=at)
+        .with_block_reason(topic, at=at, campaign=campaign)
         .values_list("pk", "block_reason")
     )
     found = dict(rows)
@@ -131,7 +133,7 @@ def claim_with_count(*, campaign: Campaign, size: int) -> tuple[int, list[Delive
     if not rows:
         return 0, []
     # The re-check and the fetch in one query: the contacts still marketable, loaded to render.
-    contacts = Contact.objects.marketable(campaign.topic, at=now).in_bulk(
+    contacts = Contact.objects.marketable(campaign.topic, at=now, campaign=campaign).in_bulk(
         [contact_id for _, contact_id in rows]
     )
     deliveries = []
@@ -147,7 +149,9 @@ def claim_with_count(*, campaign: Campaign, size: int) -> tuple[int, list[Delive
             delivery.contact = contacts[contact_id]
         deliveries.append(delivery)
     blocked_ids = [contact_id for _, contact_id in rows if contact_id not in contacts]
-    blocked = block_reasons(topic=campaign.topic, contact_ids=blocked_ids, at=now)
+    blocked = block_reasons(
+        topic=campaign.topic, contact_ids=blocked_ids, at=now, campaign=campaign
+    )
     # Not loaded yet no longer blocked (a block lifted between the two queries): back to the
     # queue, to be claimed and checked again.
     undecided = [

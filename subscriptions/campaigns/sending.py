@@ -163,7 +163,9 @@ def _send_claimed(
                     result.stopped = True
                     return
                 blocked = blocked_contacts(
-                    topic=campaign.topic, contact_ids=[d.contact_id for d in remaining]
+                    topic=campaign.topic,
+                    contact_ids=[d.contact_id for d in remaining],
+                    campaign=campaign,
                 )
                 before = len(remaining)
                 remaining = skip_blocked(remaining, blocked)

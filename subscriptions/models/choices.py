@@ -205,6 +205,8 @@ class SkipReason(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
     PAUSED = "paused", _("Paused")
     UNDER_AGE = "under_age", _("Under the minimum age")
+    FREQUENCY = "frequency", _("Frequency: a campaign of the topic was sent too recently")
+    CONTACT_CAP = "contact_cap", _("Per-contact cap across topics reached")
     CANCELLED = "cancelled", _("Campaign cancelled")
     OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown (never resent)")
     MERGED = "merged", _("Merged into another contact")

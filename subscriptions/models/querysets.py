@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -25,10 +24,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from ..addresses import InvalidAddress, address_hashes, address_key, normalize_email
-from .choices import SkipReason, SubscriptionStatus
+from .choices import DeliveryStatus, Frequency, SkipReason, SubscriptionStatus
 
 
 def minimum_age(country: str = "") -> int:
@@ -117,8 +117,14 @@ class ContactQuerySet(models.QuerySet):
             return self.none()
         return self.active().filter(email_key=key)
 
-    def marketable(self, topic, at: datetime.datetime | None = None) -> ContactQuerySet:
+    def marketable(
+        self, topic, at: datetime.datetime | None = None, *, campaign=None
+    ) -> ContactQuerySet:
         """Exactly the contacts who may be sent marketing on `topic` at `at` (default now).
+
+        `campaign`: the campaign being sent, whose own claimed and sent deliveries never count
+        against its recipients' frequency or cap. Without it (building an audience, before the
+        campaign has deliveries) every delivery counts.
 
         Every blocker of MARKETABILITY_BLOCKERS excluded, set-based: a contact condition as
         its own anti-join (or plain condition), and all the subscription conditions inside ONE
@@ -130,7 +136,7 @@ class ContactQuerySet(models.QuerySet):
         selected = self
         subscriptions = _topic_subscriptions(topic)
         for blocker in MARKETABILITY_BLOCKERS:
-            for condition in blocker.conditions(topic, at):
+            for condition in blocker.conditions(topic, at, campaign=campaign):
                 if blocker.on_subscription:
                     subscriptions = subscriptions.exclude(condition)
                 elif isinstance(condition, Q):
@@ -139,20 +145,23 @@ class ContactQuerySet(models.QuerySet):
                     selected = selected.filter(~condition)
         return selected.filter(Exists(subscriptions))
 
-    def with_block_reason(self, topic, at: datetime.datetime | None = None) -> ContactQuerySet:
+    def with_block_reason(
+        self, topic, at: datetime.datetime | None = None, *, campaign=None
+    ) -> ContactQuerySet:
         """Annotate `block_reason`: the first blocker in table order that keeps each contact from
         marketing on `topic` at `at`, or "" for a marketable contact.
 
         The same expressions marketable() uses, so the reason a delivery is skipped always
         names the condition that blocked it. A subscription blocker applies when the contact
         has no subscription to the topic left once it and the earlier ones are excluded.
+        `campaign` as in marketable().
         """
         at = at or timezone.now()
         whens = []
         subscriptions = _topic_subscriptions(topic)
         for blocker in MARKETABILITY_BLOCKERS:
             matches = Q()
-            for condition in blocker.conditions(topic, at):
+            for condition in blocker.conditions(topic, at, campaign=campaign):
                 if blocker.on_subscription:
                     subscriptions = subscriptions.exclude(condition)
                 elif isinstance(condition, Q):
@@ -161,7 +170,8 @@ class ContactQuerySet(models.QuerySet):
                     matches |= Q(condition)
             if blocker.on_subscription:
                 matches = Q(~Exists(subscriptions))
-            whens.append(When(matches, then=Value(str(blocker.reason))))
+            if matches:  # a blocker switched off (no cap configured) names nobody
+                whens.append(When(matches, then=Value(str(blocker.reason))))
         # A table without subscription blockers still requires a subscription to the topic.
         whens.append(When(~Exists(subscriptions), then=Value(str(SkipReason.UNSUBSCRIBED))))
         return self.annotate(
@@ -176,15 +186,16 @@ class ContactQuerySet(models.QuerySet):
 class Blocker:
     """One reason a contact may not be sent marketing on a topic.
 
-    `conditions(topic, at)` are Q or EXISTS expressions on Contact, or with `on_subscription`
-    Q on the contact's Subscription to the topic; the contact is blocked when any is true.
+    `conditions(topic, at, campaign=None)` are Q or EXISTS expressions on Contact, or with
+    `on_subscription` Q on the contact's Subscription to the topic; the contact is blocked when
+    any is true. `campaign` is the campaign being sent, or None (see marketable()).
     Several conditions rather than one OR let marketable() exclude each with its own anti-join,
     which PostgreSQL plans far better than NOT (a OR b). A Q that can be NULL blocks (it is
     excluded), so test attributes with `attributes__contains`, which is never NULL.
     """
 
     reason: str
-    conditions: Callable[[Any, datetime.datetime], tuple[Q | Expression, ...]]
+    conditions: Callable[..., tuple[Q | Expression, ...]]
     on_subscription: bool = False
 
 
@@ -205,31 +216,83 @@ def _topic_subscriptions(topic) -> models.QuerySet:
     return Subscription.objects.filter(contact=OuterRef("pk"), topic=topic)
 
 
-def _erased(topic, at: datetime.datetime) -> tuple[Q, ...]:
+def _erased(topic, at: datetime.datetime, campaign=None) -> tuple[Q, ...]:
     return (Q(erased_at__isnull=False),)
 
 
-def _merged(topic, at: datetime.datetime) -> tuple[Q, ...]:
+def _merged(topic, at: datetime.datetime, campaign=None) -> tuple[Q, ...]:
     # The winner of a merge is mailed instead; its own subscriptions decide.
     return (Q(merged_into__isnull=False),)
 
 
-def _suppressed(topic, at: datetime.datetime) -> tuple[Exists, ...]:
+def _suppressed(topic, at: datetime.datetime, campaign=None) -> tuple[Exists, ...]:
     # Any scope blocks marketing; every version of the address's hash is matched.
     return _suppressed_exists(None)
 
 
-def _not_subscribed(topic, at: datetime.datetime) -> tuple[Q, ...]:
+def _not_subscribed(topic, at: datetime.datetime, campaign=None) -> tuple[Q, ...]:
     # Unsubscribed from the topic or still pending confirmation (never subscribed: no row).
     return (~Q(status=SubscriptionStatus.SUBSCRIBED),)
 
 
-def _paused(topic, at: datetime.datetime) -> tuple[Q, ...]:
+def _paused(topic, at: datetime.datetime, campaign=None) -> tuple[Q, ...]:
     return (Q(paused_until__gt=at),)
 
 
-def _under_age(topic, at: datetime.datetime) -> tuple[Q, ...]:
+def _under_age(topic, at: datetime.datetime, campaign=None) -> tuple[Q, ...]:
     return (under_age_q(timezone.localdate(at)),)
+
+
+# The rolling window of each frequency that limits a topic's campaigns (DESIGN: Subscription):
+# at most one campaign of the topic per window. Immediate has none: every campaign.
+# Like every blocker, frequency and the cap act twice: the audience build (which inserts only
+# marketable contacts) leaves out whoever is blocked when the campaign starts, with no Delivery;
+# the claim-time re-check skips, with reason `frequency` or `contact_cap`, whoever became blocked
+# since (another campaign of the topic reached them after this audience was built).
+FREQUENCY_WINDOWS: dict[str, datetime.timedelta] = {
+    Frequency.DAILY: datetime.timedelta(days=1),
+    Frequency.WEEKLY: datetime.timedelta(days=7),
+    Frequency.MONTHLY: datetime.timedelta(days=30),
+}
+
+
+def _sent_since(since: datetime.datetime) -> Q:
+    """Deliveries sent after `since`, or claimed after it and so perhaps leaving right now: two
+    campaigns sent at once must not both reach a weekly contact, so a claim counts at once."""
+    return Q(status=DeliveryStatus.SENT, sent_at__gt=since) | Q(
+        status=DeliveryStatus.CLAIMED, claimed_at__gt=since
+    )
+
+
+def _other_deliveries(campaign, **filters) -> models.QuerySet:
+    Delivery = apps.get_model("subscriptions", "Delivery")
+    deliveries = Delivery.objects.filter(**filters)
+    if campaign is not None:  # its own claims must not block its recipients
+        deliveries = deliveries.exclude(campaign=campaign)
+    return deliveries
+
+
+def _frequency(topic, at: datetime.datetime, campaign=None) -> tuple[Q, ...]:
+    # One EXISTS for every frequency, each window tied to the subscription's own frequency (no
+    # CASE: a plain OR the planner checks per delivery row of the contact).
+    within_window = Q()
+    for frequency, window in FREQUENCY_WINDOWS.items():
+        within_window |= Q(Exact(OuterRef("frequency"), Value(frequency))) & _sent_since(
+            at - window
+        )
+    recent = _other_deliveries(campaign, contact=OuterRef("contact"), campaign__topic=topic)
+    return (Q(frequency__in=list(FREQUENCY_WINDOWS)) & Q(Exists(recent.filter(within_window))),)
+
+
+def _contact_cap(topic, at: datetime.datetime, campaign=None) -> tuple[Exists, ...]:
+    cap = settings.MARKETING_MAX_PER_CONTACT
+    if cap is None:
+        return ()
+    count, window = cap
+    recent = _other_deliveries(campaign, contact=OuterRef("pk")).filter(_sent_since(at - window))
+    # "At least `count` rows": EXISTS of the count-th row (OFFSET count-1 LIMIT 1) stops
+    # reading after `count` index entries, where COUNT(*) would read them all.
+    return (Exists(recent.order_by()[count - 1 : count]),)
 
 
 # In the order a skip reason is named when several apply. Unsubscribing from all mail is a
@@ -241,6 +304,8 @@ MARKETABILITY_BLOCKERS: tuple[Blocker, ...] = (
     Blocker(SkipReason.UNSUBSCRIBED, _not_subscribed, on_subscription=True),
     Blocker(SkipReason.PAUSED, _paused, on_subscription=True),
     Blocker(SkipReason.UNDER_AGE, _under_age),
+    Blocker(SkipReason.FREQUENCY, _frequency, on_subscription=True),
+    Blocker(SkipReason.CONTACT_CAP, _contact_cap),
 )
 
 

@@ -134,7 +134,7 @@ def test_a_blocker_added_to_the_table_changes_marketable_and_the_skip_reason(
     campaign_build_audience(campaign=campaign)
     assert marketable(topic) == {"flagged@example.com", "plain@example.com"}
 
-    def _no_ads(topic, at):
+    def _no_ads(topic, at, campaign=None):
         return (Q(attributes__contains={"no_ads": True}),)
 
     monkeypatch.setattr(
@@ -166,8 +166,9 @@ def test_the_marketable_query_stays_one_set_based_statement(topic):
     # Each blocker an anti-join or a plain condition: no per-row CASE in the audience query.
     assert "CASE" not in sql
     assert "NOT (NOT EXISTS" not in sql  # doubly negated, EXISTS is no semi-join: a subplan per row
-    # Own hash, older hashes, and ONE semi-join for every subscription blocker.
-    assert sql.count("EXISTS") == 3
+    # Own hash, older hashes, ONE semi-join for every subscription blocker, and inside it ONE
+    # EXISTS over recent deliveries for every frequency (the cap is off by default).
+    assert sql.count("EXISTS") == 4
 
 
 def test_marketable_and_the_reasons_agree_where_a_blocker_is_null(topic, monkeypatch):
@@ -178,7 +179,7 @@ def test_marketable_and_the_reasons_agree_where_a_blocker_is_null(topic, monkeyp
     subscribers(topic, 1, email="silent@example.com")
     subscribers(topic, 1, email="willing@example.com", attributes={"no_ads": False})
 
-    def _no_ads(topic, at):
+    def _no_ads(topic, at, campaign=None):
         return (Q(attributes__no_ads=True),)
 
     monkeypatch.setattr(
@@ -200,7 +201,7 @@ def test_a_subscription_blocker_added_to_the_table_changes_marketable_and_the_re
     subscribers(topic, 1, email="every@example.com")
     campaign_build_audience(campaign=campaign)
 
-    def _monthly(topic, at):
+    def _monthly(topic, at, campaign=None):
         return (Q(frequency="monthly"),)
 
     monkeypatch.setattr(
