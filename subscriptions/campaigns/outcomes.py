@@ -1,7 +1,8 @@
 """Recording what the transport answered: sent, failed, or outcome unknown.
 
 Each outcome is written set-based, one statement per batch (an UPDATE joined on unnest() on
-PostgreSQL), and only on rows still `claimed`, so an outcome is never recorded twice (rule 4).
+PostgreSQL), and only on rows this process still holds as claims (claims.mine), so an outcome is
+never recorded twice, nor on a claim recovered meanwhile (rule 4).
 bench/README.md has the figures that made these statements replace bulk_update.
 """
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from ..models import Delivery
 from ..models.choices import DeliveryStatus, SkipReason
+from .claims import mine, worker_id
 
 
 def record_sent(sent: list[tuple[Delivery, str]]) -> None:
@@ -35,7 +37,7 @@ def record_sent(sent: list[tuple[Delivery, str]]) -> None:
             f"UPDATE {q(Delivery._meta.db_table)} d"  # noqa: S608
             f" SET {q('status')} = %s, {q('esp_message_id')} = v.mid, {q('sent_at')} = %s"
             " FROM unnest(%s::bigint[], %s::text[]) AS v(id, mid)"
-            f" WHERE d.{q('id')} = v.id AND d.{q('status')} = %s"
+            f" WHERE d.{q('id')} = v.id AND d.{q('status')} = %s AND d.{q('claimed_by')} = %s"
         )
         with connection.cursor() as cursor:
             cursor.execute(
@@ -46,6 +48,7 @@ def record_sent(sent: list[tuple[Delivery, str]]) -> None:
                     [d.pk for d, _ in sent],
                     [esp_id for _, esp_id in sent],
                     DeliveryStatus.CLAIMED,
+                    worker_id(),
                 ],
             )
         return
@@ -53,9 +56,7 @@ def record_sent(sent: list[tuple[Delivery, str]]) -> None:
     # stays below SQLite's bound-parameter limit.
     for start in range(0, len(sent), 400):
         chunk = sent[start : start + 400]
-        Delivery.objects.filter(
-            pk__in=[d.pk for d, _ in chunk], status=DeliveryStatus.CLAIMED
-        ).update(
+        mine(Delivery.objects.filter(pk__in=[d.pk for d, _ in chunk])).update(
             status=DeliveryStatus.SENT,
             sent_at=now,
             esp_message_id=Case(
@@ -75,9 +76,7 @@ def record_failed(failed: list[tuple[Delivery, str]]) -> None:
     # Refusals are rare, so one portable CASE update per chunk is plenty.
     for start in range(0, len(failed), 400):
         chunk = failed[start : start + 400]
-        Delivery.objects.filter(
-            pk__in=[d.pk for d, _ in chunk], status=DeliveryStatus.CLAIMED
-        ).update(
+        mine(Delivery.objects.filter(pk__in=[d.pk for d, _ in chunk])).update(
             status=DeliveryStatus.FAILED,
             reason=SkipReason.ERROR,
             error=Case(
@@ -90,9 +89,7 @@ def record_failed(failed: list[tuple[Delivery, str]]) -> None:
 
 def record_unknown(deliveries: list[Delivery]) -> None:
     """The send call went out but its answer was lost: failed, outcome_unknown, never resent."""
-    Delivery.objects.filter(
-        pk__in=[d.pk for d in deliveries], status=DeliveryStatus.CLAIMED
-    ).update(
+    mine(Delivery.objects.filter(pk__in=[d.pk for d in deliveries])).update(
         status=DeliveryStatus.FAILED,
         reason=SkipReason.OUTCOME_UNKNOWN,
         error="The ESP's answer was lost; the message may or may not have been sent.",
