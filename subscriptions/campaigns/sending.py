@@ -25,13 +25,12 @@ from .claims import (
     blocked_contacts,
     claim_with_count,
     claims_renew,
-    mark_in_flight,
     release_claims,
     skip_blocked,
 )
 from .lifecycle import campaign_finish_if_done, campaign_status
 from .messages import CompiledCampaign, MarketingMessage, compile_campaign, render_marketing_message
-from .outcomes import record_failed, record_sent, record_unknown
+from .outcomes import record_failed, record_sent, record_sent_and_mark, record_unknown
 from .transport import (
     Parallel,
     PostmarkBatch,
@@ -215,7 +214,11 @@ def _send_claimed(
                     return
             rendered, broken = _render(campaign, compiled, remaining[:per_call])
             failed.extend(broken)
-            held = {d.pk for d in mark_in_flight([delivery for delivery, _ in rendered])}
+            # Answers so far recorded, this call marked in flight: one statement.
+            call = [delivery for delivery, _ in rendered]
+            held = {d.pk for d in record_sent_and_mark(sent, call)}
+            result.sent += len(sent)
+            sent.clear()
             # Past this point the call's deliveries are in flight: never given back.
             remaining = unsent = remaining[per_call:]
             rendered = [
