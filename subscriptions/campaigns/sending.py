@@ -50,6 +50,12 @@ DB_ERRORS = (OperationalError, InterfaceError)
 DB_PATIENCE_SECONDS = 90.0
 
 
+def reconnect() -> None:
+    """Drop this thread's broken database connection: the next query opens a fresh one."""
+    if not connection.in_atomic_block:  # a test's transaction is not ours to drop
+        connection.close()
+
+
 def patiently(write, *args) -> None:
     """Run a database write, waiting out an outage of up to DB_PATIENCE_SECONDS.
 
@@ -65,7 +71,7 @@ def patiently(write, *args) -> None:
         except DB_ERRORS:
             if connection.in_atomic_block or time.monotonic() > deadline:
                 raise
-            connection.close()  # a fresh connection on the next attempt
+            reconnect()
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
 

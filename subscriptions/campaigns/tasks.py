@@ -17,7 +17,6 @@ import time
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
-from django.db import connection
 from django.db.models import Exists, OuterRef
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -40,7 +39,7 @@ from .lifecycle import (
     unbuilt_campaign_ids,
 )
 from .messages import FromNotAllowed, InvalidCampaignTemplate
-from .sending import DB_ERRORS, SendingUnavailable, send_until_done_concurrently
+from .sending import DB_ERRORS, SendingUnavailable, reconnect, send_until_done_concurrently
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +92,14 @@ def send_batches(campaign_id: int) -> dict:
             if time.monotonic() > deadline:
                 raise
             log.warning("campaign %s: outage while sending; retrying", campaign_id, exc_info=True)
-            connection.close()
+            reconnect()
             time.sleep(pause)
             pause = min(pause * 2, 10.0)
             try:
                 # No send loop of this process runs now: its claims are orphans.
                 claims_give_back()
             except DB_ERRORS:
-                connection.close()
+                reconnect()
 
 
 def _send_batches(campaign_id: int) -> dict:
@@ -146,7 +145,7 @@ def _beat_forever() -> None:
             recover_claims()
         except Exception:
             log.warning("claim heartbeat failed; trying again", exc_info=True)
-            connection.close()
+            reconnect()
 
 
 def start_heartbeat() -> None:
@@ -177,7 +176,7 @@ def _on_worker_ready(**_kwargs) -> None:
     except Exception:
         log.exception("could not recover claims at worker start")
     finally:
-        connection.close()
+        reconnect()
 
 
 @shared_task(name="subscriptions.tasks.marketing.sweep_campaigns")
