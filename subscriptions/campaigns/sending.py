@@ -134,7 +134,7 @@ def send_batch(
     """
     size = size or settings.SEND_BATCH_SIZE
     if settings.MARKETING_SEND_RATE > 0:
-        # Keep a throttled batch to about a minute, far below STALE_CLAIM_SECONDS.
+        # Keep a throttled batch to about a minute: short enough to release fast on pause.
         size = min(size, max(1, int(settings.MARKETING_SEND_RATE * 60)))
     result = BatchResult()
     compiled: CompiledCampaign = compile_campaign(campaign)
