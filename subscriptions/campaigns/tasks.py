@@ -19,6 +19,8 @@ from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisDown
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from ..models import Campaign, Delivery
 from ..models.choices import CampaignStatus, DeliveryStatus
@@ -43,8 +45,9 @@ from .sending import DB_ERRORS, SendingUnavailable, reconnect, send_until_done_c
 
 log = logging.getLogger(__name__)
 
-# A database or broker outage: the send task waits it out (backing off) instead of ending.
-OUTAGE_ERRORS = (*DB_ERRORS, BrokerError)
+# A database, broker or Redis (the send-rate counter) outage: the send task waits it out,
+# backing off, instead of ending.
+OUTAGE_ERRORS = (*DB_ERRORS, BrokerError, RedisDown, RedisTimeout)
 # How long a send task keeps retrying an outage, within its soft time limit.
 OUTAGE_PATIENCE_SECONDS = 300.0
 

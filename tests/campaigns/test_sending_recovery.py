@@ -14,6 +14,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisDown
 
 from subscriptions.campaigns import claims, sending
 from subscriptions.campaigns import tasks as marketing
@@ -129,7 +130,9 @@ def test_it_leaves_a_campaign_sending_while_another_worker_holds_claims(campaign
     assert len(outbox) == 2
 
 
-@pytest.mark.parametrize("error", [OperationalError("server closed"), BrokerError("no broker")])
+@pytest.mark.parametrize(
+    "error", [OperationalError("server closed"), BrokerError("no broker"), RedisDown("no cache")]
+)
 def test_it_waits_out_an_outage_giving_back_its_claims_first(
     campaign, topic, outbox, monkeypatch, error
 ):
