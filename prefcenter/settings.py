@@ -452,7 +452,8 @@ def env_contact_cap(name: str) -> tuple[int, datetime.timedelta] | None:
 MARKETING_MAX_PER_CONTACT = env_contact_cap("MARKETING_MAX_PER_CONTACT")
 # Batches one task sends before it re-queues itself (keeps tasks short and fair).
 SEND_MAX_BATCHES_PER_TASK = env_int("SEND_MAX_BATCHES_PER_TASK", 20)
-# A delivery claimed longer ago than this lost its worker: failed as outcome_unknown.
+# A claim without a lease (made before leases existed) older than this lost its worker
+# (campaigns.claims.claims_recover; leased claims are recovered when their lease lapses).
 STALE_CLAIM_SECONDS = env_int("STALE_CLAIM_SECONDS", 900)
 # A sending campaign with pending work and no claim for this long gets fresh batch senders.
 SEND_STALLED_SECONDS = env_int("SEND_STALLED_SECONDS", 120)

@@ -160,15 +160,21 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     return campaign
 
 
-def campaign_finish_if_done(*, campaign: Campaign) -> bool:
-    """Mark a sending campaign `sent` once nothing is pending or claimed. Returns True if so."""
+def campaign_finish_if_done(*, campaign: Campaign | int) -> bool:
+    """Mark a sending campaign `sent` once nothing is pending or claimed. Returns True if so.
+
+    One conditional UPDATE (status sending AND NOT EXISTS open work), so whichever process
+    resolves the last delivery finishes the campaign, and two racing finish it once: each
+    caller checks after committing its own writes, so the last to check sees them all.
+    """
+    campaign_id = getattr(campaign, "pk", campaign)
     open_work = Delivery.objects.filter(
-        campaign=campaign, status__in=[DeliveryStatus.PENDING, DeliveryStatus.CLAIMED]
+        campaign=OuterRef("pk"), status__in=[DeliveryStatus.PENDING, DeliveryStatus.CLAIMED]
     )
-    if open_work.exists():
-        return False
-    done = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
-        status=CampaignStatus.SENT, finished_at=timezone.now()
+    done = (
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING)
+        .exclude(Exists(open_work))
+        .update(status=CampaignStatus.SENT, finished_at=timezone.now())
     )
     return bool(done)
 

@@ -15,15 +15,22 @@ from dataclasses import dataclass, field
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from ..models import Campaign, Delivery
 from ..models.choices import CampaignStatus, SendOutcome
 from ..ratelimit import wait_for_slot
-from .claims import blocked_contacts, claim_with_count, release_claims, skip_blocked
+from .claims import (
+    CLAIM_RENEW_SECONDS,
+    blocked_contacts,
+    claim_with_count,
+    claims_renew,
+    release_claims,
+    skip_blocked,
+)
 from .lifecycle import campaign_finish_if_done, campaign_status
 from .messages import CompiledCampaign, MarketingMessage, compile_campaign, render_marketing_message
-from .outcomes import record_failed, record_sent, record_unknown
+from .outcomes import record_failed, record_sent, record_sent_and_mark, record_unknown
 from .transport import (
     Parallel,
     PostmarkBatch,
@@ -35,6 +42,38 @@ from .transport import (
 
 class SendingUnavailable(Exception):
     """The mail transport could not be reached; nothing was sent, claims were released."""
+
+
+# What a database outage (a restart, a failover, a dropped connection) raises.
+DB_ERRORS = (OperationalError, InterfaceError)
+# How long a send loop waits for the database to come back before recording what it knows.
+DB_PATIENCE_SECONDS = 90.0
+
+
+def reconnect() -> None:
+    """Drop this thread's broken database connection: the next query opens a fresh one."""
+    if not connection.in_atomic_block:  # a test's transaction is not ours to drop
+        connection.close()
+
+
+def patiently(write, *args) -> None:
+    """Run a database write, waiting out an outage of up to DB_PATIENCE_SECONDS.
+
+    For what only this process knows: the transport's answers, and which claims it never
+    attempted. Lost, the first would turn sent messages into outcome_unknown.
+    """
+    deadline = time.monotonic() + DB_PATIENCE_SECONDS
+    pause = 0.25
+    while True:
+        try:
+            write(*args)
+            return
+        except DB_ERRORS:
+            if connection.in_atomic_block or time.monotonic() > deadline:
+                raise
+            reconnect()
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def throttle(n: int = 1, *, rate: float | None = None, key: str | None = None) -> float:
@@ -95,7 +134,7 @@ def send_batch(
     """
     size = size or settings.SEND_BATCH_SIZE
     if settings.MARKETING_SEND_RATE > 0:
-        # Keep a throttled batch to about a minute, far below STALE_CLAIM_SECONDS.
+        # Keep a throttled batch to about a minute: short enough to release fast on pause.
         size = min(size, max(1, int(settings.MARKETING_SEND_RATE * 60)))
     result = BatchResult()
     compiled: CompiledCampaign = compile_campaign(campaign)
@@ -128,9 +167,12 @@ def _send_claimed(
 ) -> None:
     """Send claimed deliveries in calls of up to `sender.capacity`, recording every outcome.
 
-    Outcomes are written at each re-check and at the end (a few statements per second of
-    sending, whatever the batch size); a worker killed in between leaves them claimed, and
-    the stale-claim sweep reports them as outcome_unknown: never resent.
+    Each call's deliveries are marked in flight (one UPDATE) right before it. Outcomes are
+    written at each re-check and at the end (a few statements per second of sending, whatever
+    the batch size), waiting out a database outage (`patiently`). When the loop is interrupted
+    (shutdown, time limit, outage), what was not attempted goes back to pending; a call whose
+    answer never came stays in flight and ends as outcome_unknown when its claims are
+    recovered: never resent.
     """
     per_call = sender.capacity
     if settings.MARKETING_SEND_RATE > 0:
@@ -138,6 +180,8 @@ def _send_claimed(
         per_call = min(per_call, max(1, int(settings.MARKETING_SEND_RATE)))
     sent: list[tuple[Delivery, str]] = []
     failed: list[tuple[Delivery, str]] = []
+    renewed_at = time.monotonic()
+    unsent: list[Delivery] = remaining  # never handed to the transport, if the loop stops now
 
     def flush() -> None:
         record_sent(sent)
@@ -157,6 +201,9 @@ def _send_claimed(
                 return
             if time.monotonic() - checked_at >= settings.SEND_RECHECK_SECONDS:
                 flush()
+                if time.monotonic() - renewed_at >= CLAIM_RENEW_SECONDS:
+                    claims_renew()  # a long (throttled) batch outlives one lease
+                    renewed_at = time.monotonic()
                 # The re-check before this stretch of send calls (rule 1).
                 if campaign_status(campaign.pk) != CampaignStatus.SENDING:
                     release_claims(remaining)
@@ -168,28 +215,27 @@ def _send_claimed(
                     campaign=campaign,
                 )
                 before = len(remaining)
-                remaining = skip_blocked(remaining, blocked)
+                remaining = unsent = skip_blocked(remaining, blocked)
                 result.skipped += before - len(remaining)
                 checked_at = time.monotonic()
                 if not remaining:
                     return
-            try:
-                rendered, broken = _render(campaign, compiled, remaining[:per_call])
-            except BaseException:
-                release_claims(remaining)  # interrupted before anything of this call went out
-                raise
-            remaining = remaining[per_call:]
+            rendered, broken = _render(campaign, compiled, remaining[:per_call])
             failed.extend(broken)
+            # Answers so far recorded, this call marked in flight: one statement.
+            call = [delivery for delivery, _ in rendered]
+            held = {d.pk for d in record_sent_and_mark(sent, call)}
+            result.sent += len(sent)
+            sent.clear()
+            # Past this point the call's deliveries are in flight: never given back.
+            remaining = unsent = remaining[per_call:]
+            rendered = [
+                (delivery, message) for delivery, message in rendered if delivery.pk in held
+            ]
             if not rendered:
                 continue
             in_flight = [delivery for delivery, _ in rendered]
-            try:
-                outcomes = sender.send([message for _, message in rendered])
-            except BaseException:
-                # Interrupted (time limit, shutdown): what was not attempted goes back; the
-                # call in flight stays claimed and ends as outcome_unknown.
-                release_claims(remaining)
-                raise
+            outcomes = sender.send([message for _, message in rendered])
             retry, unknown = [], []
             for delivery, outcome in zip(in_flight, outcomes, strict=True):
                 if outcome.state == SendOutcome.SENT:
@@ -206,14 +252,20 @@ def _send_claimed(
                 record_unknown(unknown)
                 result.failed += len(unknown)
                 release_claims(retry + remaining)
+                unsent = []
                 error = next(
                     o.error for o in outcomes if o.state in (SendOutcome.RETRY, SendOutcome.UNKNOWN)
                 )
                 raise SendingUnavailable(
                     f"{len(retry)} to retry, {len(unknown)} of unknown outcome: {error}"
                 )
+    except BaseException:
+        # Interrupted (time limit, shutdown, outage): what was not attempted goes back; the
+        # call in flight stays claimed and ends as outcome_unknown.
+        patiently(release_claims, unsent)
+        raise
     finally:
-        flush()
+        patiently(flush)
 
 
 def _add(total: BatchResult, result: BatchResult) -> None:
@@ -244,8 +296,10 @@ def send_until_done(
         _add(total, result)
         if result.stopped:
             break
+        # Whoever resolves the last delivery finishes the campaign (one conditional UPDATE a
+        # batch), not only a sender whose claim comes back empty: that one may never come.
+        campaign_finish_if_done(campaign=campaign)
         if not result.claimed:
-            campaign_finish_if_done(campaign=campaign)
             break
     return total
 

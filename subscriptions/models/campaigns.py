@@ -55,6 +55,13 @@ class Delivery(models.Model):
     # PostgreSQL indexes (btree + LIKE) holding an empty entry for every unsent delivery.
     esp_message_id = models.CharField(max_length=200, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The claim's holder (campaigns.claims.worker_id(): host, pid and boot of a process) and its
+    # lease, renewed while that process lives: a lapsed lease or a holder that is gone sends the
+    # claim back to pending, unless it was in flight (rule 4).
+    claimed_by = models.CharField(max_length=200, blank=True, db_default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Set by one statement per send call, just before the call: its answer may be lost.
+    in_flight_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # What the ESP reported afterwards (tracking webhooks); each the first time it was seen.
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -78,6 +85,13 @@ class Delivery(models.Model):
             # With id last, claiming "the next 500 pending by id" reads 500 index entries
             # instead of sorting every pending delivery of the campaign (150 ms at 1,000,000).
             models.Index(fields=["campaign", "status", "id"], name="delivery_campaign_status"),
+            # Only the claimed rows (a few batches per worker): the recovery sweeps read them
+            # by holder and lease across every campaign without touching the rest.
+            models.Index(
+                fields=["claimed_by", "lease_until"],
+                name="delivery_claim_lease",
+                condition=models.Q(status="claimed"),
+            ),
             models.Index(
                 fields=["esp_message_id"],
                 name="delivery_esp_message_id",
