@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0013_erasure_leaves_no_copy'),
+        ('subscriptions', '0015_stats_campaign_attribution'),
     ]
 
     operations = [
