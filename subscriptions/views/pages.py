@@ -39,13 +39,7 @@ from ..models.policy import current_policy_version
 from .errors import bad_link, error_page, post_data, rate_limited, try_again_soon
 from .test_links import answers_test_links
 
-# --- answers named in settings and middleware ------------------------------------------------
-
-
-def service_unavailable(request) -> HttpResponse:
-    """A service the request needs is down (prefcenter.middleware: the database): a styled 503
-    that says nothing was changed, with Retry-After, instead of a bare 500."""
-    return try_again_soon(request)
+# --- answers named in settings --------------------------------------------------------------
 
 
 def csrf_failure(request, reason: str = ""):
