@@ -101,7 +101,7 @@ class Cluster:
 @pytest.fixture
 def cluster():
     if not BINARIES:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are needed: install postgresql")
     base = Path(tempfile.mkdtemp(prefix="pc-dbrestart-"))
     own = Cluster(base)
     own.init()

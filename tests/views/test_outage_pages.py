@@ -50,7 +50,7 @@ def as_postgres(*args: str, **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture
 def cluster():
     if not (PG_BIN / "pg_ctl").exists():
-        pytest.skip("no PostgreSQL server binaries")
+        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are needed: install postgresql")
     # Not under pytest's tmp_path: the postgres user cannot enter root's private folders.
     home = Path(tempfile.mkdtemp(prefix="prefcenter-outage-"))
     data = home / "pg"
