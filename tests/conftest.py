@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.support.pages",
     "tests.support.sending",
     "tests.support.browser",
+    "tests.support.smtp",
 ]
 
 

@@ -3,18 +3,14 @@ to a real SMTP sink (DESIGN rule 8, issue 11)."""
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from prefcenter.celery import app
 from subscriptions.campaigns.audience import campaign_build_audience
@@ -30,38 +26,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
-
-
-class Sink:
-    """Collects what the workers hand to SMTP: one entry per recipient per message."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.received: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.received.extend(envelope.rcpt_tos)
-        return "250 OK"
-
-    def times_mailed(self) -> dict[str, int]:
-        with self.lock:
-            return dict(collections.Counter(self.received))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, sink
-    controller.stop()
 
 
 @pytest.fixture

@@ -9,16 +9,13 @@ import datetime
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -34,39 +31,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
-
-
-class Sink:
-    """Collects what the workers hand to SMTP: (recipient, raw message) per recipient."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.received: list[tuple[str, bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            for rcpt in envelope.rcpt_tos:
-                self.received.append((rcpt, envelope.content))
-        return "250 OK"
-
-    def messages(self) -> list[tuple[str, bytes]]:
-        with self.lock:
-            return list(self.received)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, sink
-    controller.stop()
 
 
 @pytest.fixture

@@ -23,14 +23,8 @@ import psycopg
 import pytest
 
 from prefcenter.celery import app
-from tests.campaigns.test_sending_e2e import (  # noqa: F401 (fixtures)
-    CELERY,
-    ROOT,
-    free_port,
-    kill,
-    smtp,
-    wait_for,
-)
+from tests.campaigns.test_sending_e2e import CELERY, ROOT, kill, wait_for
+from tests.support.smtp import free_port
 
 pytestmark = [pytest.mark.e2e]
 
@@ -126,7 +120,7 @@ def manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def test_it_finishes_a_campaign_within_a_minute_of_a_database_restart(cluster, smtp):  # noqa: F811
+def test_it_finishes_a_campaign_within_a_minute_of_a_database_restart(cluster, smtp):
     port, sink = smtp
     connections = 4  # one SMTP connection per message in flight: at most 4 in flight
     env = {

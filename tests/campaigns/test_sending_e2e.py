@@ -5,15 +5,12 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from prefcenter.celery import app
@@ -34,44 +31,12 @@ from subscriptions.models import Contact, Delivery, Subscription
 from subscriptions.models.choices import CampaignStatus
 from tests.sending_factories import CampaignFactory, subscribers
 from tests.support.database import database_url as role_database_url
+from tests.support.smtp import Sink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
-
-
-class Sink:
-    """Collects what the workers hand to SMTP: one entry per recipient per message."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.received: list[tuple[str, bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            for rcpt in envelope.rcpt_tos:
-                self.received.append((rcpt, envelope.content))
-        return "250 OK"
-
-    def recipients(self) -> list[str]:
-        with self.lock:
-            return [rcpt for rcpt, _ in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, sink
-    controller.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.campaigns.test_sending_e2e import (  # noqa: F401 (fixtures)
     bulk_subscribers,
     kill,
     sent_addresses,
-    smtp,
     wait_for,
     workers,
 )
@@ -42,7 +41,7 @@ def assert_adds_up(campaign, audience: int) -> dict:
 
 def test_it_finishes_a_campaign_over_smtp_after_every_worker_is_killed(
     workers,  # noqa: F811
-    smtp,  # noqa: F811
+    smtp,
     topic,
 ):
     _port, sink = smtp
