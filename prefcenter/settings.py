@@ -185,6 +185,10 @@ CSP_EMAIL_PREVIEW = {
 
 # --- Applications and middleware ----------------------------------------------------------------
 INSTALLED_APPS = [
+    # The staff console: a themed admin (before django.contrib.admin so its templates win).
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -3,13 +3,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from unfold.admin import ModelAdmin
 
 from ..api.keys import api_key_revoke
 from ..models import ApiKey
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ModelAdmin):
     """Keys are created with `manage.py create_api_key` (the secret is shown only there)."""
 
     list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from ..campaigns.lifecycle import (
     STARTABLE,
@@ -141,7 +142,7 @@ def _lifecycle_action(service, done: str):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ModelAdmin):
     form = CampaignForm
     list_display = ["name", "topic", "status", "schedule", "started_at", "links"]
     list_filter = ["status", "topic"]
@@ -335,7 +336,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignTestSend)
-class CampaignTestSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CampaignTestSendAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The log of test sends: read-only, never added, changed or deleted by hand."""
 
     list_display = ["campaign", "requested_by", "created_at", "recipient_list", "refused_list"]

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin, TabularInline
 
 from ..consent.confirmations import subscription_request
 from ..consent.errors import ConsentError, ResubscribeRequiresConfirmation
@@ -35,7 +36,7 @@ from ..models.choices import LegalBasis
 from .base import AddressSearchMixin, ReadOnlyAdminMixin, staff_actor
 
 
-class SubscriptionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class SubscriptionInline(ReadOnlyAdminMixin, TabularInline):
     model = Subscription
     fields = [
         "topic",
@@ -57,7 +58,7 @@ class SubscriptionInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("topic")
 
 
-class ConsentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ConsentEventInline(ReadOnlyAdminMixin, TabularInline):
     model = ConsentEvent
     fields = [
         "created_at",
@@ -80,7 +81,7 @@ class ConsentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("topic")
 
 
-class LinkHitInline(ReadOnlyAdminMixin, admin.TabularInline):
+class LinkHitInline(ReadOnlyAdminMixin, TabularInline):
     """Opens of email links: mail scanners show up here, and never change consent."""
 
     model = LinkHit
@@ -94,7 +95,7 @@ class LinkHitInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("topic")
 
 
-class ConfirmationRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ConfirmationRequestInline(ReadOnlyAdminMixin, TabularInline):
     """Double opt-in emails sent: each link confirms once, and the sign-up form's age box waits
     here until the person confirms."""
 
@@ -170,7 +171,7 @@ class ConsentActionForm(forms.Form):
 
 
 @admin.register(Contact)
-class ContactAdmin(AddressSearchMixin, admin.ModelAdmin):
+class ContactAdmin(AddressSearchMixin, ModelAdmin):
     change_form_template = "admin/subscriptions/contact/change_form.html"
     list_display = ["__str__", "external_id", "locale", "country", "created_at", "is_active"]
     list_filter = [

@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from ..addresses import InvalidAddress, address_hash
 from ..consent.importing import ImportFileError, contacts_import
@@ -72,7 +73,7 @@ class RemoveForm(forms.Form):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(ModelAdmin):
     list_display = ["short_hash", "reason", "scope", "source", "campaign", "created_at"]
     list_select_related = ["campaign"]
     list_filter = ["reason", "scope", "source"]
@@ -209,13 +210,13 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressionRemoval)
-class SuppressionRemovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SuppressionRemovalAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
     readonly_fields = ["address_hash", "reasons", "why", "removed_by", "removed_at"]
 
 
 @admin.register(SoftBounce)
-class SoftBounceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SoftBounceAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["address_hash", "esp", "description", "occurred_at"]
     readonly_fields = ["address_hash", "esp", "description", "occurred_at"]
 
@@ -224,7 +225,7 @@ class SoftBounceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CampaignComplaints)
-class CampaignComplaintsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CampaignComplaintsAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["name", "status", "sent", "complaints", "rate", "bounced", "opened"]
     change_list_template = "admin/subscriptions/campaigncomplaints/change_list.html"
 
@@ -287,7 +288,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ContactImport)
-class ContactImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ContactImportAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The changelist of this proxy is the upload page: one service does the import."""
 
     def changelist_view(self, request, extra_context=None):

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from ..models import DataSubject, PolicyVersion
 from ..privacy.erasure import contact_erase
@@ -62,7 +63,7 @@ def erase_data(modeladmin, request, queryset):
 
 
 @admin.register(DataSubject)
-class DataSubjectAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DataSubjectAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Erasure, never deletion: the ledger must keep pointing at the row. The export and erase
     actions are the only changes made here."""
 
@@ -97,7 +98,7 @@ class PolicyVersionForm(forms.ModelForm):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(ModelAdmin):
     form = PolicyVersionForm
     list_display = ("version", "effective_at", "is_material", "notices_sent", "notices_finished_at")
     readonly_fields = ("notices_sent", "notices_finished_at", "created_at")

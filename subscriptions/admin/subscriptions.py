@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from ..consent.ledger import Actor
 from ..consent.subscriptions import (
@@ -23,7 +24,7 @@ from .base import AddressSearchMixin, ReadOnlyAdminMixin, staff_actor
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdminMixin, AddressSearchMixin, admin.ModelAdmin):
+class SubscriptionAdmin(ReadOnlyAdminMixin, AddressSearchMixin, ModelAdmin):
     """Subscriptions are listed here; the actions change them through the consent services."""
 
     list_display = [
@@ -81,7 +82,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, AddressSearchMixin, admin.ModelAdmin
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdminMixin, AddressSearchMixin, admin.ModelAdmin):
+class ConsentEventAdmin(ReadOnlyAdminMixin, AddressSearchMixin, ModelAdmin):
     list_display = [
         "created_at",
         "contact",

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from ..models import Topic
 from ..models.choices import Frequency
@@ -47,7 +48,7 @@ class TopicForm(forms.ModelForm):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(ModelAdmin):
     form = TopicForm
     list_display = ["name", "slug", "channel", "is_active", "position", "subscriber_count"]
     list_editable = ["position"]

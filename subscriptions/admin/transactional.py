@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from prefcenter.log_redaction import redact_link_secrets
 
@@ -12,7 +13,7 @@ from .base import ReadOnlyAdminMixin
 
 
 @admin.register(TransactionalMessage)
-class TransactionalMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TransactionalMessageAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """System mail as staff may see it: the bodies carry the person's confirmation, privacy
     and preference links, so they are shown with every link token redacted; otherwise anyone
     with the view permission could confirm a double opt-in (lifting an unsubscribe-all) or

@@ -7,10 +7,10 @@ from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import InvalidAddress, normalize_email
-from .consent.preferences import TopicChoice
-from .models import Topic
-from .models.choices import Frequency
+from ..addresses import InvalidAddress, normalize_email
+from ..consent.preferences import TopicChoice
+from ..models import Topic
+from ..models.choices import Frequency
 
 
 def _clean_address(value: str) -> str:
