@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registers the admin modules)
     feedback,
     privacy,
     subscriptions,
+    test_lists,
     topics,
     transactional,
 )

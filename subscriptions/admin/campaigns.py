@@ -1,17 +1,15 @@
-"""Campaign admin: preview as a contact, test send, schedule/unschedule, send/pause/resume/cancel,
-live progress. Saving "Scheduled at" schedules the campaign through the one scheduling service
-(campaigns.lifecycle.campaign_schedule), as the API does; clearing it takes it back to draft."""
+"""Campaign admin. The campaign page is the workflow: a step bar and the buttons of its status
+(Preview, Send test, Review & send, Pause, Resume, Cancel, Duplicate), whose views live in
+admin/campaign_workflow.py and admin/campaign_report.py. A campaign that started is read-only.
+Saving "Scheduled at" schedules the campaign through the one scheduling service
+(campaigns.lifecycle.campaign_schedule), as the API and the Review step do; clearing it takes it
+back to draft."""
 
 from __future__ import annotations
 
-from csp.decorators import csp_replace
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -29,40 +27,12 @@ from ..campaigns.lifecycle import (
     campaign_unschedule,
     campaign_validate,
 )
-from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
-from ..campaigns.stats import campaign_stats, send_rate
-from ..campaigns.test_sends import (
-    InvalidTestSend,
-    MailUnavailable,
-    campaign_preview,
-    campaign_test_send,
-)
-from ..models import Campaign, CampaignTestSend, Contact
+from ..campaigns.messages import FromNotAllowed, InvalidCampaignTemplate
+from ..models import Campaign, CampaignTestSend
 from ..models.choices import CampaignStatus
 from .base import ReadOnlyAdminMixin
-
-
-def schedule_text(campaign: Campaign) -> str:
-    """The schedule as staff read it: the time in the admin's time zone, and that zone's name."""
-    if campaign.scheduled_at is None:
-        return "—"
-    local = timezone.localtime(campaign.scheduled_at)
-    return f"{local:%Y-%m-%d %H:%M} {timezone.get_current_timezone_name()}"
-
-
-def _preview_contact(request, campaign: Campaign) -> tuple[Contact | None, str]:
-    """The contact named in ?contact= (id or email), else a sample subscriber, else None (a
-    stand-in). The second value says why a named contact was not found (never silently)."""
-    wanted = (request.GET.get("contact") or request.POST.get("contact") or "").strip()
-    if wanted.isdigit():
-        found = Contact.objects.active().filter(pk=int(wanted)).first()
-    elif wanted:
-        found = Contact.objects.by_email(wanted).first()
-    else:
-        return Contact.objects.marketable(campaign.topic).first(), ""
-    if found is None:
-        return None, f"No contact {wanted[:100]!r}: showing a stand-in with no merge data."
-    return found, ""
+from .campaign_report import CampaignReport
+from .campaign_workflow import CampaignWorkflow, schedule_text, workflow_context
 
 
 class CampaignForm(forms.ModelForm):
@@ -144,6 +114,7 @@ def _lifecycle_action(service, done: str):
 @admin.register(Campaign)
 class CampaignAdmin(ModelAdmin):
     form = CampaignForm
+    change_form_template = "admin/subscriptions/campaign/change_form.html"
     list_display = ["name", "topic", "status", "schedule", "started_at", "links"]
     list_filter = ["status", "topic"]
     search_fields = ["name", "subject"]
@@ -167,12 +138,17 @@ class CampaignAdmin(ModelAdmin):
             return "—" if obj.scheduled_at is None else f"({schedule_text(obj)}, not scheduled)"
         return schedule_text(obj)
 
-    @admin.display(description=_("tools"))
+    @admin.display(description=_("next step"))
     def links(self, obj: Campaign) -> str:
+        if obj.status in STARTABLE:
+            return format_html(
+                '<a href="{}">Review &amp; send</a>',
+                reverse("admin:subscriptions_campaign_review", args=[obj.pk]),
+            )
         return format_html(
-            '<a href="{}">preview</a> · <a href="{}">progress</a>',
-            reverse("admin:subscriptions_campaign_preview", args=[obj.pk]),
+            '<a href="{}">{}</a>',
             reverse("admin:subscriptions_campaign_progress", args=[obj.pk]),
+            _("Report") if obj.status in ("sent", "cancelled") else _("Progress"),
         )
 
     def save_model(self, request, obj, form, change):
@@ -240,99 +216,29 @@ class CampaignAdmin(ModelAdmin):
         _lifecycle_action(campaign_cancel, "cancelled")(self, request, queryset)
 
     def get_urls(self):
-        view = self.admin_site.admin_view
         return [
-            path(
-                "<int:pk>/preview/", view(self.preview_view), name="subscriptions_campaign_preview"
-            ),
-            path(
-                "<int:pk>/progress/",
-                view(self.progress_view),
-                name="subscriptions_campaign_progress",
-            ),
+            *CampaignWorkflow(self).urls(),
+            *CampaignReport(self).urls(),
             *super().get_urls(),
         ]
 
-    # The email's own HTML shows in a script-less sandboxed iframe with its inline styles.
-    @csp_replace(settings.CSP_EMAIL_PREVIEW)
-    def preview_view(self, request, pk: int):
-        """The campaign as a contact would see it, with inert test links (rule 9); a template
-        that breaks shows its error here. POST sends a test (change permission)."""
-        campaign = get_object_or_404(Campaign.objects.select_related("topic"), pk=pk)
-        if not self.has_view_permission(request, campaign):
-            raise PermissionDenied
-        contact, notice = _preview_contact(request, campaign)
-        if request.method == "POST":
-            if not self.has_change_permission(request, campaign):
-                raise PermissionDenied
-            return self._test_send(request, campaign, contact)
-        message, error = None, ""
-        try:
-            message = campaign_preview(campaign=campaign, contact=contact).as_email()
-        except (InvalidCampaignTemplate, CampaignRenderError) as exc:
-            error = str(exc)
-        html = ""
-        if message is not None:
-            html = next((c for c, mime in message.alternatives if mime == "text/html"), "")
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Preview: {campaign}",
-            "campaign": campaign,
-            "contact": contact,
-            "notice": notice,
-            "message": message,
-            "html": html,
-            "error": error,
-            "test_sends": campaign.test_sends.all()[:10],
-        }
-        return TemplateResponse(request, "admin/subscriptions/campaign/preview.html", context)
+    def may_act(self, request) -> bool:
+        """May this user act on campaigns (send, test, schedule, pause...)? The model's change
+        permission, whatever the campaign's status (has_change_permission is about editing)."""
+        return super().has_change_permission(request)
 
-    def _test_send(self, request, campaign: Campaign, contact: Contact | None):
-        raw = request.POST.get("addresses", "")
-        addresses = [a.strip() for a in raw.replace(";", ",").split(",") if a.strip()]
-        try:
-            result = campaign_test_send(
-                campaign=campaign,
-                recipients=addresses,
-                by=f"admin:{request.user.get_username()}",
-                user=request.user,
-                as_contact=contact,
-            )
-        except (
-            InvalidTestSend,
-            InvalidCampaignTemplate,
-            FromNotAllowed,
-            CampaignRenderError,
-            MailUnavailable,  # the log row records the attempt
-        ) as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-        else:
-            if result.sent:
-                sent = ", ".join(result.sent)
-                self.message_user(request, f"Test sent to {sent}.", messages.SUCCESS)
-            if result.refused:
-                refused = ", ".join(result.refused)
-                self.message_user(
-                    request, f"Not sent to suppressed addresses: {refused}.", messages.WARNING
-                )
-        return redirect(request.get_full_path())
+    def has_change_permission(self, request, obj=None) -> bool:
+        """A campaign that started is read-only: its content is what was sent."""
+        if obj is not None and obj.status not in STARTABLE:
+            return False
+        return super().has_change_permission(request, obj)
 
-    def progress_view(self, request, pk: int):
-        campaign = get_object_or_404(Campaign.objects.select_related("topic"), pk=pk)
-        if not self.has_view_permission(request, campaign):
-            raise PermissionDenied
-        stats = campaign_stats(campaign)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Progress: {campaign}",
-            "campaign": campaign,
-            "stats": stats,
-            "rate": round(send_rate(campaign), 2),
-            "refresh": campaign.status in ("sending", "paused", "scheduled"),
-        }
-        return TemplateResponse(request, "admin/subscriptions/campaign/progress.html", context)
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        campaign = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if campaign is not None:
+            extra.update(workflow_context(campaign, "edit"), may_act=self.may_act(request))
+        return super().change_view(request, object_id, form_url, extra)
 
 
 @admin.register(CampaignTestSend)

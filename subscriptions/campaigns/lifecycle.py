@@ -87,9 +87,12 @@ class InvalidSchedule(ValueError):
     code = "invalid_schedule"  # the API's error code
 
 
-def campaign_schedule(*, campaign: Campaign, at: datetime.datetime) -> Campaign:
+def campaign_schedule(
+    *, campaign: Campaign, at: datetime.datetime, time_zone: str = ""
+) -> Campaign:
     """draft/scheduled → scheduled at `at` (an aware time; shown and stored as such). Beat's
-    sweep starts it within a minute of `at` (due_campaigns).
+    sweep starts it within a minute of `at` (due_campaigns). `time_zone` (a zoneinfo name) is
+    the zone the time was chosen in, kept to show it that way; empty: the console's zone.
 
     The one scheduling service: the admin form, its actions and the API all call it. Refuses a
     time already past (InvalidSchedule), a campaign that would not send (InvalidCampaignTemplate,
@@ -100,7 +103,13 @@ def campaign_schedule(*, campaign: Campaign, at: datetime.datetime) -> Campaign:
     if at <= timezone.now():
         raise InvalidSchedule("The schedule time has already passed; choose a time in the future.")
     campaign_validate(campaign=campaign)
-    _transition(campaign, STARTABLE, status=CampaignStatus.SCHEDULED, scheduled_at=at)
+    _transition(
+        campaign,
+        STARTABLE,
+        status=CampaignStatus.SCHEDULED,
+        scheduled_at=at,
+        schedule_time_zone=time_zone[:64],
+    )
     return campaign
 
 
@@ -108,7 +117,11 @@ def campaign_unschedule(*, campaign: Campaign) -> Campaign:
     """scheduled → draft, its time cleared; CampaignStateError when it is not scheduled (one
     that already started is paused or cancelled instead)."""
     _transition(
-        campaign, (CampaignStatus.SCHEDULED,), status=CampaignStatus.DRAFT, scheduled_at=None
+        campaign,
+        (CampaignStatus.SCHEDULED,),
+        status=CampaignStatus.DRAFT,
+        scheduled_at=None,
+        schedule_time_zone="",
     )
     return campaign
 

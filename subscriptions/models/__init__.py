@@ -9,6 +9,7 @@ from .pages import LinkHit
 from .policy import PolicyVersion
 from .privacy import CampaignStatsArchive, PrivacyRequest
 from .suppression import Suppression
+from .test_lists import TestList
 from .transactional import TransactionalMessage
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Subscription",
     "Suppression",
     "SuppressionRemoval",
+    "TestList",
     "Topic",
     "TransactionalMessage",
 ]

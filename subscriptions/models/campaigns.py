@@ -18,6 +18,11 @@ class Campaign(models.Model):
     from_email = models.CharField(_("from"), max_length=254, blank=True)
     status = models.CharField(max_length=20, choices=CampaignStatus, default=CampaignStatus.DRAFT)
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    # The zone the schedule was chosen in (a zoneinfo name), so it is shown as it was meant;
+    # empty: the console's own zone.
+    schedule_time_zone = models.CharField(
+        _("schedule time zone"), max_length=64, blank=True, default=""
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
