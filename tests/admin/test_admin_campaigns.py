@@ -76,7 +76,9 @@ def test_it_shows_live_progress(admin_client, topic):
     assert response.status_code == 200
     # The page polls its JSON every 2 s while the campaign is live.
     assert 'data-live="1"' in response.text
-    assert reverse("admin:subscriptions_campaign_progress_json", args=[campaign.pk]) in response.text
+    assert (
+        reverse("admin:subscriptions_campaign_progress_json", args=[campaign.pk]) in response.text
+    )
     assert "Skipped" in response.text
 
 
