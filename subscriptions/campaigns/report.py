@@ -103,27 +103,47 @@ def soft_bounced(campaign: Campaign) -> int:
     )
 
 
+# Statuses whose figures still move: the page keeps polling.
+LIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
+
+
+def send_rate_per_minute(campaign: Campaign, sent: int) -> float:
+    """Messages per minute: over the last RATE_WINDOW while the campaign is live, over its
+    whole run (start to finish) once it is over."""
+    if campaign.status not in LIVE_STATUSES:
+        if not (sent and campaign.started_at and campaign.finished_at):
+            return 0.0
+        minutes = max((campaign.finished_at - campaign.started_at).total_seconds(), 1) / 60
+        return sent / minutes
+    since = timezone.now() - RATE_WINDOW
+    recent = Delivery.objects.filter(campaign=campaign, sent_at__gte=since).count()
+    return recent / (RATE_WINDOW.total_seconds() / 60)
+
+
 def campaign_progress(campaign: Campaign) -> dict:
     """Everything the progress and report page shows, as plain JSON-ready data.
 
     `done_percent` counts every resolved delivery (sent, skipped, failed) against the audience;
-    `rate_per_minute` is what was sent over the last RATE_WINDOW; `seconds_left` is the pending
-    work at that rate (None when nothing is moving).
+    `rate_per_minute` is send_rate_per_minute; `seconds_left` is the pending work at that rate
+    (None when nothing is moving).
     """
     stats = campaign_stats(campaign)
     feedback = Delivery.objects.filter(campaign=campaign).feedback_counts()
     resolved = stats["sent"] + stats["skipped"] + stats["failed"]
     audience = stats["audience"]
-    since = timezone.now() - RATE_WINDOW
-    recent = Delivery.objects.filter(campaign=campaign, sent_at__gte=since).count()
-    rate = recent / (RATE_WINDOW.total_seconds() / 60)
-    moving = campaign.status == CampaignStatus.SENDING and rate > 0
     sent = stats["sent"]
+    rate = send_rate_per_minute(campaign, sent)
+    moving = campaign.status == CampaignStatus.SENDING and rate > 0
+    labels = dict(SkipReason.choices)
     return {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),
         "live": campaign.status in LIVE_STATUSES,
         "stats": stats,
+        "skipped_reasons": [
+            [str(labels.get(reason, reason)), n]
+            for reason, n in sorted(stats["skipped_by_reason"].items(), key=lambda kv: -kv[1])
+        ],
         "done_percent": round(100 * resolved / audience, 1) if audience else 0.0,
         "rate_per_minute": round(rate, 1),
         "seconds_left": round(stats["pending"] / rate * 60) if moving else None,
@@ -138,9 +158,6 @@ def campaign_progress(campaign: Campaign) -> dict:
         },
     }
 
-
-# Statuses whose figures still move: the page keeps polling.
-LIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
 
 FAILURE_COLUMNS = ("email", "status", "reason", "error", "claimed_at")
 

@@ -106,7 +106,9 @@ class ScheduleForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].initial = default_time_zone()
+        zone = default_time_zone()
+        self.fields["time_zone"].initial = zone
+        self.fields["date"].initial = timezone.localdate(timezone=zoneinfo.ZoneInfo(zone))
 
     def clean(self):
         cleaned = super().clean()

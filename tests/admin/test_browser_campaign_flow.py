@@ -119,6 +119,7 @@ def test_a_marketer_composes_previews_tests_schedules_and_reads_the_report(
     expect(page.locator("#preview-subject")).to_have_text("Spring is here")
     page.set_viewport_size({"width": 390, "height": 844})
     phone = page.locator("#preview-phone")
+    phone.scroll_into_view_if_needed()
     expect(phone).to_be_visible()
     assert phone.bounding_box()["width"] <= 390
     expect(page.frame_locator("#preview-phone").get_by_role("heading")).to_have_text(
