@@ -28,7 +28,7 @@ def canonical_test_addresses(raw: list[str]) -> list[str]:
             addresses.append(address)
     if len(addresses) > MAX_TEST_LIST_ADDRESSES:
         raise ValidationError(
-            _("A test list holds at most %(max)d addresses."),
+            _("Give between 1 and %(max)d addresses."),
             code="too_many",
             params={"max": MAX_TEST_LIST_ADDRESSES},
         )

@@ -227,7 +227,7 @@ def test_more_than_twenty_test_addresses_are_refused_and_nothing_is_sent(
     response = admin_client.post(url("preview", campaign), {"addresses": typed})
 
     assert response.status_code == 200
-    assert "at most 20 addresses" in response.text
+    assert "Give between 1 and 20 addresses." in response.text
     assert outbox == []
 
 

@@ -89,9 +89,10 @@ def test_the_preview_says_so_when_the_address_is_unknown(viewer, topic):
 
     response = viewer.get(preview_url(campaign), {"contact": "nobody@example.com"})
 
+    # An error at the field, never a silent stand-in (issue 12).
     assert response.status_code == 200
-    assert "No contact &#x27;nobody@example.com&#x27;" in response.text
-    assert "stand-in" in response.text
+    assert "No contact has the address nobody@example.com." in response.text
+    assert "srcdoc" not in response.text
 
 
 def test_a_view_only_user_cannot_send_a_test(viewer, topic, outbox):
