@@ -304,6 +304,9 @@ class CampaignWorkflow:
     def send_now(self, request, pk: int):
         """GET: the confirmation naming the count; POST: start sending (lifecycle)."""
         campaign = self.campaign(request, pk, act=True)
+        if campaign.status not in STARTABLE:
+            messages.info(request, _("This campaign has already started."))
+            return self.back_to(campaign, "progress")
         if request.method == "POST":
             try:
                 campaign_start(campaign=campaign, user=request.user)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -59,6 +62,16 @@ def test_send_now_asks_for_confirmation_naming_the_count_then_starts(admin_clien
 
     assert response.status_code == 302
     assert response.url == url("progress", campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENDING
+
+
+def test_send_now_of_a_campaign_already_sending_starts_nothing_again(admin_client, topic):
+    campaign = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+
+    response = admin_client.post(url("send", campaign), follow=True)
+
+    assert "This campaign has already started." in response.text
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENDING
 
@@ -280,3 +293,31 @@ def test_the_failures_csv_says_who_and_why_and_runs_no_formula(admin_client, top
     body = b"".join(response.streaming_content).decode()
     assert body.splitlines()[0] == "email,status,reason,error,claimed_at"
     assert f"{contact.email},failed,error,'=HYPERLINK(1) 550 mailbox full," in body
+
+
+def test_staff_who_may_only_view_campaigns_can_start_pause_or_copy_none(db, topic):
+    """The attack: a view-only staff user posts straight to the workflow's action URLs."""
+    user = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_campaign"))
+    viewer = Client()
+    viewer.force_login(user)
+    draft = CampaignFactory(topic=topic)
+    sending = CampaignFactory(topic=topic, status=CampaignStatus.SENDING)
+    at = timezone.now() + datetime.timedelta(days=1)
+
+    assert viewer.post(url("send", draft)).status_code == 403
+    assert (
+        viewer.post(
+            url("review", draft), {"date": f"{at:%Y-%m-%d}", "time": "10:00", "time_zone": "UTC"}
+        ).status_code
+        == 403
+    )
+    assert viewer.post(url("pause", sending)).status_code == 403
+    assert viewer.post(url("cancel", sending)).status_code == 403
+    assert viewer.post(url("duplicate", draft)).status_code == 403
+
+    assert viewer.get(url("review", draft)).status_code == 200  # reading is theirs
+    assert list(Campaign.objects.order_by("pk").values_list("status", flat=True)) == [
+        "draft",
+        "sending",
+    ]
