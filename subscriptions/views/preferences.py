@@ -171,18 +171,27 @@ def _preferences_render(request, link: PreferenceLink, topics, form, status: int
     }
     response = render(request, "subscriptions/preferences.html", context, status=status)
     if context["embed"]:
-        # Framed by the host's own pages only; everywhere else 'none' and DENY stand.
-        response._csp_replace = {"frame-ancestors": frame_ancestors(link)}
-        response.xframe_options_exempt = True
+        _framed_by(response, frame_ancestors(link))
+    return response
+
+
+def _framed_by(response, origins: list[str]):
+    """Let `origins` (the host's) frame this response; everywhere else 'none' and DENY stand."""
+    response._csp_replace = {"frame-ancestors": origins}
+    response.xframe_options_exempt = True
     return response
 
 
 def _host_link_expired(request):
-    return error_page(
-        request,
-        status=410,
-        title=_("This link has expired"),
-        message=_(
+    """An expired host link: the way to a fresh one. Framed, it stays visible in the host's page
+    (a genuine host link's page may be framed there; this one offers no action)."""
+    embed = request.GET.get("embed") == "1" and bool(settings.PREFERENCE_LINK_ORIGINS)
+    context = {
+        "status": 410,
+        "title": _("This link has expired"),
+        "embed": embed,
+        "embed_origins": settings.PREFERENCE_LINK_ORIGINS,
+        "message": _(
             "For your safety, a link to your preferences from %(organization)s's app works "
             "only for %(hours)s hours. Go back to the app and open your email preferences "
             "again for a fresh one, or ask us for a link by email."
@@ -191,7 +200,9 @@ def _host_link_expired(request):
             "organization": settings.ORGANIZATION_NAME,
             "hours": settings.PREFERENCE_LINK_MAX_AGE_HOURS,
         },
-    )
+    }
+    response = render(request, "subscriptions/error.html", context, status=410)
+    return _framed_by(response, settings.PREFERENCE_LINK_ORIGINS) if embed else response
 
 
 # A mailed link's page keeps Django's CSRF check, as it always had.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -121,3 +123,18 @@ def test_the_template_tag_leaves_out_a_return_url_off_the_list(subscribed_alice)
     src = re.search(r'<iframe src="([^"]+)"', html)[1]
     assert Client().get(urlsplit(src).path).status_code == 200
     assert "evil" not in Client().get(urlsplit(src).path).content.decode()
+
+
+def test_an_expired_link_in_the_frame_says_how_to_get_a_fresh_one_inside_it(subscribed_alice):
+    path = host_path(subscribed_alice)
+    with mock.patch("django.core.signing.time.time", return_value=time.time() + 25 * 3600):
+        response = Client().get(f"{path}?embed=1")
+
+    assert response.status_code == 410
+    html = response.content.decode()
+    assert "This link has expired" in html
+    assert "open your email preferences" in html
+    assert "site-header" not in html
+    assert 'target="_blank"' in html
+    assert directives(response)["frame-ancestors"] == [APP, LOCAL_APP]
+    assert "X-Frame-Options" not in response
