@@ -82,6 +82,36 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_origins(name: str) -> list[str]:
+    """Origins (`https://app.example.com`, a port when not the default), normalised as browsers
+    send them in a frame-ancestors check or an Origin header: scheme and host lowercased."""
+    origins = []
+    for item in env_list(name, []):
+        parsed = urlparse(item)
+        try:
+            port = parsed.port
+        except ValueError:
+            port = -1
+        if (
+            parsed.scheme not in {"http", "https"}
+            or not parsed.hostname
+            or parsed.path not in {"", "/"}
+            or parsed.query
+            or parsed.fragment
+            or "@" in parsed.netloc
+            or port == -1
+        ):
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an origin like https://app.example.com "
+                "(scheme, host and port only)."
+            )
+        default_port = {"http": 80, "https": 443}[parsed.scheme]
+        host = parsed.netloc.lower().rsplit(":", 1)[0] if port is not None else parsed.netloc
+        origin = f"{parsed.scheme}://{host.lower()}"
+        origins.append(origin if port in (None, default_port) else f"{origin}:{port}")
+    return origins
+
+
 DEBUG = env_bool("DEBUG", False)
 
 # Variables production must set. With DEBUG off each missing one is collected here, and the
@@ -407,6 +437,11 @@ CONFIRMATION_MAX_AGE_HOURS = env_int("CONFIRMATION_MAX_AGE_HOURS", 72)
 # A preference link older than this may have been forwarded: joining a topic from it is
 # confirmed by email first.
 PREFERENCE_LINK_JOIN_MAX_AGE_DAYS = env_int("PREFERENCE_LINK_JOIN_MAX_AGE_DAYS", 30)
+# The host product's origins: where a preference link made through the API may send the person
+# back (its return_url) and which pages may frame the embedded preference page.
+PREFERENCE_LINK_ORIGINS = env_origins("PREFERENCE_LINK_ORIGINS")
+# Life of a preference link the host product asks for (mailed links never expire).
+PREFERENCE_LINK_MAX_AGE_HOURS = env_int("PREFERENCE_LINK_MAX_AGE_HOURS", 24)
 SUBSCRIBE_RATE_LIMIT = env_str("SUBSCRIBE_RATE_LIMIT", "10/h")
 PREFERENCE_LINK_RATE_LIMIT_IP = env_str("PREFERENCE_LINK_RATE_LIMIT_IP", "10/h")
 PREFERENCE_LINK_RATE_LIMIT_EMAIL = env_str("PREFERENCE_LINK_RATE_LIMIT_EMAIL", "3/h")

@@ -343,6 +343,34 @@ class CampaignSerializer(serializers.ModelSerializer):
         return CampaignStatsSerializer(campaign_stats(campaign)).data
 
 
+# --- the host product: preference links, consent check -------------------------------------
+
+
+class PreferenceLinkInSerializer(StrictSerializer):
+    return_url = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PreferenceLinkOutSerializer(serializers.Serializer):
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
+
+
+class ConsentCheckQuerySerializer(StrictSerializer):
+    email = EmailField(required=False)
+    external_id = serializers.CharField(required=False, max_length=255)
+    topic = serializers.CharField(max_length=64)
+
+    def validate(self, attrs):
+        if ("email" in attrs) == ("external_id" in attrs):
+            raise serializers.ValidationError("Give either email or external_id.")
+        return attrs
+
+
+class ConsentCheckSerializer(serializers.Serializer):
+    marketable = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

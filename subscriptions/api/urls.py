@@ -5,7 +5,16 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .errors import not_found
-from .views import campaigns, contacts, privacy, suppressions, topics, transactional
+from .views import (
+    campaigns,
+    consent,
+    contacts,
+    preference_links,
+    privacy,
+    suppressions,
+    topics,
+    transactional,
+)
 
 # Redoc's bundle inserts two fixed stylesheets (perfect-scrollbar's CSS, and an empty one) before
 # its `nonce` option takes effect: the Content-Security-Policy of its page allows them by hash.
@@ -40,6 +49,11 @@ v1 = [
         name="api-contact-signal",
     ),
     path(
+        "contacts/<int:pk>/preference-link/",
+        preference_links.PreferenceLinkView.as_view(),
+        name="api-contact-preference-link",
+    ),
+    path(
         "contacts/<int:pk>/export/", privacy.ContactExportView.as_view(), name="api-contact-export"
     ),
     path("suppressions/", suppressions.SuppressionsView.as_view(), name="api-suppressions"),
@@ -48,6 +62,7 @@ v1 = [
         suppressions.SuppressionCheckView.as_view(),
         name="api-suppression-check",
     ),
+    path("consent/check/", consent.ConsentCheckView.as_view(), name="api-consent-check"),
     path("transactional/", transactional.TransactionalView.as_view(), name="api-transactional"),
     path("campaigns/", campaigns.CampaignsView.as_view(), name="api-campaigns"),
     path("campaigns/<int:pk>/", campaigns.CampaignView.as_view(), name="api-campaign"),

@@ -26,11 +26,16 @@ from .subscriptions import (
     subscription_unsubscribe,
 )
 
-# Where a page is reached without a mailbox ever being proven: the signed-in account page is
-# behind the admin's login (staff only), and staff can point a contact's `user` at themselves.
-# From there, taking back an opt-out would be an admin action dressed as the person's own
-# consent (rule 5), so re-joining a topic the person left is confirmed by email.
-REJOIN_CONFIRMED_VIAS = frozenset({LinkVia.ACCOUNT})
+# Where a page is reached without a mailbox ever being proven: the signed-in account page (a
+# login proves an account, and staff can point a contact's `user` at themselves) and a host
+# product's link (the host proved its own login, not the mailbox). From there, taking back an
+# opt-out would be someone else's word dressed as the person's own consent (rule 5), so
+# re-joining a topic the person left is confirmed by email.
+REJOIN_CONFIRMED_VIAS = frozenset({LinkVia.ACCOUNT, LinkVia.STAFF_ACCOUNT, LinkVia.HOST_LINK})
+# A staff session proves nothing about the person at all: staff can give their own account
+# anyone's address, or link anyone's contact to it in the admin. Every join from it is only a
+# confirmation emailed to the person, never a consent recorded in their name.
+JOIN_CONFIRMED_VIAS = frozenset({LinkVia.STAFF_ACCOUNT})
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,9 @@ def preferences_apply(
     confirmation is emailed instead. While the person's own unsubscribe-all, complaint or
     erasure suppresses the address, every join is confirmed by email, however fresh the link:
     only a confirmation lifts those. From a page reached without a proven mailbox
-    (REJOIN_CONFIRMED_VIAS: the signed-in account page), re-joining a topic the person left is
-    confirmed by email too. Raises UnknownFrequency for a frequency the topic does
+    (REJOIN_CONFIRMED_VIAS: the signed-in account page, a host product's link), re-joining a
+    topic the person left is confirmed by email too; from a staff session (JOIN_CONFIRMED_VIAS)
+    every join is. Raises UnknownFrequency for a frequency the topic does
     not offer, before anything changes.
     """
     topics = {t.slug: t for t in preferences_topics() if t.slug in choices}
@@ -109,7 +115,11 @@ def preferences_apply(
         s.topic_id: s
         for s in Subscription.objects.filter(contact=contact, topic__in=topics.values())
     }
-    direct = link_allows_direct_join(link_issued_at) and not person_suppressed(contact)
+    direct = (
+        link_via not in JOIN_CONFIRMED_VIAS
+        and link_allows_direct_join(link_issued_at)
+        and not person_suppressed(contact)
+    )
     result = PreferencesResult()
     to_confirm: list[Topic] = []
     for slug, topic in topics.items():

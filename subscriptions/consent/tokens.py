@@ -42,6 +42,7 @@ PRIVACY_REQUEST = "prefcenter.privacy-request"
 CONFIRM = "prefcenter.confirm"
 PRIVACY = "prefcenter.privacy"
 TEST_LINK = "prefcenter.test-link"  # a test link is never another kind of token
+HOST_LINK = "prefcenter.host-link"  # a preference link the host product asked for (expires)
 
 # The issue time of links derived from a never-expiring unsubscribe link: as old as can be.
 EPOCH = datetime.datetime.fromtimestamp(0, tz=datetime.UTC)
@@ -49,6 +50,11 @@ EPOCH = datetime.datetime.fromtimestamp(0, tz=datetime.UTC)
 
 class BadToken(Exception):
     """The token is forged, truncated, expired or names something that no longer exists."""
+
+
+class HostLinkExpired(BadToken):
+    """A genuine host preference link past PREFERENCE_LINK_MAX_AGE_HOURS: the host product hands
+    out a fresh one each time the person opens their preferences there."""
 
 
 class ContactGone(BadToken):
@@ -184,6 +190,8 @@ class PreferenceLink:
     via: str
     # The campaign whose mail the link came in (directly or through its unsubscribe page).
     campaign_id: int | None = None
+    # A host link's way back to the host product (checked against its origins when issued).
+    return_url: str = ""
 
 
 def _issued(issued_at: datetime.datetime | None) -> int:
@@ -216,10 +224,47 @@ def preferences_token(
     return _sign(_with_campaign(payload, campaign_id), PREFERENCES)
 
 
+def host_link_token(contact: Contact, *, return_url: str = "") -> str:
+    """A preference token for the host product's "email preferences" button: it opens the same
+    page as a mailed one (via HOST_LINK), but only for PREFERENCE_LINK_MAX_AGE_HOURS, since the
+    host hands it out on every visit instead of mailing it once. `return_url` is signed in as
+    given: the caller (integrations.links) checks its origin first."""
+    payload = {"c": contact.token_key.hex, "i": int(time.time()), "v": str(LinkVia.HOST_LINK)}
+    if return_url:
+        payload["r"] = return_url
+    return _sign(payload, HOST_LINK)
+
+
+def host_link_max_age() -> datetime.timedelta:
+    return datetime.timedelta(hours=settings.PREFERENCE_LINK_MAX_AGE_HOURS)
+
+
+def _read_host_link(token: str) -> PreferenceLink:
+    try:
+        payload = _load(token, HOST_LINK, max_age=host_link_max_age())
+    except BadToken as problem:
+        if str(problem) == "expired":
+            raise HostLinkExpired("expired") from None
+        raise
+    issued_at, via = _read_issued(payload)
+    return_url = payload.get("r", "")
+    if via != LinkVia.HOST_LINK or not isinstance(return_url, str):
+        raise BadToken("malformed payload")
+    return PreferenceLink(
+        contact=_contact(payload), issued_at=issued_at, via=via, return_url=return_url
+    )
+
+
 def read_preference_link(token: str) -> PreferenceLink:
     """Whose page a preference token opens, since when and how it reached them (joining topics
-    from an old link is confirmed by email); BadToken when forged or the contact is gone."""
-    payload = _load(token, PREFERENCES)
+    from an old link is confirmed by email); BadToken when forged or the contact is gone, or
+    ("expired") a host link older than PREFERENCE_LINK_MAX_AGE_HOURS."""
+    try:
+        payload = _load(token, PREFERENCES)
+    except BadToken as problem:
+        if str(problem) != "bad signature":
+            raise
+        return _read_host_link(token)
     issued_at, via = _read_issued(payload)
     campaign_id = _read_campaign(payload)
     return PreferenceLink(

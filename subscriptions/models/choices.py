@@ -46,6 +46,8 @@ class Source(models.TextChoices):
     ESP_WEBHOOK = "esp_webhook", _("ESP webhook")
     ADMIN = "admin", _("Admin")
     RETENTION = "retention", _("Retention")
+    # The person, from a preference link the host product handed them (integrations.links).
+    HOST_LINK = "host_link", _("Host product link")
     ADDRESS_MERGE = "address_merge", _("Merge of two spellings of one address")
 
 
@@ -96,6 +98,7 @@ class LinkVia(models.TextChoices):
     UNSUBSCRIBE_PAGE = "unsubscribe_page", _("Unsubscribe page")
     CONFIRMATION = "confirmation", _("Confirmation page")
     ACCOUNT = "account", _("Signed-in account")
+    STAFF_ACCOUNT = "staff_account", _("Signed-in staff account")
     UNKNOWN = "unknown", _("Issued before links recorded their origin")
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from .. import ratelimit
@@ -24,8 +25,9 @@ from ..consent.errors import UnknownFrequency
 from ..consent.ledger import Actor
 from ..consent.preferences import preferences_apply, preferences_topics
 from ..consent.subscriptions import contact_unsubscribe_all, subscription_pause, subscription_resume
-from ..consent.tokens import BadToken, PreferenceLink, read_preference_link
+from ..consent.tokens import BadToken, HostLinkExpired, PreferenceLink, read_preference_link
 from ..forms import AddressForm, PreferencesForm, preferences_wording
+from ..integrations.links import frame_ancestors, way_back
 from ..models import Contact, Suppression
 from ..models.choices import PAUSE_DAYS, LinkVia, Source, SubscriptionStatus, SuppressionReason
 from .errors import bad_link, error_page, post_data, rate_limited, try_again_soon
@@ -45,6 +47,11 @@ def _notices() -> dict[str, str]:
     }
 
 
+def _embedded(request, link: PreferenceLink) -> bool:
+    """`?embed=1` on a host link: the page without chrome, framed by the host's profile page."""
+    return request.GET.get("embed") == "1" and bool(frame_ancestors(link))
+
+
 def _preference_page(request, *, link: PreferenceLink):
     """The page for `link`; nothing on it is fresher than `link` (its privacy buttons carry a
     request-only token, its forms post back to the same URL)."""
@@ -54,16 +61,28 @@ def _preference_page(request, *, link: PreferenceLink):
     return _preferences_render(request, link, topics, PreferencesForm(topics=topics))
 
 
+def _actor(request, link: PreferenceLink) -> Actor:
+    """Who acts from this page: the person (from a mailed or host link, or their own account),
+    or a staff user, whose session proves nothing about the person and is named as such."""
+    if link.via == LinkVia.STAFF_ACCOUNT:
+        return Actor.from_request(
+            request,
+            Source.ADMIN,
+            actor=request.user.get_username(),
+            staff_user=request.user,
+            wording=preferences_wording(),
+        )
+    source = Source.HOST_LINK if link.via == LinkVia.HOST_LINK else Source.PREFERENCE_PAGE
+    return Actor.from_request(
+        request, source, wording=preferences_wording(), campaign_id=link.campaign_id
+    )
+
+
 def _preferences_post(request, link: PreferenceLink, topics):
     contact, link_issued_at = link.contact, link.issued_at
     data = post_data(request)
     action = data.get("action", "save")
-    by = Actor.from_request(
-        request,
-        Source.PREFERENCE_PAGE,
-        wording=preferences_wording(),
-        campaign_id=link.campaign_id,
-    )
+    by = _actor(request, link)
     if action == "save":
         form = PreferencesForm(data, topics=topics)
         if not form.is_valid():
@@ -100,7 +119,8 @@ def _preferences_post(request, link: PreferenceLink, topics):
             message=_("We did not understand that request. Nothing was changed."),
         )
     # Post/redirect/get: reloading the page never repeats the change.
-    return redirect(f"{request.path}?notice={notice}")
+    embed = "&embed=1" if _embedded(request, link) else ""
+    return redirect(f"{request.path}?notice={notice}{embed}")
 
 
 def _preferences_render(request, link: PreferenceLink, topics, form, status: int = 200):
@@ -142,20 +162,74 @@ def _preferences_render(request, link: PreferenceLink, topics, form, status: int
         .filter(reason=SuppressionReason.UNSUBSCRIBED_ALL)
         .exists(),
         "wording": preferences_wording(),
+        "way_back": way_back(link),
+        # A host link's forms are authorised by the token in their URL, not by a CSRF cookie
+        # (see `preferences`): they carry no CSRF token, so the page sets no cookie.
+        "token_authorised": link.via == LinkVia.HOST_LINK,
+        "embed": _embedded(request, link),
+        "embed_origins": frame_ancestors(link),
     }
-    return render(request, "subscriptions/preferences.html", context, status=status)
+    response = render(request, "subscriptions/preferences.html", context, status=status)
+    if context["embed"]:
+        _framed_by(response, frame_ancestors(link))
+    return response
+
+
+def _framed_by(response, origins: list[str]):
+    """Let `origins` (the host's) frame this response; everywhere else 'none' and DENY stand."""
+    response._csp_replace = {"frame-ancestors": origins}
+    response.xframe_options_exempt = True
+    return response
+
+
+def _host_link_expired(request):
+    """An expired host link: the way to a fresh one. Framed, it stays visible in the host's page
+    (a genuine host link's page may be framed there; this one offers no action)."""
+    embed = request.GET.get("embed") == "1" and bool(settings.PREFERENCE_LINK_ORIGINS)
+    context = {
+        "status": 410,
+        "title": _("This link has expired"),
+        "embed": embed,
+        "embed_origins": settings.PREFERENCE_LINK_ORIGINS,
+        "message": _(
+            "For your safety, a link to your preferences from %(organization)s's app works "
+            "only for %(hours)s hours. Go back to the app and open your email preferences "
+            "again for a fresh one, or ask us for a link by email."
+        )
+        % {
+            "organization": settings.ORGANIZATION_NAME,
+            "hours": settings.PREFERENCE_LINK_MAX_AGE_HOURS,
+        },
+    }
+    response = render(request, "subscriptions/error.html", context, status=410)
+    return _framed_by(response, settings.PREFERENCE_LINK_ORIGINS) if embed else response
+
+
+# A mailed link's page keeps Django's CSRF check, as it always had.
+_csrf_checked_page = csrf_protect(_preference_page)
 
 
 @answers_test_links("preferences")  # outermost: it decides where the CSRF check applies
+@csrf_exempt  # chosen per link below
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):
     try:
         link = read_preference_link(token)
+    except HostLinkExpired:
+        return _host_link_expired(request)
     except BadToken as problem:
         return bad_link(request, problem)
     with translation.override(link.contact.locale):
-        return _preference_page(request, link=link)
+        if link.via == LinkVia.HOST_LINK:
+            # No CSRF check: inside the host's iframe the page is a third-party context where
+            # browsers send no (SameSite) CSRF cookie, so the check could never pass. Nor is it
+            # needed: CSRF abuses authority the browser adds by itself (a cookie), and this
+            # page takes none from the browser. The signed, short-lived token in the URL is the
+            # whole authority, and a forging site that knew it could use it directly anyway;
+            # one that does not know it cannot name a target to post to.
+            return _preference_page(request, link=link)
+        return _csrf_checked_page(request, link=link)
 
 
 @never_cache
@@ -185,8 +259,10 @@ def account_preferences(request):
                 message=_("This email address belongs to another account."),
             )
     with translation.override(contact.locale):
-        # A signed-in user proved who they are just now: their link is as fresh as it gets.
-        link = PreferenceLink(contact=contact, issued_at=timezone.now(), via=LinkVia.ACCOUNT)
+        # A signed-in user proved who they are just now: their link is as fresh as it gets. A
+        # staff account proves nothing about whose address it carries (consent.preferences).
+        via = LinkVia.STAFF_ACCOUNT if request.user.is_staff else LinkVia.ACCOUNT
+        link = PreferenceLink(contact=contact, issued_at=timezone.now(), via=via)
         return _preference_page(request, link=link)
 
 

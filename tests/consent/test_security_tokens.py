@@ -556,13 +556,44 @@ def test_a_staff_user_linked_to_a_contact_cannot_take_back_its_opt_out(
 
 
 def test_a_signed_in_user_still_joins_a_new_topic_directly(topic, other_topic):
-    user = get_user_model().objects.create_user("bea", "bea@example.com", "pw", is_staff=True)
+    user = get_user_model().objects.create_user("bea", "bea@example.com", "pw")
     client = Client()
     client.force_login(user)
 
     client.post(reverse("account_preferences"), {"action": "save", f"on-{other_topic.slug}": "on"})
 
     assert status_of(Contact.objects.get(email="bea@example.com"), other_topic) == "subscribed"
+
+
+def test_a_staff_user_cannot_give_consent_in_someone_elses_name(
+    topic, other_topic, send_queued_transactional
+):
+    """Issue 14's attack: Mallory (staff) gives her own account Ann's address, opens
+    /account/preferences/ (which links Ann's contact to her) and ticks a topic Ann never chose.
+    It used to become Ann's own `preference_page` consent, and Mallory could leave topics in
+    Ann's name. Now a staff session only asks Ann by email, and what it changes names Mallory."""
+    ann = ContactFactory(email="ann@example.com")
+    SubscriptionFactory(contact=ann, topic=topic)
+    mallory = get_user_model().objects.create_user(
+        "mallory", "ann@example.com", "pw", is_staff=True
+    )
+    client = Client()
+    client.force_login(mallory)
+
+    response = client.post(
+        reverse("account_preferences"), {"action": "save", f"on-{other_topic.slug}": "on"}
+    )
+
+    assert response["Location"].endswith("?notice=confirm")
+    assert status_of(ann, other_topic) == "pending"
+    assert not ConsentEvent.objects.filter(contact=ann, action="subscribed").exists()
+    [confirmation] = [m for m in send_queued_transactional() if m.to == ["ann@example.com"]]
+    assert "/confirm/" in confirmation.body
+    # Leaving product-news happened, but as the staff user's act, not as Ann's own.
+    assert status_of(ann, topic) == "unsubscribed"
+    left = ConsentEvent.objects.get(contact=ann, topic=topic, action="unsubscribed")
+    assert (left.source, left.staff_user, left.actor) == ("admin", mallory, "mallory")
+    assert not ConsentEvent.objects.filter(contact=ann, source="preference_page").exists()
 
 
 def test_a_confirmation_mailed_by_a_worker_whose_clock_runs_ahead_is_still_overtaken(
