@@ -10,6 +10,7 @@ from .policy import PolicyVersion
 from .privacy import CampaignStatsArchive, PrivacyRequest
 from .suppression import Suppression
 from .transactional import TransactionalMessage
+from .webhooks import OutboundEvent, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -26,6 +27,7 @@ __all__ = [
     "Delivery",
     "LedgerCheckpoint",
     "LinkHit",
+    "OutboundEvent",
     "PolicyVersion",
     "PrivacyRequest",
     "ProcessedWebhookEvent",
@@ -35,4 +37,6 @@ __all__ = [
     "SuppressionRemoval",
     "Topic",
     "TransactionalMessage",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

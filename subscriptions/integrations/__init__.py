@@ -1,0 +1,1 @@
+"""Integrations with the host product: outbound webhooks and host preference links."""
