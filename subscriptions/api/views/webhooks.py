@@ -145,6 +145,7 @@ class WebhooksView(ApiView):
 
     @extend_schema(
         summary="List webhook endpoints with their delivery log",
+        operation_id="webhooks_list",
         parameters=PAGE_PARAMETERS,
         responses=responses(paginated(WebhookSerializer)),
     )
