@@ -9,6 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from subscriptions.campaigns.lifecycle import campaign_finish_if_done
 from subscriptions.consent.events import outbound_event_emit, subscription_changes_emit
 from subscriptions.consent.ledger import Actor, record
 from subscriptions.consent.subscriptions import (
@@ -22,6 +23,7 @@ from subscriptions.integrations.endpoints import webhook_endpoint_create, webhoo
 from subscriptions.models import ConsentEvent, OutboundEvent, WebhookDelivery
 from subscriptions.privacy.erasure import contact_erase
 from tests.factories import ContactFactory, SubscriptionFactory
+from tests.sending_factories import CampaignFactory
 
 pytestmark = pytest.mark.usefixtures("private_networks")
 
@@ -206,3 +208,14 @@ def test_a_lazy_payload_is_computed_only_when_wanted(db):
         raise AssertionError("computed for no one")
 
     assert outbound_event_emit(event_type="campaign.finished", data=payload) is None
+
+
+def test_a_finished_campaign_emits_its_stats(topic, endpoint):
+    campaign = CampaignFactory(topic=topic, status="sending", started_at=timezone.now())
+    assert campaign_finish_if_done(campaign=campaign)
+    event = OutboundEvent.objects.get()
+    assert event.type == "campaign.finished" and event.contact_id is None
+    assert event.data["campaign_id"] == campaign.pk
+    assert event.data["stats"]["audience"] == 0 and "unsubscribed" in event.data["stats"]
+    assert not campaign_finish_if_done(campaign=campaign)  # finished once, announced once
+    assert OutboundEvent.objects.count() == 1
