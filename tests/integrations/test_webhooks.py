@@ -3,10 +3,17 @@ real local receiver: signing, redirects, ordering per contact, retries, giving u
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import socket
+import ssl
+import threading
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
 from subscriptions.consent.subscriptions import subscription_unsubscribe
@@ -19,6 +26,7 @@ from subscriptions.integrations.webhooks import (
     delivery_record,
     retry_delay,
     signature,
+    webhook_post,
 )
 from subscriptions.models import OutboundEvent, TransactionalMessage, WebhookDelivery
 from tests.factories import SubscriptionFactory
@@ -200,3 +208,54 @@ def test_the_task_delivers_and_the_sweep_gives_up_stale_ones(
     sweep_webhooks()
     stale.refresh_from_db()
     assert stale.status == "gave_up"
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_https_names_the_host_and_refuses_an_untrusted_certificate(tmp_path, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    names: list[str | None] = []
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_once() -> None:
+        conn, _ = listener.accept()
+        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True):
+            pass
+
+    thread = threading.Thread(target=serve_once, daemon=True)
+    thread.start()
+    answer = webhook_post(url=f"https://localhost:{port}/hook", body=b"{}", headers={})
+    thread.join(5)
+    listener.close()
+    assert answer.status_code is None and not answer.ok
+    assert "certificate" in answer.error.lower()
+    assert names == ["localhost"]  # the vetted IP is dialled, the name is what TLS checks
