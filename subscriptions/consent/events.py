@@ -144,7 +144,8 @@ def ledger_row_emit(*, row: ConsentEvent, contact: Contact) -> None:
 
     A subscription's status change → `subscription.changed`; an unsubscribe-all →
     `contact.unsubscribed_all`; an erasure → `contact.erased` (no address), and the addresses
-    in the contact's events still in the outbox are blanked.
+    and external ids in the contact's earlier events are blanked (the erased event's own
+    external id is blanked once delivered: integrations.webhooks).
     """
     if _changes_status(row):
         outbound_event_emit(
@@ -173,12 +174,19 @@ def ledger_row_emit(*, row: ConsentEvent, contact: Contact) -> None:
 
 
 def outbound_events_forget_address(*, contact_id: int) -> int:
-    """Blank the address in every outbox event of an erased contact (erasure leaves no copy);
-    events not yet delivered still go, with `email` empty. Returns how many were changed."""
+    """Blank the address and external id in every outbox event of an erased contact (erasure
+    leaves no copy); events not yet delivered still go, with `email` empty and `external_id`
+    null: `contact.erased`, written next, tells the receiver whose they were. Returns how many
+    were changed."""
     changed = 0
-    for event in OutboundEvent.objects.filter(contact_id=contact_id, data__has_key="email"):
-        if event.data.get("email"):
-            event.data["email"] = ""
+    for event in OutboundEvent.objects.filter(contact_id=contact_id):
+        forgotten = {**event.data}
+        if forgotten.get("email"):
+            forgotten["email"] = ""
+        if forgotten.get("external_id") is not None:
+            forgotten["external_id"] = None
+        if forgotten != event.data:
+            event.data = forgotten
             event.save(update_fields=["data"])
             changed += 1
     return changed

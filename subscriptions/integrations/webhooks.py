@@ -36,7 +36,7 @@ from ..addresses import InvalidAddress
 from ..consent.events import wanted_event_types_changed
 from ..mail.transactional import AddressSuppressed, send_transactional
 from ..models import OutboundEvent, WebhookDelivery, WebhookEndpoint
-from ..models.choices import WebhookDeliveryStatus
+from ..models.choices import OutboundEventType, WebhookDeliveryStatus
 from .endpoints import OPEN, UrlNotAllowed, url_vet
 
 log = logging.getLogger(__name__)
@@ -220,6 +220,8 @@ def delivery_record(*, delivery: WebhookDelivery, answer: Answer) -> datetime.da
             fields |= {"status": WebhookDeliveryStatus.FAILED, "next_attempt_at": retry_at}
     with transaction.atomic():
         WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+        if retry_at is None:
+            erased_events_forget(event_ids=[delivery.event_id])
         if answer.ok:
             WebhookEndpoint.objects.filter(
                 pk=delivery.endpoint_id, failing_since__isnull=False
@@ -261,12 +263,31 @@ def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, now: datetime.datetim
             log.warning("could not tell %s that a webhook endpoint was disabled", email)
 
 
+def erased_events_forget(*, event_ids: list[int] | None = None) -> int:
+    """Drop the external id from `contact.erased` events no endpoint still waits for: it was
+    carried so the receivers could find their user, and erasure leaves no copy. Returns how many
+    events were changed (among `event_ids`, or all)."""
+    open_deliveries = WebhookDelivery.objects.filter(event=OuterRef("pk"), status__in=OPEN)
+    done = OutboundEvent.objects.filter(
+        type=OutboundEventType.CONTACT_ERASED, data__has_key="external_id"
+    ).exclude(Exists(open_deliveries))
+    if event_ids is not None:
+        done = done.filter(pk__in=event_ids)
+    changed = 0
+    for event in done:
+        event.data = {key: value for key, value in event.data.items() if key != "external_id"}
+        event.save(update_fields=["data"])
+        changed += 1
+    return changed
+
+
 # --- the sweep ----------------------------------------------------------------------------------
 
 
 def webhooks_sweep() -> int:
     """Give up open deliveries whose event is past its 24 hours (an endpoint disabled, workers
-    down), prune finished events older than KEEP_FINISHED, and count what is due."""
+    down), drop the external id of delivered erasures, prune finished events older than
+    KEEP_FINISHED, and count what is due."""
     now = timezone.now()
     stale = WebhookDelivery.objects.filter(
         status__in=OPEN,
@@ -277,6 +298,7 @@ def webhooks_sweep() -> int:
         status=WebhookDeliveryStatus.GAVE_UP,
         last_error="Not delivered within 24 hours.",
     )
+    erased_events_forget()
     open_deliveries = WebhookDelivery.objects.filter(event=OuterRef("pk"), status__in=OPEN)
     OutboundEvent.objects.filter(created_at__lt=now - KEEP_FINISHED).exclude(
         Exists(open_deliveries)
