@@ -33,6 +33,13 @@ LOG_FIELDS = (
 )
 
 
+def _log(endpoint: WebhookEndpoint) -> dict:
+    # Several columns of one row show figures of the same log: read it once per row.
+    if not hasattr(endpoint, "_delivery_log"):
+        endpoint._delivery_log = delivery_log_figures(endpoint)
+    return endpoint._delivery_log
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ModelAdmin):
     form = WebhookEndpointForm
@@ -90,7 +97,7 @@ class WebhookEndpointAdmin(ModelAdmin):
 
     @admin.display(description=_("deliveries"))
     def log_summary(self, obj: WebhookEndpoint) -> str:
-        log = delivery_log_figures(obj)
+        log = _log(obj)
         return _("%(delivered)s delivered, %(open)s on their way, %(gave_up)s given up") % {
             "delivered": log["delivered"],
             "open": log["pending"] + log["failed"],
@@ -99,7 +106,7 @@ class WebhookEndpointAdmin(ModelAdmin):
 
     @admin.display(description=_("last answer"))
     def last_answer(self, obj: WebhookEndpoint) -> str:
-        log = delivery_log_figures(obj)
+        log = _log(obj)
         if log["last_attempt_at"] is None:
             return "—"
         status = log["last_status_code"] or _("no answer")
@@ -107,7 +114,7 @@ class WebhookEndpointAdmin(ModelAdmin):
 
     @admin.display(description=_("next retry"))
     def next_retry(self, obj: WebhookEndpoint):
-        return delivery_log_figures(obj)["next_attempt_at"] or "—"
+        return _log(obj)["next_attempt_at"] or "—"
 
     @admin.display(description=_("recent deliveries"))
     def recent_deliveries(self, obj: WebhookEndpoint) -> str:

@@ -131,10 +131,16 @@ def _subscription_changed_data(row: ConsentEvent, contact: Contact, topic_slug: 
     }
 
 
+# A subscription's status before a change: none yet, or one of SubscriptionStatus (a resume
+# from "paused" is no status change: pauses are not announced).
+_OLD_STATUSES = ("", *SubscriptionStatus.values)
+
+
 def _changes_status(row: ConsentEvent) -> bool:
     return (
         row.topic_id is not None
         and row.new_status in SubscriptionStatus.values
+        and row.old_status in _OLD_STATUSES
         and row.old_status != row.new_status
     )
 
@@ -229,7 +235,11 @@ def subscription_changes_emit(*, ledger_rows: QuerySet[ConsentEvent]) -> int:
     if not endpoint_ids:
         return 0
     changes = (
-        ledger_rows.filter(topic__isnull=False, new_status__in=SubscriptionStatus.values)
+        ledger_rows.filter(
+            topic__isnull=False,
+            new_status__in=SubscriptionStatus.values,
+            old_status__in=_OLD_STATUSES,
+        )
         .exclude(old_status=F("new_status"))
         .order_by("id")
     )

@@ -15,6 +15,7 @@ from subscriptions.consent.ledger import Actor, record
 from subscriptions.consent.subscriptions import (
     contact_unsubscribe_all,
     subscription_pause,
+    subscription_resume,
     subscription_subscribe,
     subscription_unsubscribe,
 )
@@ -101,6 +102,8 @@ def test_a_pause_is_not_a_status_change(subscribed_alice, topic, actor, endpoint
     subscription_pause(
         contact=subscribed_alice, until=timezone.now() + datetime.timedelta(days=3), by=actor
     )
+    subscription_resume(contact=subscribed_alice, by=actor)
+    assert ConsentEvent.objects.filter(action__in=["paused", "resumed"]).count() == 2
     assert OutboundEvent.objects.count() == 0
 
 
