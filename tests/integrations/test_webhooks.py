@@ -9,6 +9,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -259,3 +260,20 @@ def test_https_names_the_host_and_refuses_an_untrusted_certificate(tmp_path, set
     assert answer.status_code is None and not answer.ok
     assert "certificate" in answer.error.lower()
     assert names == ["localhost"]  # the vetted IP is dialled, the name is what TLS checks
+
+
+def test_a_task_gives_back_what_it_had_no_time_for(topic, actor, endpoint, receiver):
+    receiver.script = ["hang"]
+    contacts = [SubscriptionFactory(topic=topic).contact for _ in range(3)]
+    for contact in contacts:
+        unsubscribe(contact, topic, actor)
+
+    started = time.monotonic()
+    assert deliver_webhooks() == 1  # the hanging receiver used the task's time
+    assert 5 <= time.monotonic() - started < 7
+    untouched = WebhookDelivery.objects.filter(attempts=0)
+    assert untouched.count() == 2
+    assert all(d.next_attempt_at <= timezone.now() for d in untouched)  # due again at once
+    timed_out = WebhookDelivery.objects.get(attempts=1)
+    assert timed_out.status == "failed"
+    assert timed_out.last_error == "No answer within 5 seconds."
