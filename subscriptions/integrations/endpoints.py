@@ -90,7 +90,7 @@ def url_vet(url: str) -> VettedUrl:
     scheme, host, port, path = _split(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError):
+    except (OSError, UnicodeError, ValueError):  # gaierror is an OSError; NUL: ValueError
         raise UrlNotAllowed(f"The host {host} does not resolve.") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:

@@ -7,8 +7,11 @@ from __future__ import annotations
 import socket
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from subscriptions.integrations.endpoints import address_is_public, url_vet
+from subscriptions.integrations.endpoints import UrlNotAllowed, address_is_public, url_vet
 from subscriptions.models import WebhookEndpoint
 
 ATTACKS = [
@@ -63,6 +66,12 @@ def test_it_refuses_a_public_looking_name_that_resolves_to_loopback(api, setting
         "http://user:pw@203.0.113.7/",
         "http://[::1/",
         "",
+        "http://exa mple.com/",
+        "http://" + "a" * 300 + ".example/",
+        "http://example.com:99999/",
+        "http://%00/",
+        "http://\u2028.example/",
+        "http://[v1.fe80::a+en1]/",
     ],
 )
 def test_it_refuses_what_is_not_an_http_url(api, url, settings):
@@ -94,3 +103,19 @@ def test_the_vetted_address_is_the_one_connected_to(settings):
     target = url_vet("http://localhost:8080/a/b?c=d")
     assert (target.host, target.port, target.path) == ("localhost", 8080, "/a/b?c=d")
     assert target.address in {"127.0.0.1", "::1"}
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.builds(lambda rest: "http://" + rest, st.text(max_size=60)),
+        st.builds(lambda rest: "https://[" + rest, st.text(max_size=40)),
+    )
+)
+def test_any_text_is_vetted_or_refused_never_crashes(url):
+    try:
+        target = url_vet(url)
+    except UrlNotAllowed:
+        return
+    assert address_is_public(target.address)
