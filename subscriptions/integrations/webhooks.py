@@ -235,7 +235,9 @@ def _endpoint_failed(endpoint_id: int, now: datetime.datetime) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True).update(
         failing_since=now
     )
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+    if endpoint is None:  # deleted while its delivery was in flight
+        return
     if endpoint.is_active and endpoint.failing_since <= now - DISABLE_AFTER:
         webhook_endpoint_disable(endpoint=endpoint, now=now)
 

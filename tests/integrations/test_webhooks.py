@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
 from subscriptions.consent.subscriptions import subscription_unsubscribe
-from subscriptions.integrations.endpoints import webhook_endpoint_enable
+from subscriptions.integrations.endpoints import webhook_endpoint_delete, webhook_endpoint_enable
 from subscriptions.integrations.tasks import deliver_webhooks, sweep_webhooks
 from subscriptions.integrations.webhooks import (
     Answer,
@@ -277,3 +277,13 @@ def test_a_task_gives_back_what_it_had_no_time_for(topic, actor, endpoint, recei
     timed_out = WebhookDelivery.objects.get(attempts=1)
     assert timed_out.status == "failed"
     assert timed_out.last_error == "No answer within 5 seconds."
+
+
+def test_an_endpoint_deleted_during_an_attempt_is_no_error(
+    subscribed_alice, topic, actor, endpoint
+):
+    delivery = unsubscribe(subscribed_alice, topic, actor)
+    delivery = WebhookDelivery.objects.select_related("event").get(pk=delivery.pk)
+    webhook_endpoint_delete(endpoint=endpoint)
+    assert delivery_record(delivery=delivery, answer=Answer(500, "x")) is not None
+    assert WebhookDelivery.objects.count() == 0
