@@ -7,6 +7,7 @@ import hmac
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 # How long a "hang" answer keeps the connection without answering (beyond the 5 s limit).
 HANG_SECONDS = 8
+WORKER_START_SECONDS = 90
 
 
 @dataclass
@@ -165,17 +167,26 @@ def webhook_worker(transactional_db, tmp_path):
         return process
 
     def worker() -> subprocess.Popen:
-        return start(
+        name = f"webhooks-test-{os.getpid()}@{socket.gethostname()}"
+        process = start(
             "worker",
             "-Q",
             "transactional,webhooks",
             "-n",
-            f"webhooks-test-{os.getpid()}@%h",
+            name,
             "--pool=solo",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
         )
+        # "Within seconds" counts from a running worker: on a loaded machine starting one
+        # takes longer than delivering.
+        wait_for(
+            lambda: app.control.ping(destination=[name], timeout=1),
+            WORKER_START_SECONDS,
+            "the webhook worker to start",
+        )
+        return process
 
     start.worker = worker
     start.beat = lambda: start("beat")
