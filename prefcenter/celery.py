@@ -23,6 +23,7 @@ app.conf.task_routes = {
     "subscriptions.tasks.transactional.*": {"queue": "transactional"},
     "subscriptions.tasks.public_forms.*": {"queue": "transactional"},
     "subscriptions.tasks.marketing.*": {"queue": "marketing"},
+    "subscriptions.tasks.webhooks.*": {"queue": "webhooks"},
 }
 
 # Each domain package keeps its tasks in its own tasks.py; task names predate the packages and
@@ -33,6 +34,7 @@ app.autodiscover_tasks(
         "subscriptions.campaigns",
         "subscriptions.privacy",
         "subscriptions.mail",
+        "subscriptions.integrations",
     ]
 )
 

@@ -529,6 +529,14 @@ SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 30)
 COMPLAINT_RATE_WARN = env_float("COMPLAINT_RATE_WARN", 0.001)
 COMPLAINT_RATE_PAUSE = env_float("COMPLAINT_RATE_PAUSE", 0.003)
 
+# --- Outbound webhooks (integrations.webhooks) ---------------------------------------------------
+# Let endpoints on loopback, private, link-local or reserved addresses be created and reached
+# (a lab or an internal CRM); off, both refuse them, whatever a hostname resolves to.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# The first retry's delay; each next waits three times longer (with jitter, at most 6 hours),
+# until the event's 24 hours are up.
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 5.0)
+
 # --- Privacy and retention ----------------------------------------------------------------------
 # Every period is a whole number of days (or minutes) so each promise a privacy policy makes can
 # be kept by configuration.
@@ -636,6 +644,10 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-checkpoint": {
         "task": "subscriptions.tasks.ledger.checkpoint_ledger",
         "schedule": LEDGER_CHECKPOINT_MINUTES * 60,
+    },
+    "deliver-webhooks": {
+        "task": "subscriptions.tasks.webhooks.sweep_webhooks",
+        "schedule": _BEAT_SWEEP_SECONDS,
     },
     "privacy-apply-retention": {
         "task": "subscriptions.tasks.retention.apply_retention",

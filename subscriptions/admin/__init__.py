@@ -11,4 +11,5 @@ from . import (  # noqa: F401  (registers the admin modules)
     test_lists,
     topics,
     transactional,
+    webhooks,
 )

@@ -24,6 +24,7 @@ from ..campaigns.lifecycle import CampaignStateError, InvalidSchedule
 from ..campaigns.messages import CampaignRenderError, FromNotAllowed, InvalidCampaignTemplate
 from ..campaigns.test_sends import InvalidTestSend, MailUnavailable
 from ..consent.errors import ConsentError
+from ..integrations.endpoints import WebhookError
 from ..locales import InvalidLocale
 from ..mail.transactional import AddressSuppressed
 from ..privacy.rights import PrivacyError
@@ -78,6 +79,7 @@ DOMAIN: dict[type[Exception], int] = {
     FromNotAllowed: status.HTTP_400_BAD_REQUEST,
     InvalidTestSend: status.HTTP_400_BAD_REQUEST,
     InvalidSchedule: status.HTTP_400_BAD_REQUEST,
+    WebhookError: status.HTTP_400_BAD_REQUEST,
     ConsentError: status.HTTP_409_CONFLICT,
     CampaignStateError: status.HTTP_409_CONFLICT,
     PrivacyError: status.HTTP_409_CONFLICT,

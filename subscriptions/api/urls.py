@@ -14,6 +14,7 @@ from .views import (
     suppressions,
     topics,
     transactional,
+    webhooks,
 )
 
 # Redoc's bundle inserts two fixed stylesheets (perfect-scrollbar's CSS, and an empty one) before
@@ -63,6 +64,8 @@ v1 = [
         name="api-suppression-check",
     ),
     path("consent/check/", consent.ConsentCheckView.as_view(), name="api-consent-check"),
+    path("webhooks/", webhooks.WebhooksView.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/", webhooks.WebhookView.as_view(), name="api-webhook"),
     path("transactional/", transactional.TransactionalView.as_view(), name="api-transactional"),
     path("campaigns/", campaigns.CampaignsView.as_view(), name="api-campaigns"),
     path("campaigns/<int:pk>/", campaigns.CampaignView.as_view(), name="api-campaign"),

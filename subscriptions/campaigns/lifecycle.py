@@ -12,6 +12,7 @@ start or revive live here too: they read the same states.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 
@@ -19,9 +20,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from ..consent.events import outbound_event_emit, wanted_event_types
 from ..models import Campaign, Delivery
-from ..models.choices import CampaignStatus, DeliveryStatus, SkipReason
+from ..models.choices import CampaignStatus, DeliveryStatus, OutboundEventType, SkipReason
 from .messages import check_from_email, compile_campaign
+from .stats import campaign_stats
 
 log = logging.getLogger(__name__)
 
@@ -178,17 +181,29 @@ def campaign_finish_if_done(*, campaign: Campaign | int) -> bool:
 
     One conditional UPDATE (status sending AND NOT EXISTS open work), so whichever process
     resolves the last delivery finishes the campaign, and two racing finish it once: each
-    caller checks after committing its own writes, so the last to check sees them all.
+    caller checks after committing its own writes, so the last to check sees them all. The
+    `campaign.finished` event is written with the change.
     """
     campaign_id = getattr(campaign, "pk", campaign)
     open_work = Delivery.objects.filter(
         campaign=OuterRef("pk"), status__in=[DeliveryStatus.PENDING, DeliveryStatus.CLAIMED]
     )
-    done = (
-        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING)
-        .exclude(Exists(open_work))
-        .update(status=CampaignStatus.SENT, finished_at=timezone.now())
-    )
+    # A transaction only when the event is wanted: the send loop's query budget stays as it was.
+    wanted = OutboundEventType.CAMPAIGN_FINISHED in wanted_event_types()
+    with transaction.atomic() if wanted else contextlib.nullcontext():
+        done = (
+            Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING)
+            .exclude(Exists(open_work))
+            .update(status=CampaignStatus.SENT, finished_at=timezone.now())
+        )
+        if done:
+            outbound_event_emit(
+                event_type=OutboundEventType.CAMPAIGN_FINISHED,
+                data=lambda: {
+                    "campaign_id": campaign_id,
+                    "stats": campaign_stats(Campaign.objects.get(pk=campaign_id)),
+                },
+            )
     return bool(done)
 
 

@@ -15,6 +15,7 @@ from ..models import Campaign, ConsentEvent, Contact, LedgerCheckpoint, Topic
 from ..models.ledger import HASHED_FIELDS
 from ..models.policy import current_policy_version
 from ..ratelimit import client_ip
+from .events import ledger_row_emit
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +85,14 @@ def record(
     deleted since the link was mailed is left out rather than refusing the change.
 
     On PostgreSQL the database sets the row's id, created_at and hash chain (migration 0009);
-    the returned instance carries them.
+    the returned instance carries them. The row's outbound events (subscription.changed, ...)
+    are written with it.
     """
     staff = by.staff_user if getattr(by.staff_user, "pk", None) else None
     campaign_id = campaign_id or by.campaign_id
     if campaign_id is not None and not Campaign.objects.filter(pk=campaign_id).exists():
         campaign_id = None
-    return ConsentEvent.objects.create(
+    row = ConsentEvent.objects.create(
         contact=contact,
         topic=topic,
         action=action,
@@ -106,6 +108,9 @@ def record(
         staff_user=staff,
         campaign_id=campaign_id,
     )
+    # The outbound events it stands for, in the same transaction (consent.events).
+    ledger_row_emit(row=row, contact=contact)
+    return row
 
 
 # --- proof: hash chains and checkpoints -------------------------------------------------------

@@ -16,10 +16,12 @@ from ..addresses import CURRENT_VERSION, address_hash
 from ..models import Campaign, Contact, Suppression
 from ..models.choices import (
     Action,
+    OutboundEventType,
     SuppressionReason,
     SuppressionScope,
     suppression_default_scope,
 )
+from .events import outbound_event_emit
 from .ledger import Actor, record
 
 
@@ -66,7 +68,8 @@ def suppression_add(
     contact whose address hashes to it) and the reason is new for the address or its scope
     widened, one row is written (LEDGER_ACTIONS; old_status: the scope the reason had,
     new_status: the reason); never a second one for the same state. The row and the
-    suppression commit together. Raises InvalidAddress for an unreadable address.
+    suppression commit together, with a `suppression.added` event (consent.events) whenever a
+    reason is new or widened, contact or not. Raises InvalidAddress for an unreadable address.
     """
     if hashed is None:
         hashed, hash_version = address_hash(email or ""), CURRENT_VERSION
@@ -104,6 +107,17 @@ def suppression_add(
                 by=by,
                 old_status=old_scope or prior_scope or "",
                 new_status=reason,
+            )
+        if changed:
+            # Never the address: the receiver may know the contact, the address stays a hash.
+            outbound_event_emit(
+                event_type=OutboundEventType.SUPPRESSION_ADDED,
+                data={
+                    "reason": reason,
+                    "scope": suppression.scope,
+                    "contact_id": contact.pk if contact else None,
+                },
+                contact_id=contact.pk if contact else None,
             )
     return suppression, prior_scope is None and old_scope is None
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0016_claims_lease'),
+        ('subscriptions', '0017_workflow_test_lists'),
     ]
 
     operations = [

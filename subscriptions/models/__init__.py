@@ -11,6 +11,7 @@ from .privacy import CampaignStatsArchive, PrivacyRequest
 from .suppression import Suppression
 from .test_lists import TestList
 from .transactional import TransactionalMessage
+from .webhooks import OutboundEvent, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -27,6 +28,7 @@ __all__ = [
     "Delivery",
     "LedgerCheckpoint",
     "LinkHit",
+    "OutboundEvent",
     "PolicyVersion",
     "PrivacyRequest",
     "ProcessedWebhookEvent",
@@ -37,4 +39,6 @@ __all__ = [
     "TestList",
     "Topic",
     "TransactionalMessage",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

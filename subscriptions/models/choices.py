@@ -232,3 +232,30 @@ class LinkHitKind(models.TextChoices):
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribe page")
     PREFERENCES = "preferences", _("Preference page")
     CONFIRM = "confirm", _("Confirmation page")
+
+
+# --- outbound webhooks (issue 14) ---------------------------------------------------------------
+
+
+class OutboundEventType(models.TextChoices):
+    """What prefcenter tells a host product's webhook endpoint (DESIGN's API table)."""
+
+    SUBSCRIPTION_CHANGED = "subscription.changed", _("A subscription's status changed")
+    CONTACT_UNSUBSCRIBED_ALL = "contact.unsubscribed_all", _("A contact unsubscribed from all")
+    SUPPRESSION_ADDED = "suppression.added", _("An address was suppressed")
+    CONTACT_ERASED = "contact.erased", _("A contact was erased")
+    CAMPAIGN_FINISHED = "campaign.finished", _("A campaign finished sending")
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    """One event's way to one endpoint: pending → delivered, or failed (retrying) → gave_up."""
+
+    PENDING = "pending", _("Pending")
+    FAILED = "failed", _("Failed, will retry")
+    DELIVERED = "delivered", _("Delivered")
+    GAVE_UP = "gave_up", _("Gave up after 24 hours")
+
+
+# Deliveries still on their way: an endpoint works on them, and a later event of the same
+# contact waits behind them.
+OPEN_WEBHOOK_DELIVERY = (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED)

@@ -160,6 +160,7 @@ def test_it_keeps_the_whole_beat_schedule_in_settings():
             "60.0",
         ],
         "ledger-checkpoint": ["subscriptions.tasks.ledger.checkpoint_ledger", "600"],
+        "deliver-webhooks": ["subscriptions.tasks.webhooks.sweep_webhooks", "60.0"],
         "privacy-apply-retention": [
             "subscriptions.tasks.retention.apply_retention",
             "<crontab: 17 3 * * * (m/h/dM/MY/d)>",
