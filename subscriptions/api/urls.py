@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .errors import not_found
-from .views import campaigns, contacts, privacy, suppressions, topics, transactional
+from .views import campaigns, contacts, privacy, segments, suppressions, topics, transactional
 
 # Redoc's bundle inserts two fixed stylesheets (perfect-scrollbar's CSS, and an empty one) before
 # its `nonce` option takes effect: the Content-Security-Policy of its page allows them by hash.
@@ -67,6 +67,9 @@ v1 = [
     path(
         "campaigns/<int:pk>/test/", campaigns.CampaignTestView.as_view(), name="api-campaign-test"
     ),
+    path("segments/", segments.SegmentsView.as_view(), name="api-segments"),
+    path("segments/<int:pk>/", segments.SegmentView.as_view(), name="api-segment"),
+    path("segments/<int:pk>/count/", segments.SegmentCountView.as_view(), name="api-segment-count"),
 ]
 
 urlpatterns = [

@@ -18,6 +18,15 @@ class Campaign(models.Model):
     from_email = models.CharField(_("from"), max_length=254, blank=True)
     status = models.CharField(max_length=20, choices=CampaignStatus, default=CampaignStatus.DRAFT)
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    # Narrows the topic's audience (campaigns.segments); none: everyone marketable on the topic.
+    segment = models.ForeignKey(
+        "subscriptions.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("segment"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
