@@ -24,7 +24,7 @@ import zoneinfo
 from collections.abc import Callable
 from functools import cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.lookups import IContains
@@ -368,8 +368,18 @@ def segment_contacts(*, segment: Segment, topic: Topic | None = None) -> Contact
 
 
 def segment_count(*, rules: object, topic: Topic | None = None) -> int:
-    """How many contacts rules (saved or being edited) select now: segment_contacts().count()."""
-    return segment_contacts(segment=Segment(rules=rules, topic=topic)).count()
+    """How many contacts rules (saved or being edited) select now: segment_contacts().count().
+
+    PostgreSQL's JIT is off for it: compiling this plan took longer than running it (bench/
+    campaign.py --segment at 1,000,000 contacts: 9.3 s with JIT, 5.4 s without, loaded machine).
+    """
+    contacts = segment_contacts(segment=Segment(rules=rules, topic=topic))
+    if connection.vendor != "postgresql":
+        return contacts.count()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+        return contacts.count()
 
 
 # --- changing -------------------------------------------------------------------------------

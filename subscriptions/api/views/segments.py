@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from ...campaigns.segments import (
     InvalidSegmentRules,
     SegmentError,
-    segment_contacts,
+    segment_count,
     segment_delete,
     segment_save,
 )
@@ -200,5 +200,5 @@ class SegmentCountView(ApiView):
                 "segment_topic_mismatch",
                 f"topic: This segment is for topic {segment.topic.slug!r}, not {slug!r}.",
             )
-        count = segment_contacts(segment=segment, topic=topic).count()
+        count = segment_count(rules=segment.rules, topic=topic)
         return Response({"count": count, "topic": topic.slug if topic else None})
