@@ -19,6 +19,8 @@ from ..campaigns.segments import (
     ATTRIBUTE_PREFIX,
     FIELDS,
     InvalidSegmentRules,
+    SegmentTopicMismatch,
+    segment_check_topic,
     segment_count,
     segment_rules_clean,
     segment_save,
@@ -49,6 +51,14 @@ class SegmentForm(forms.ModelForm):
             return segment_rules_clean(self.cleaned_data.get("rules"))
         except InvalidSegmentRules as exc:
             raise forms.ValidationError(str(exc), code="invalid_segment") from None
+
+    def clean_topic(self) -> Topic | None:
+        topic = self.cleaned_data.get("topic")
+        try:
+            segment_check_topic(segment=self.instance, topic=topic)
+        except SegmentTopicMismatch as exc:
+            raise forms.ValidationError(str(exc), code=exc.code) from None
+        return topic
 
 
 def builder_vocabulary() -> dict:

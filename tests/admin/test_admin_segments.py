@@ -11,7 +11,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from subscriptions.models import Segment
-from tests.sending_factories import subscribers
+from tests.sending_factories import CampaignFactory, subscribers
 from tests.support.browser import ARTIFACTS
 
 DANES = {
@@ -45,6 +45,23 @@ def test_it_shows_a_bad_rule_at_the_field_and_saves_nothing(admin_client, topic)
     assert response.status_code == 200
     assert "groups[0].conditions[0].op: &#x27;contains&#x27; does not apply" in response.text
     assert not Segment.objects.exists()
+
+
+def test_it_refuses_a_topic_other_than_that_of_the_campaigns_using_it(
+    admin_client, topic, other_topic
+):
+    segment = Segment.objects.create(name="Danes", topic=None, rules=DANES)
+    CampaignFactory(topic=topic, segment=segment)
+
+    response = admin_client.post(
+        reverse("admin:subscriptions_segment_change", args=[segment.pk]),
+        {"name": "Danes", "topic": other_topic.pk, "rules": json.dumps(DANES)},
+    )
+
+    assert response.status_code == 200
+    assert "Campaigns of another topic use this segment" in response.text
+    segment.refresh_from_db()
+    assert segment.topic is None
 
 
 def test_the_builder_page_carries_its_vocabulary(admin_client, topic):
