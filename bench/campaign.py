@@ -687,15 +687,20 @@ def time_segment(topic) -> dict:
     t = time.perf_counter()
     marketable = Contact.objects.marketable(topic).count()
     marketable_s = time.perf_counter() - t
-    t = time.perf_counter()
-    count = segment_count(rules=segment.rules, topic=topic)
-    count_s = time.perf_counter() - t
+    # Twice: the first read after the bulk load also sets the rows' hint bits (disk writes);
+    # the repeat is what a marketer editing the segment sees on each change.
+    times = []
+    for _attempt in range(2):
+        t = time.perf_counter()
+        count = segment_count(rules=segment.rules, topic=topic)
+        times.append(time.perf_counter() - t)
     return {
         "segment": segment,
         "marketable": marketable,
         "marketable_count_s": marketable_s,
         "count": count,
-        "count_s": count_s,
+        "count_first_s": times[0],
+        "count_s": times[1],
     }
 
 
@@ -803,7 +808,11 @@ def segment_rows(f: dict) -> list[tuple[str, str]]:
             "topic count (no segment)",
             f"{seg['marketable']:,} in {seg['marketable_count_s']:.2f} s",
         ),
-        ("segment count", f"{seg['count']:,} in {seg['count_s']:.2f} s"),
+        (
+            "segment count",
+            f"{seg['count']:,} in {seg['count_s']:.2f} s (first after the load "
+            f"{seg['count_first_s']:.2f} s)",
+        ),
         (
             "segment audience build",
             f"{f['audience']:,} in {f['audience_s']:.2f} s (one statement per range)",
@@ -819,6 +828,7 @@ def segment_summary(f: dict) -> dict:
     return {
         "segment_count": seg["count"],
         "segment_count_s": round(seg["count_s"], 3),
+        "segment_count_first_s": round(seg["count_first_s"], 3),
         "segment_audience_s": round(f["audience_s"], 3),
         "topic_count_s": round(seg["marketable_count_s"], 3),
         "built_outside_segment": seg["outside"],
