@@ -5,6 +5,7 @@ and the same workload through django-post-office, on this machine, in one run.
     python bench/campaign.py                # 100,000 contacts, Anymail Postmark -> local fake
     python bench/campaign.py --contacts 1000000
     python bench/campaign.py --sink smtp    # Django's SMTP backend -> local SMTP sink
+    python bench/campaign.py --segment --contacts 1000000 --audience-only   # issue 12, bar 2
 
 It drops and re-creates its own database (the name of DATABASE_URL's database + "_run", e.g.
 pc_bench_run), migrates it, creates the contacts set-based in PostgreSQL (INSERT ... SELECT
@@ -14,6 +15,11 @@ audience with subscriptions.campaigns.audience.campaign_build_audience (timed), 
 no delivery is pending or claimed, sampling the workers' process trees' RSS with psutil.
 Then it queues the same messages (rendered by the same builder, same headers) with
 post_office.mail.send_many and times `manage.py send_queued_mail --processes 2`.
+
+With --segment the contacts differ in locale, country and a `plan` attribute, the campaign
+carries SEGMENT_RULES (a saved Segment), and the run also times the segment's count
+(segment_count_s: what the console and the API show) next to the topic's plain count; the
+audience build then inserts only the segment, in the same statement.
 
 Duplicates and ineligible recipients are counted from what the fake ESP / sink received,
 loaded into PostgreSQL. The last line printed is one JSON object with the figures.
@@ -45,6 +51,28 @@ PYTHON = sys.executable
 CELERY = str(Path(sys.executable).with_name("celery"))
 BENCH_TOPIC = "bench-news"
 SERVER_TOKEN = "bench-server-token"  # noqa: S105 (the local fake accepts any token)
+# --segment: (Danish speakers OR contacts in Denmark or Sweden) AND on the "pro" plan; with the
+# mix generate_contacts() makes, about 17% of the marketable contacts.
+SEGMENT_RULES = {
+    "match": "all",
+    "groups": [
+        {
+            "match": "any",
+            "conditions": [
+                {"field": "locale", "op": "equals", "value": "da"},
+                {"field": "country", "op": "in", "value": ["DK", "SE"]},
+            ],
+        },
+        {
+            "match": "all",
+            "conditions": [{"field": "attributes.plan", "op": "equals", "value": "pro"}],
+        },
+    ],
+}
+# The same selection written by hand over the generated columns, to check the compiled one.
+OUTSIDE_SEGMENT_SQL = (
+    "NOT ((c.locale = 'da' OR c.country IN ('DK', 'SE')) AND c.attributes->>'plan' = 'pro')"
+)
 
 
 # --- environment ------------------------------------------------------------------------------
@@ -216,8 +244,11 @@ def ineligible_by_construction(col: str) -> str:
     )
 
 
-def generate_contacts(n: int, topic_id: int) -> None:
-    """N contacts with a subscription each, set-based; the address hash computed in SQL."""
+def generate_contacts(n: int, topic_id: int, varied: bool = False) -> None:
+    """N contacts with a subscription each, set-based; the address hash computed in SQL.
+
+    `varied` (for --segment): a quarter speak Danish, countries cycle through DK, SE, GB, US,
+    DE, and a third are on the "pro" plan (attribute `plan`); otherwise all alike."""
     from django.conf import settings
     from django.db import connection
 
@@ -228,12 +259,16 @@ def generate_contacts(n: int, topic_id: int) -> None:
             INSERT INTO subscriptions_contact (email, email_key, address_hash, token_key,
                 locale, time_zone, country, attributes, age_confirmed, created_at, updated_at)
             SELECT e, e, encode(hmac(e, %s, 'sha256'), 'hex'), gen_random_uuid(),
-                'en', 'UTC', '', jsonb_build_object('first_name', 'Reader ' || i), false,
-                now(), now()
+                CASE WHEN %s AND mod(i, 4) = 0 THEN 'da' ELSE 'en' END, 'UTC',
+                CASE WHEN %s THEN (ARRAY['DK', 'SE', 'GB', 'US', 'DE'])[mod(i, 5) + 1] ELSE '' END,
+                CASE WHEN %s THEN jsonb_build_object('first_name', 'Reader ' || i,
+                    'plan', CASE WHEN mod(i, 3) = 0 THEN 'pro' ELSE 'free' END)
+                ELSE jsonb_build_object('first_name', 'Reader ' || i) END,
+                false, now(), now()
             FROM (SELECT i, 'bench' || i || '@example.com' AS e
                   FROM generate_series(1, %s) AS i) AS g
             """,
-            [key, n],
+            [key, varied, varied, varied, n],
         )
         cur.execute(
             f"""
@@ -602,6 +637,12 @@ def main() -> None:
         "e.g. to see the workers' RSS at 1,000,000 contacts in a few minutes)",
     )
     parser.add_argument(
+        "--segment",
+        action="store_true",
+        help="narrow the campaign by a saved segment (SEGMENT_RULES): times its count and its "
+        "audience build (segment_count_s, segment_audience_s)",
+    )
+    parser.add_argument(
         "--audience-only",
         action="store_true",
         help="stop after the audience build (time the 1,000,000 audience without the send)",
@@ -635,6 +676,47 @@ def main() -> None:
     print_report(figures)
 
 
+def time_segment(topic) -> dict:
+    """The segment's count as the console and the API take it (segment_count), and the topic's
+    plain count (marketable().count(), as the campaign's Review step takes it without one)."""
+    from subscriptions.campaigns.segments import segment_count, segment_save
+    from subscriptions.models import Contact
+
+    segment = segment_save(name="Bench segment", topic=topic, rules=SEGMENT_RULES)
+    print("counting the topic and the segment …", file=sys.stderr)
+    t = time.perf_counter()
+    marketable = Contact.objects.marketable(topic).count()
+    marketable_s = time.perf_counter() - t
+    # Twice: the first read after the bulk load also sets the rows' hint bits (disk writes);
+    # the repeat is what a marketer editing the segment sees on each change.
+    times = []
+    for _attempt in range(2):
+        t = time.perf_counter()
+        count = segment_count(rules=segment.rules, topic=topic)
+        times.append(time.perf_counter() - t)
+    return {
+        "segment": segment,
+        "marketable": marketable,
+        "marketable_count_s": marketable_s,
+        "count": count,
+        "count_first_s": times[0],
+        "count_s": times[1],
+    }
+
+
+def deliveries_outside_segment(campaign) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM subscriptions_delivery d "
+            "JOIN subscriptions_contact c ON c.id = d.contact_id "
+            f"WHERE d.campaign_id = %s AND {OUTSIDE_SEGMENT_SQL}",
+            [campaign.pk],
+        )
+        return cur.fetchone()[0]
+
+
 def run(args, env, workdir: Path, fake: Fake) -> dict:
     from subscriptions.campaigns.audience import campaign_build_audience
     from subscriptions.models import Campaign, Topic
@@ -642,9 +724,10 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
     topic = Topic.objects.create(slug=BENCH_TOPIC, name="Bench news")
     print(f"creating {args.contacts:,} contacts …", file=sys.stderr)
     t = time.perf_counter()
-    generate_contacts(args.contacts, topic.pk)
+    generate_contacts(args.contacts, topic.pk, varied=args.segment)
     contacts_s = time.perf_counter() - t
     check_hashes_match_python()
+    segment = time_segment(topic) if args.segment else None
 
     campaign = Campaign.objects.create(
         name="Bench campaign",
@@ -652,12 +735,15 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
         subject="News for {{ contact.attributes.first_name|default:'you' }}",
         html_body=CAMPAIGN_HTML,
         text_body=CAMPAIGN_TEXT,
+        segment=segment["segment"] if segment else None,
     )
     print("building the audience …", file=sys.stderr)
     t = time.perf_counter()
     audience = campaign_build_audience(campaign=campaign)
     audience_s = time.perf_counter() - t
     again = campaign_build_audience(campaign=campaign)  # idempotent: adds nobody
+    if segment:
+        segment["outside"] = deliveries_outside_segment(campaign)
     if args.audience_only:
         return {
             "args": args,
@@ -666,6 +752,7 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
             "audience": audience,
             "audience_again": again,
             "audience_s": audience_s,
+            "segment": segment,
         }
 
     print(f"sending {audience:,} messages through {args.workers} workers …", file=sys.stderr)
@@ -708,6 +795,43 @@ def run(args, env, workdir: Path, fake: Fake) -> dict:
         "counts": counts,
         "po": po,
         "po_counts": po_counts,
+        "segment": segment,
+    }
+
+
+def segment_rows(f: dict) -> list[tuple[str, str]]:
+    seg = f.get("segment")
+    if not seg:
+        return []
+    return [
+        (
+            "topic count (no segment)",
+            f"{seg['marketable']:,} in {seg['marketable_count_s']:.2f} s",
+        ),
+        (
+            "segment count",
+            f"{seg['count']:,} in {seg['count_s']:.2f} s (first after the load "
+            f"{seg['count_first_s']:.2f} s)",
+        ),
+        (
+            "segment audience build",
+            f"{f['audience']:,} in {f['audience_s']:.2f} s (one statement per range)",
+        ),
+        ("built outside the segment", f"{seg['outside']}"),
+    ]
+
+
+def segment_summary(f: dict) -> dict:
+    seg = f.get("segment")
+    if not seg:
+        return {}
+    return {
+        "segment_count": seg["count"],
+        "segment_count_s": round(seg["count_s"], 3),
+        "segment_count_first_s": round(seg["count_first_s"], 3),
+        "segment_audience_s": round(f["audience_s"], 3),
+        "topic_count_s": round(seg["marketable_count_s"], 3),
+        "built_outside_segment": seg["outside"],
     }
 
 
@@ -722,6 +846,8 @@ def print_audience_only(f: dict) -> None:
         f"  audience  {f['audience']:,} built in {f['audience_s']:.2f} s "
         f"(re-run added {f['audience_again']})"
     )
+    for key, value in segment_rows(f):
+        print(f"  {key}  {value}")
     summary = {
         "contacts": f["args"].contacts,
         "audience": f["audience"],
@@ -731,6 +857,7 @@ def print_audience_only(f: dict) -> None:
         "post_office_messages_per_s": None,
         "duplicates": None,
         "sent_to_ineligible": None,
+        **segment_summary(f),
         "machine": m,
     }
     print(json.dumps(summary))
@@ -769,6 +896,7 @@ def print_report(f: dict) -> None:
         ),
         ("received / duplicates", f"{counts['received']:,} / {counts['duplicates']}"),
         ("sent to ineligible", f"{counts['sent_to_ineligible']}"),
+        *segment_rows(f),
     ]
     if po_rate is not None:
         pc = f["po_counts"]
@@ -811,6 +939,7 @@ def print_report(f: dict) -> None:
         "sent_to_ineligible": counts["sent_to_ineligible"],
         "received": counts["received"],
         "endpoints": counts["endpoints"],
+        **segment_summary(f),
         "machine": m,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (registers the admin modules)
     contacts,
     feedback,
     privacy,
+    segments,
     subscriptions,
     test_lists,
     topics,

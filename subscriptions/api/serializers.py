@@ -286,6 +286,13 @@ class CampaignInSerializer(StrictSerializer):
         help_text='An address or "Name <address>"; empty: the default sender.',
     )
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    segment = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="A segment's id: only the topic's contacts it matches are sent to.",
+    )
 
 
 class CampaignTestInSerializer(StrictSerializer):
@@ -319,6 +326,7 @@ class CampaignStatsSerializer(serializers.Serializer):
 class CampaignSerializer(serializers.ModelSerializer):
     topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
+    segment = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     stats = serializers.SerializerMethodField()
 
     class Meta:
@@ -327,6 +335,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "topic",
+            "segment",
             "subject",
             "from_email",
             "status",

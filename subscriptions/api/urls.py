@@ -11,6 +11,7 @@ from .views import (
     contacts,
     preference_links,
     privacy,
+    segments,
     suppressions,
     topics,
     transactional,
@@ -85,6 +86,9 @@ v1 = [
     path(
         "campaigns/<int:pk>/test/", campaigns.CampaignTestView.as_view(), name="api-campaign-test"
     ),
+    path("segments/", segments.SegmentsView.as_view(), name="api-segments"),
+    path("segments/<int:pk>/", segments.SegmentView.as_view(), name="api-segment"),
+    path("segments/<int:pk>/count/", segments.SegmentCountView.as_view(), name="api-segment-count"),
 ]
 
 urlpatterns = [

@@ -18,20 +18,12 @@ from django.utils import timezone
 
 from ..models import Campaign, Contact, Delivery, SoftBounce, Subscription
 from ..models.choices import CampaignStatus, DeliveryStatus, SkipReason
+from .audience import campaign_audience
 from .stats import campaign_stats
 
 # The window the live rate is measured over, and the most minutes the chart shows.
 RATE_WINDOW = datetime.timedelta(minutes=2)
 CHART_MINUTES = 240
-
-
-def campaign_audience(campaign: Campaign):
-    """The contacts the campaign would be built for now: what campaign_build_audience inserts.
-
-    Merge note: when a campaign may be narrowed by a segment, this is the one place the Review
-    step asks for its audience; point it at the sending side's audience QuerySet.
-    """
-    return Contact.objects.marketable(campaign.topic)
 
 
 @dataclass(frozen=True)
@@ -48,7 +40,7 @@ class AudienceReview:
 def campaign_review(campaign: Campaign) -> AudienceReview:
     """Who the campaign would go to if it started now, and who on the topic it would leave out
     and why (the first blocker of MARKETABILITY_BLOCKERS that applies: one grouped query)."""
-    audience = campaign_audience(campaign).order_by().count()
+    audience = campaign_audience(campaign=campaign).order_by().count()
     on_topic = Subscription.objects.filter(contact=OuterRef("pk"), topic=campaign.topic)
     rows = (
         Contact.objects.filter(Exists(on_topic))

@@ -8,6 +8,7 @@ from .ledger import ConsentEvent, LedgerCheckpoint
 from .pages import LinkHit
 from .policy import PolicyVersion
 from .privacy import CampaignStatsArchive, PrivacyRequest
+from .segments import Segment
 from .suppression import Suppression
 from .test_lists import TestList
 from .transactional import TransactionalMessage
@@ -32,6 +33,7 @@ __all__ = [
     "PolicyVersion",
     "PrivacyRequest",
     "ProcessedWebhookEvent",
+    "Segment",
     "SoftBounce",
     "Subscription",
     "Suppression",

@@ -23,6 +23,15 @@ class Campaign(models.Model):
     schedule_time_zone = models.CharField(
         _("schedule time zone"), max_length=64, blank=True, default=""
     )
+    # Narrows the topic's audience (campaigns.segments); none: everyone marketable on the topic.
+    segment = models.ForeignKey(
+        "subscriptions.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("segment"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

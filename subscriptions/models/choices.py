@@ -259,3 +259,33 @@ class WebhookDeliveryStatus(models.TextChoices):
 # Deliveries still on their way: an endpoint works on them, and a later event of the same
 # contact waits behind them.
 OPEN_WEBHOOK_DELIVERY = (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED)
+
+
+class SegmentMatch(models.TextChoices):
+    """How a segment combines its groups, and a group its conditions."""
+
+    ALL = "all", _("All of")
+    ANY = "any", _("Any of")
+
+
+class SegmentField(models.TextChoices):
+    """What a segment condition tests (besides `attributes.<name>`, a merge attribute)."""
+
+    LOCALE = "locale", _("Language")
+    COUNTRY = "country", _("Country")
+    TIME_ZONE = "time_zone", _("Time zone")
+    SUBSCRIBED = "subscribed", _("Subscribed (consent date)")
+    CREATED = "created", _("Contact created")
+    ATTRIBUTE = "attributes", _("Attribute")
+
+
+class SegmentOperator(models.TextChoices):
+    """How a segment condition compares its field with its value."""
+
+    EQUALS = "equals", _("is")
+    IN = "in", _("is one of")
+    CONTAINS = "contains", _("contains")
+    IS_SET = "is_set", _("is set")
+    IS_NOT_SET = "is_not_set", _("is not set")
+    SINCE = "since", _("on or after")
+    BEFORE = "before", _("before")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from ...campaigns.authoring import campaign_change, campaign_create
 from ...campaigns.lifecycle import campaign_schedule
+from ...campaigns.segments import SegmentError, campaign_set_segment
 from ...campaigns.test_sends import campaign_test_send
 from ...models import Campaign
 from ...models.choices import ApiScope
 from .. import serializers as s
 from .base import NOT_FOUND, PAGE_PARAMETERS, ApiView, documented_error, paginated, responses
 from .lookups import body_topic, path_campaign
+from .segments import body_segment, segment_error
 
 
 class CampaignsView(ApiView):
@@ -38,7 +41,14 @@ class CampaignsView(ApiView):
     def post(self, request):
         data = self.validated(s.CampaignInSerializer)
         topic = body_topic(data.pop("topic"), "topic")
-        campaign = campaign_create(topic=topic, **data)
+        segment = body_segment(data.pop("segment"))
+        with transaction.atomic():
+            campaign = campaign_create(topic=topic, **data)
+            if segment is not None:
+                try:
+                    campaign_set_segment(campaign=campaign, segment=segment)
+                except SegmentError as exc:
+                    raise segment_error(exc) from None
         return Response(s.CampaignSerializer(campaign).data, status=201)
 
 
