@@ -172,6 +172,8 @@ def _chunk_copy(
                 staged.append(parsed)
         if taken >= CHUNK_ROWS:
             break
+    # Emptied at every commit, but a dry run's chunks and an outer transaction never commit.
+    cursor.execute("TRUNCATE import_staging")
     if staged:
         with cursor.copy(sql.STAGING_COPY) as copy:
             write_row = copy.write_row
