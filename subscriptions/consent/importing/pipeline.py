@@ -190,7 +190,7 @@ def _report_copy(cursor, run: Import, errors: list) -> None:
 
 
 def _chunk(
-    cursor, run: Import, rows: Iterator, columns: _Columns, progress: _Progress
+    cursor, run: Import, rows: Iterator, columns: _Columns, progress: _Progress, first: bool
 ) -> Counter | None:
     """Import one chunk in the current transaction; its counts, or None at the end."""
     keep_address = run.mode != ImportMode.SUPPRESS
@@ -201,11 +201,11 @@ def _chunk(
     counts = Counter()
     if run.dry_run:
         savepoint = transaction.savepoint()
-        counts.update(sql.chunk_apply(cursor, run))
+        counts.update(sql.chunk_apply(cursor, run, first=first))
         errors.extend(sql.staging_report(cursor, run))
         transaction.savepoint_rollback(savepoint)
     else:
-        counts.update(sql.chunk_apply(cursor, run))
+        counts.update(sql.chunk_apply(cursor, run, first=first))
         sql.staging_report_write(cursor, run)
     counts[INVALID] += len(errors)
     _report_copy(cursor, run, errors)
@@ -227,11 +227,13 @@ def pipeline_run(
     totals: Counter = Counter(run.counts)
     with connection.cursor() as cursor:
         sql.staging_create(cursor)
+        first = True
         while True:
             first_line = run.committed_through_line + 1
             try:
                 with transaction.atomic():
-                    counts = _chunk(cursor, run, rows, columns, tracker)
+                    counts = _chunk(cursor, run, rows, columns, tracker, first)
+                    first = False
                     if counts is None:
                         break
                     run.rows += counts.pop("rows")

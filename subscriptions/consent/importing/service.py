@@ -177,7 +177,7 @@ def import_run(import_id: int, *, progress: Callable[[Import], None] | None = No
     if not claimed:
         return run
     try:
-        pipeline_run(run, StoredFile(run), progress=progress)
+        pipeline_run(run, io.BufferedReader(StoredFile(run), FILE_CHUNK_BYTES), progress=progress)
     finally:
         ImportFileChunk.objects.filter(run=run).delete()
     return run
