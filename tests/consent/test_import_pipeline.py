@@ -180,3 +180,28 @@ def test_a_bad_file_is_refused_before_anything_is_stored(topic, content, words):
     with pytest.raises(ImportFileError, match=words):
         run_import(content, topic=topic)
     assert not Import.objects.exists()
+
+
+def test_a_run_whose_worker_died_no_longer_blocks_its_topic(topic):
+    dead = Import.objects.create(
+        topic=topic, source="crm", status="running", committed_through_line=50_001
+    )
+    run = run_import(b"email\na@example.com\n", topic=topic)
+    assert run.status == "done" and run.counts["subscribed"] == 1
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "up to line 50001 is imported" in dead.error
+
+
+def test_a_second_import_of_a_topic_is_refused_while_one_is_queued(topic):
+    import_start(
+        file=io.BytesIO(b"email\na@example.com\n"),
+        filename="one.csv",
+        mode="subscribe",
+        topic=topic,
+        source="crm",
+        actor=STAFF,
+        run_async=False,
+    )
+    with pytest.raises(ImportFileError, match="still queued"):
+        run_import(b"email\nb@example.com\n", topic=topic)
+    assert Import.objects.count() == 1

@@ -224,6 +224,9 @@ def pipeline_run(
         return _finish(run, ImportStatus.FAILED, str(error))
     columns = _Columns.of(header)
     rows = rows_read(stream, header, tracker.add)
+    if run.committed_through_line:  # a run taken over from a stopped worker goes on after it
+        done = run.committed_through_line
+        rows = (item for item in rows if _line_of(item) > done)
     totals: Counter = Counter(run.counts)
     with connection.cursor() as cursor:
         sql.staging_create(cursor)
@@ -256,6 +259,10 @@ def pipeline_run(
             if progress is not None:
                 progress(run)
     return _finish(run, ImportStatus.DONE, "")
+
+
+def _line_of(item) -> int:
+    return item.line if isinstance(item, BadLine) else item[0]
 
 
 def _line_reached(tracker: _Progress, run: Import) -> int:
