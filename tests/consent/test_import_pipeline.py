@@ -163,7 +163,7 @@ def test_attributes_mode_updates_existing_contacts_only(alice):
     alice.refresh_from_db()
     assert (alice.attributes, alice.locale) == ({"plan": "pro"}, "da")
     assert not Contact.objects.filter(email="nobody@example.com").exists()
-    assert run.counts["updated"] == 1 and run.counts["not_found"] == 1
+    assert (run.counts["updated"], run.counts["unchanged"], run.counts["not_found"]) == (1, 0, 1)
     assert not Subscription.objects.exists() and not ConsentEvent.objects.exists()
 
 

@@ -394,6 +394,8 @@ def chunk_apply(cursor, run: Import, *, first: bool = True) -> Counter:
     for outcome, number, created in cursor.fetchall():
         counts[outcome] += number
         counts["created"] += created
+    if run.mode == ImportMode.ATTRIBUTES:  # settled as one outcome; the updated ones are counted
+        counts[Outcome.UNCHANGED] -= counts["updated"]
     return counts
 
 
