@@ -7,15 +7,17 @@ a hanging receiver is cut off after 5 s and the event retried."""
 from __future__ import annotations
 
 import json
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from prefcenter.celery import app
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import subscription_unsubscribe
 from subscriptions.consent.tokens import preferences_token, unsubscribe_token
-from subscriptions.models import WebhookDelivery
+from subscriptions.models import OutboundEvent, WebhookDelivery
 from tests.factories import ContactFactory, SubscriptionFactory
 from tests.feedback.test_webhooks import POSTMARK_MID, load, post_postmark, sent_to
 from tests.integrations.conftest import signature_valid, wait_for
@@ -147,6 +149,32 @@ def test_an_erasure_reaches_the_receiver_without_the_address(
     # What the erasure's own unsubscribes announced no longer carries the address either.
     assert all("erin@example.com" not in request.body.decode() for request in receiver.requests)
     assert_signed(receiver, endpoint)
+
+
+def test_an_import_reaches_the_receiver_once_per_change_and_never_for_an_opt_out(
+    webhook_worker, receiver, endpoint, subscribed_alice, topic, tmp_path
+):
+    webhook_worker.worker()
+    subscription_unsubscribe(contact=subscribed_alice, topic=topic, by=Actor(source="api"))
+    delivered(receiver, "subscription.changed")  # alice's own unsubscribe, before the import
+    csv_file = tmp_path / "list.csv"
+    csv_file.write_text("email\nbob@example.com\nALICE@example.com\ncarol@example.com\n")
+
+    call_command(
+        "import_contacts", str(csv_file), topic=topic.slug, source="crm", stdout=StringIO()
+    )
+
+    events = delivered(receiver, "subscription.changed", 3)[1:]
+    assert sorted(
+        (e["data"]["email"], e["data"]["new_status"], e["data"]["source"]) for e in events
+    ) == [
+        ("bob@example.com", "subscribed", "import"),
+        ("carol@example.com", "subscribed", "import"),
+    ]
+    assert_signed(receiver, endpoint)
+    # alice stays unsubscribed (rule 5): the outbox, written with the import's chunks, holds
+    # only her own unsubscribe
+    assert OutboundEvent.objects.filter(contact_id=subscribed_alice.pk).count() == 1
 
 
 def test_a_failing_receiver_gets_the_event_once_more_than_its_failures_in_order(
