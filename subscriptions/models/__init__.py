@@ -4,6 +4,7 @@ from .campaigns import Campaign, CampaignTestSend, Delivery
 from .confirmations import ConfirmationRequest
 from .contacts import Contact, ContactAddressHash, Subscription, Topic
 from .feedback import ProcessedWebhookEvent, SoftBounce, SuppressionRemoval
+from .layouts import CampaignTranslation, EmailLayout
 from .ledger import ConsentEvent, LedgerCheckpoint
 from .pages import LinkHit
 from .policy import PolicyVersion
@@ -17,6 +18,7 @@ __all__ = [
     "CampaignComplaints",
     "CampaignStatsArchive",
     "CampaignTestSend",
+    "CampaignTranslation",
     "ConfirmationRequest",
     "ConsentEvent",
     "Contact",
@@ -24,6 +26,7 @@ __all__ = [
     "ContactImport",
     "DataSubject",
     "Delivery",
+    "EmailLayout",
     "LedgerCheckpoint",
     "LinkHit",
     "PolicyVersion",
