@@ -33,10 +33,10 @@ def _logo_png(browser) -> bytes:
     """A small wordmark drawn by the browser itself: no file from outside the repository."""
     page = browser.new_page(viewport={"width": 300, "height": 64})
     page.set_content(
-        f'<div style="margin:0;width:300px;height:64px;display:flex;align-items:center;'
+        f'<style>html,body{{margin:0;background:transparent}}</style><div style="margin:0;width:300px;height:64px;display:flex;align-items:center;'
         f'font:700 30px system-ui,sans-serif;color:{BRAND}">◆ Example Shop</div>'
     )
-    png = page.screenshot(clip={"x": 0, "y": 0, "width": 300, "height": 64})
+    png = page.screenshot(clip={"x": 0, "y": 0, "width": 300, "height": 64}, omit_background=True)
     page.close()
     return png
 
@@ -44,7 +44,8 @@ def _logo_png(browser) -> bytes:
 @pytest.fixture
 def message_html(topic, settings):
     settings.POSTAL_ADDRESS = "Example Shop ApS, Vesterbrogade 1, 1620 København V, Denmark"
-    layout = EmailLayout.objects.default()
+    # The migration's default layout (made anew if a transactional test flushed it).
+    layout = EmailLayout.objects.default() or EmailLayout(name="Default", is_default=True)
     layout.logo_url, layout.brand_color = LOGO_URL, BRAND
     layout.save()
     layouts._compile.cache_clear()

@@ -6,16 +6,21 @@
 
   function isTarget(element) {
     if (!element || !element.closest) return false;
-    if (element.closest(".ProseMirror")) return true;
+    if (element.closest(".ProseMirror[contenteditable]")) return true;
     return element.matches("#id_subject, #id_text_body, textarea[data-merge-target], input[name$='-subject'], textarea[name$='-text_body']");
   }
 
   document.addEventListener("focusin", function (event) {
-    if (isTarget(event.target)) last = event.target.closest(".ProseMirror") || event.target;
+    if (isTarget(event.target)) {
+      last = event.target.closest(".ProseMirror[contenteditable]") || event.target;
+    }
   });
 
   function defaultTarget() {
-    return document.querySelector(".ProseMirror") || document.querySelector("#id_body_source");
+    return (
+      document.querySelector(".ProseMirror[contenteditable]") ||
+      document.querySelector("#id_body_source")
+    );
   }
 
   function insert(target, text) {
