@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from subscriptions.models import Campaign, EmailLayout
 from tests.factories import ContactFactory
+from tests.support.browser import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +49,8 @@ def test_a_marketer_writes_a_campaign_in_the_editor_and_inserts_a_merge_field(
     page.keyboard.type("Hello ")
     page.locator('[data-merge-field="{{ contact.attributes.first_name }}"]').dispatch_event("click")
     page.keyboard.type(", spring is here.")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "campaign-composer.png"), full_page=True)
     with page.expect_navigation():
         page.locator('button[name="_save"], input[name="_save"]').first.dispatch_event("click")
 
