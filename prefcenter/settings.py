@@ -228,6 +228,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "anymail",
+    # The campaign body's rich-text editor (its JS and CSS as static files).
+    "django_prose_editor",
     "subscriptions",
     # The API docs pages' assets, served from local files: no CDN.
     "drf_spectacular_sidecar",

@@ -7,13 +7,11 @@ back to draft."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin
+from unfold.admin import ModelAdmin, StackedInline
 
 from ..campaigns.lifecycle import (
     STARTABLE,
@@ -25,72 +23,19 @@ from ..campaigns.lifecycle import (
     campaign_schedule,
     campaign_start,
     campaign_unschedule,
-    campaign_validate,
 )
 from ..campaigns.messages import FromNotAllowed, InvalidCampaignTemplate
-from ..models import Campaign, CampaignTestSend
+from ..forms.campaign import (
+    CampaignForm,
+    CampaignTranslationForm,
+    CampaignTranslationFormSet,
+    EditorMediaAdminMixin,
+)
+from ..models import Campaign, CampaignTestSend, CampaignTranslation
 from ..models.choices import CampaignStatus
 from .base import ReadOnlyAdminMixin
 from .campaign_report import CampaignReport
 from .campaign_workflow import CampaignWorkflow, schedule_text, workflow_context
-
-
-class CampaignForm(forms.ModelForm):
-    """Refuses what the sending service would refuse: a template that does not compile in
-    the sandbox (subject included), or a From address outside ALLOWED_FROM_EMAILS."""
-
-    class Meta:
-        model = Campaign
-        fields = ["name", "topic", "subject", "from_email", "html_body", "text_body"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        field = self.fields.get("scheduled_at")
-        if field is not None:
-            field.help_text = _(
-                "In %(zone)s. Saving a time schedules the campaign (it starts within a minute "
-                "of it); clearing it takes a scheduled campaign back to draft."
-            ) % {"zone": timezone.get_current_timezone_name()}
-
-    def clean_scheduled_at(self):
-        """Refuse what campaign_schedule would: a past time, or a campaign past scheduling."""
-        at = self.cleaned_data.get("scheduled_at")
-        if "scheduled_at" not in self.changed_data:
-            # Unchanged as shown (the widget drops microseconds): keep the stored time exactly.
-            return self.instance.scheduled_at if self.instance.pk else at
-        status = self.instance.status if self.instance.pk else CampaignStatus.DRAFT
-        if status not in STARTABLE:
-            raise forms.ValidationError(
-                _("A %(status)s campaign can no longer be scheduled or unscheduled."),
-                code="invalid_state",
-                params={"status": status},
-            )
-        if at is not None and at <= timezone.now():
-            raise forms.ValidationError(
-                _("This time has already passed: choose a time in the future."),
-                code="invalid_schedule",
-            )
-        return at
-
-    def clean(self):
-        cleaned = super().clean()
-        topic = cleaned.get("topic")
-        if topic is None:
-            return cleaned
-        draft = Campaign(
-            topic=topic,
-            subject=cleaned.get("subject") or "",
-            html_body=cleaned.get("html_body") or "",
-            text_body=cleaned.get("text_body") or "",
-            from_email=cleaned.get("from_email") or "",
-        )
-        try:
-            campaign_validate(campaign=draft)
-        except InvalidCampaignTemplate as exc:
-            raise forms.ValidationError(str(exc), code="invalid_template") from None
-        except FromNotAllowed as exc:
-            self.add_error("from_email", forms.ValidationError(str(exc), code="from_not_allowed"))
-        return cleaned
 
 
 def _lifecycle_action(service, done: str):
@@ -111,9 +56,20 @@ def _lifecycle_action(service, done: str):
     return action
 
 
+class CampaignTranslationInline(StackedInline):
+    """Subject and body in more languages: each contact gets their language's, else the default."""
+
+    model = CampaignTranslation
+    form = CampaignTranslationForm
+    formset = CampaignTranslationFormSet
+    extra = 0
+    tab = True
+
+
 @admin.register(Campaign)
-class CampaignAdmin(ModelAdmin):
+class CampaignAdmin(EditorMediaAdminMixin, ModelAdmin):
     form = CampaignForm
+    inlines = [CampaignTranslationInline]
     change_form_template = "admin/subscriptions/campaign/change_form.html"
     list_display = ["name", "topic", "status", "schedule", "started_at", "links"]
     list_filter = ["status", "topic"]
@@ -122,9 +78,12 @@ class CampaignAdmin(ModelAdmin):
     fields = [
         "name",
         "topic",
+        "segment",
+        "layout",
         "subject",
         "from_email",
-        "html_body",
+        "body_format",
+        ("body_source", "merge_fields"),
         "text_body",
         "scheduled_at",
         *readonly_fields,

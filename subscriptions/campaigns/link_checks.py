@@ -125,3 +125,44 @@ def check_link_contexts(*, html: str = "", text: str = "", urls: Iterable[str]) 
                 'A link must be the whole href of a link (<a href="{{ preferences_url }}">) '
                 "or text of its own"
             )
+
+
+class _DeadLinks(HTMLParser):
+    """Collects the links of a body that lead nowhere: no href, an empty one, `#`, `javascript:`."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.dead: list[str] = []
+        self._open: list[list[str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag != "a":
+            return
+        attributes = dict(attrs)
+        href = "".join((attributes.get("href") or "").split()).lower()
+        dead = not href or href == "#" or href.startswith(("javascript:", "vbscript:", "data:"))
+        if "href" not in attributes and ("name" in attributes or "id" in attributes):
+            dead = False  # an anchor target, not a link
+        self._open.append([] if dead else None)
+
+    def handle_data(self, data):
+        for text in self._open:
+            if text is not None:
+                text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._open:
+            text = self._open.pop()
+            if text is not None:
+                self.dead.append(" ".join("".join(text).split()) or "(no text)")
+
+
+def dead_links(html: str) -> list[str]:
+    """The texts of the links in `html` that go nowhere when clicked (an empty href, `#`,
+    `javascript:`): a campaign would be sent with buttons that do nothing."""
+    if "<a" not in html.lower():
+        return []
+    parser = _DeadLinks()
+    parser.feed(html)
+    parser.close()
+    return parser.dead

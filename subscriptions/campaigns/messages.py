@@ -16,7 +16,8 @@ from django.utils import translation
 from django.utils.html import escape
 
 from ..consent.tokens import preferences_url, unsubscribe_url
-from ..models import Topic
+from ..mail.layouts import compiled_layout
+from ..models import EmailLayout, Topic
 from .link_checks import check_link_contexts, check_link_uses
 from .mime_folding import REPEATED_HEADER_FOLDING
 from .sandbox import RenderBudget, campaign_context, render_sandboxed, sandbox_compile
@@ -36,6 +37,15 @@ class InvalidCampaignTemplate(ValueError):
 
 
 @dataclass(frozen=True)
+class CompiledContent:
+    """One language's subject and bodies, compiled."""
+
+    subject: Template
+    text: Template | None
+    html: Template | None
+
+
+@dataclass(frozen=True)
 class CompiledCampaign:
     """A campaign's templates, compiled once and rendered for many recipients."""
 
@@ -44,6 +54,19 @@ class CompiledCampaign:
     html: Template | None
     # The footer names the topic in each recipient's language (Topic.name_in).
     topic: Topic
+    # Per-language content (CampaignTranslation): language -> its compiled parts. A contact
+    # whose language has none gets the campaign's own subject and bodies.
+    translations: dict[str, CompiledContent] = field(default_factory=dict)
+    # The frame around the HTML body (subscriptions.mail.layouts); None: the body is the message.
+    layout: EmailLayout | None = None
+
+    def content_for(self, language: str) -> CompiledContent:
+        """The content a contact of `language` gets: theirs, else the campaign's default."""
+        found = self.translations.get(language)
+        if found is not None:
+            return found
+        return CompiledContent(self.subject, self.text, self.html)
+
     # The footers of each language, rendered on its first recipient with stand-ins for the two
     # per-recipient links, for each combination of (body shows the unsubscribe link, body shows
     # the preference link): language -> (text footers, HTML footers). Filled while a batch
@@ -104,6 +127,7 @@ def _render_footers(
     ctx = {
         "topic": {"name": topic_name},
         "postal_address": settings.POSTAL_ADDRESS,
+        "organization_name": settings.ORGANIZATION_NAME,
         "unsubscribe_url": _UNSUBSCRIBE_SLOT,
         "preferences_url": _PREFERENCES_SLOT,
     }
@@ -119,32 +143,62 @@ def _render_footers(
     return text, html
 
 
-def compile_campaign(campaign) -> CompiledCampaign:
-    """Compile subject and bodies in the sandbox: the one check of a campaign's templates.
+def compile_content(
+    *, subject: str, text_body: str, html_body: str, language: str = ""
+) -> CompiledContent:
+    """Compile one language's subject and bodies in the sandbox.
 
     Raises InvalidCampaignTemplate naming the broken part: a syntax error, or a tag or filter
-    the sandbox does not offer (`{% load %}`, `{% include %}`, `|pprint`, ...). Compile once
-    per batch (or preview), render per recipient.
+    the sandbox does not offer (`{% load %}`, `{% include %}`, `|pprint`, ...).
     """
     parts = {}
+    where = f" ({language})" if language else ""
     for label, source in (
-        ("subject", campaign.subject),
-        ("text body", campaign.text_body),
-        ("HTML body", campaign.html_body),
+        ("subject", subject),
+        ("text body", text_body),
+        ("HTML body", html_body),
     ):
         try:
             parts[label] = sandbox_compile(source) if source else None
             if source:
                 check_link_uses(source, allowed=label != "subject")
         except TemplateSyntaxError as exc:
-            raise InvalidCampaignTemplate(f"The {label} is not a valid template: {exc}") from exc
+            raise InvalidCampaignTemplate(
+                f"The {label}{where} is not a valid template: {exc}"
+            ) from exc
     if parts["text body"] is None and parts["HTML body"] is None:
-        raise InvalidCampaignTemplate("A campaign needs a text or an HTML body.")
-    return CompiledCampaign(
+        raise InvalidCampaignTemplate(f"A campaign needs a text or an HTML body{where}.")
+    return CompiledContent(
         subject=parts["subject"] or sandbox_compile(""),
         text=parts["text body"],
         html=parts["HTML body"],
+    )
+
+
+def compile_campaign(campaign) -> CompiledCampaign:
+    """Compile subject and bodies (and each language's) in the sandbox: the one check of a
+    campaign's templates. Compile once per batch (or preview), render per recipient; the
+    layout is compiled per language on first use and cached (subscriptions.mail.layouts).
+    """
+    default = compile_content(
+        subject=campaign.subject, text_body=campaign.text_body, html_body=campaign.html_body
+    )
+    translations = {}
+    if campaign.pk is not None:
+        for row in campaign.translations.all():
+            translations[row.language] = compile_content(
+                subject=row.subject,
+                text_body=row.text_body,
+                html_body=row.html_body,
+                language=row.language,
+            )
+    return CompiledCampaign(
+        subject=default.subject,
+        text=default.text,
+        html=default.html,
         topic=campaign.topic,
+        translations=translations,
+        layout=campaign.layout,
     )
 
 
@@ -294,14 +348,16 @@ def render_marketing_message(
         postal_address=settings.POSTAL_ADDRESS,
     )
     budget = RenderBudget()
-    with translation.override(contact.locale or settings.LANGUAGE_CODE):
-        subject = render_sandboxed(compiled.subject, ctx, autoescape=False, budget=budget)
+    language = contact.locale or settings.LANGUAGE_CODE
+    content = compiled.content_for(language)
+    with translation.override(language):
+        subject = render_sandboxed(content.subject, ctx, autoescape=False, budget=budget)
         subject = subject_prefix + " ".join(subject.split())
         html_body = ""
-        if compiled.html is not None:
-            html_body = render_sandboxed(compiled.html, ctx, autoescape=True, budget=budget)
-        if compiled.text is not None:
-            text = render_sandboxed(compiled.text, ctx, autoescape=False, budget=budget)
+        if content.html is not None:
+            html_body = render_sandboxed(content.html, ctx, autoescape=True, budget=budget)
+        if content.text is not None:
+            text = render_sandboxed(content.text, ctx, autoescape=False, budget=budget)
             check_link_contexts(html=html_body, text=text, urls=(unsub, prefs))
         else:
             check_link_contexts(html=html_body, urls=(unsub, prefs))
@@ -310,9 +366,17 @@ def render_marketing_message(
             unsub, prefs, text_body=text, html_body=html_body, language=translation.get_language()
         )
         text = text.rstrip() + text_footer
-    html = _append_html(html_body, html_footer) if compiled.html is not None else ""
-    if html and "<style" in html:
-        html = css_inline.inline(html)
+    if content.html is None:
+        html = ""
+    elif compiled.layout is not None:
+        # The layout's HTML is already inlined by mrml, and its <style> (media queries for
+        # phones) must stay: only the body's own styles would need inlining, and no layout
+        # body is a document of its own.
+        html = compiled_layout(compiled.layout, language).wrap(html_body, html_footer)
+    else:
+        html = _append_html(html_body, html_footer)
+        if "<style" in html:
+            html = css_inline.inline(html)
     return MarketingMessage(
         to=to or contact.email,
         from_email=campaign.from_email or settings.MARKETING_FROM_EMAIL,

@@ -5,6 +5,7 @@ from .confirmations import ConfirmationRequest
 from .contacts import Contact, ContactAddressHash, Subscription, Topic
 from .feedback import ProcessedWebhookEvent, SoftBounce, SuppressionRemoval
 from .imports import Import, ImportFileChunk, ImportRowError
+from .layouts import CampaignTranslation, EmailLayout
 from .ledger import ConsentEvent, LedgerCheckpoint
 from .pages import LinkHit
 from .policy import PolicyVersion
@@ -21,6 +22,7 @@ __all__ = [
     "CampaignComplaints",
     "CampaignStatsArchive",
     "CampaignTestSend",
+    "CampaignTranslation",
     "ConfirmationRequest",
     "ConsentEvent",
     "Contact",
@@ -28,6 +30,7 @@ __all__ = [
     "ContactImport",
     "DataSubject",
     "Delivery",
+    "EmailLayout",
     "Import",
     "ImportFileChunk",
     "ImportRowError",

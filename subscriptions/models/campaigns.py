@@ -4,8 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CampaignStatus, DeliveryStatus
+from .choices import BodyFormat, CampaignStatus, DeliveryStatus
 from .contacts import Contact, Topic
+from .layouts import EmailLayout
 from .querysets import DeliveryQuerySet
 
 
@@ -13,9 +14,25 @@ class Campaign(models.Model):
     name = models.CharField(_("name"), max_length=200)
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="campaigns")
     subject = models.CharField(_("subject"), max_length=300)
+    # What the marketer writes (authoring: campaigns/authoring.py) in `body_format`; `html_body`
+    # is derived from it on save and is what sending renders. HTML campaigns from the API leave
+    # the source empty and write html_body directly.
+    body_format = models.CharField(
+        _("body format"), max_length=10, choices=BodyFormat, default=BodyFormat.HTML
+    )
+    body_source = models.TextField(_("body"), blank=True)
     html_body = models.TextField(_("HTML body"), blank=True)
     text_body = models.TextField(_("text body"), blank=True)
     from_email = models.CharField(_("from"), max_length=254, blank=True)
+    # Empty: the body is the whole message (as campaigns before layouts were sent).
+    layout = models.ForeignKey(
+        EmailLayout,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("layout"),
+    )
     status = models.CharField(max_length=20, choices=CampaignStatus, default=CampaignStatus.DRAFT)
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
     # The zone the schedule was chosen in (a zoneinfo name), so it is shown as it was meant;

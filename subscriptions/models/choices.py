@@ -126,6 +126,14 @@ class CampaignStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class BodyFormat(models.TextChoices):
+    """How a campaign's body is written; the HTML it sends is derived from it on save."""
+
+    RICH = "rich", _("Rich text (editor)")
+    MARKDOWN = "markdown", _("Markdown")
+    HTML = "html", _("HTML (experts)")
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     CLAIMED = "claimed", _("Claimed")
