@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .errors import not_found
-from .views import campaigns, contacts, privacy, suppressions, topics, transactional
+from .views import campaigns, contacts, exports, privacy, suppressions, topics, transactional
 
 # Redoc's bundle inserts two fixed stylesheets (perfect-scrollbar's CSS, and an empty one) before
 # its `nonce` option takes effect: the Content-Security-Policy of its page allows them by hash.
@@ -17,6 +17,11 @@ REDOC_STYLE_HASHES = [
 
 v1 = [
     path("topics/", topics.TopicsView.as_view(), name="api-topics"),
+    path(
+        "topics/<str:slug>/subscribers.csv",
+        exports.TopicSubscribersCsvView.as_view(),
+        name="api-topic-subscribers-csv",
+    ),
     path("contacts/", contacts.ContactsView.as_view(), name="api-contacts"),
     path("contacts/<int:pk>/", contacts.ContactView.as_view(), name="api-contact"),
     path(
