@@ -16,7 +16,7 @@ from django.db import DatabaseError, transaction
 
 from ..addresses import InvalidAddress
 from ..models import Topic
-from . import ledger
+from . import importing, ledger
 from .ledger import Actor
 from .notifications import preference_link_request
 from .signup import signup_request
@@ -104,3 +104,9 @@ def preference_link(*, email: str) -> None:
 def checkpoint_ledger() -> int | None:
     checkpoint = ledger.ledger_checkpoint()
     return checkpoint.pk if checkpoint else None
+
+
+# Queued by importing.import_start once its transaction commits (by name: see import_enqueue).
+@shared_task(name="subscriptions.tasks.import_run", acks_late=True)
+def import_run(*, import_id: int) -> str:
+    return importing.import_run(import_id).status

@@ -4,6 +4,7 @@ from .campaigns import Campaign, CampaignTestSend, Delivery
 from .confirmations import ConfirmationRequest
 from .contacts import Contact, ContactAddressHash, Subscription, Topic
 from .feedback import ProcessedWebhookEvent, SoftBounce, SuppressionRemoval
+from .imports import Import, ImportFileChunk, ImportRowError
 from .ledger import ConsentEvent, LedgerCheckpoint
 from .pages import LinkHit
 from .policy import PolicyVersion
@@ -24,6 +25,9 @@ __all__ = [
     "ContactImport",
     "DataSubject",
     "Delivery",
+    "Import",
+    "ImportFileChunk",
+    "ImportRowError",
     "LedgerCheckpoint",
     "LinkHit",
     "PolicyVersion",

@@ -187,6 +187,31 @@ class ImportRowOutcome(models.TextChoices):
     KEPT_UNSUBSCRIBED = "kept_unsubscribed", _("Kept unsubscribed")
     KEPT_SUPPRESSED = "kept_suppressed", _("Kept suppressed")
     INVALID = "invalid", _("Invalid row")
+    # The same mailbox again further down the file: the later row wins, this one is skipped.
+    DUPLICATE = "duplicate", _("Same address as a later row")
+    # Suppression-list mode: a hash added to the list, or one it already held.
+    SUPPRESSED = "suppressed", _("Suppressed")
+    ALREADY_SUPPRESSED = "already_suppressed", _("Already suppressed")
+    # Attributes-only mode: an address with no contact is not created.
+    NOT_FOUND = "not_found", _("No such contact")
+    UNCHANGED = "unchanged", _("Contact unchanged")
+
+
+class ImportStatus(models.TextChoices):
+    """Where one run of an import file is."""
+
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportMode(models.TextChoices):
+    """What an import file does to the addresses it lists."""
+
+    SUBSCRIBE = "subscribe", _("Subscribe to a topic")
+    SUPPRESS = "suppress", _("Add to the suppression list (hashes only)")
+    ATTRIBUTES = "attributes", _("Update attributes of existing contacts")
 
 
 # The pauses the preference page offers: its button's action → days.

@@ -20,24 +20,21 @@ from typing import BinaryIO
 
 from django.db import DataError, IntegrityError, transaction
 
-from ..addresses import InvalidAddress, normalize_email
-from ..locales import InvalidLocale, normalize_locale
-from ..models import Subscription, Suppression, Topic
-from ..models.choices import ImportRowOutcome, LegalBasis, Source, SubscriptionStatus
-from .contacts import contact_get_or_create
-from .errors import ResubscribeRequiresConfirmation
-from .ledger import Actor
-from .subscriptions import subscription_subscribe
+from ...addresses import InvalidAddress, normalize_email
+from ...locales import InvalidLocale, normalize_locale
+from ...models import Subscription, Suppression, Topic
+from ...models.choices import ImportRowOutcome, LegalBasis, Source, SubscriptionStatus
+from ..contacts import contact_get_or_create
+from ..errors import ResubscribeRequiresConfirmation
+from ..ledger import Actor
+from ..subscriptions import subscription_subscribe
+from .errors import ImportFileError
 
 # Longest line accepted; longer lines are reported invalid and skipped without being kept.
 MAX_LINE_BYTES = 64 * 1024
 # Rows committed per transaction: fewer commits, while a failure still costs one row only.
 CHUNK_ROWS = 500
 KNOWN_COLUMNS = {"email", "external_id", "locale"}
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be imported (no header, not text)."""
 
 
 @dataclass(frozen=True)

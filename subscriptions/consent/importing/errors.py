@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+
+class ImportFileError(ValueError):
+    """The file or the options as a whole cannot be imported; the message says what to fix."""
