@@ -18,7 +18,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from ..csv_safety import csv_writer
-from ..models import ConsentEvent, Contact, Subscription, Topic
+from ..models import ConsentEvent, Contact, Import, ImportRowError, Subscription, Topic
 from ..models.choices import SubscriptionStatus
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,23 @@ def subscribers_export(
         noun="subscribers",
         exported_by=exported_by,
         what=what,
+    )
+
+
+def import_report_export(*, run: Import, exported_by: str) -> Iterator[str]:
+    """The per-row report of an import run (every ImportRowError, in line order) as CSV text
+    pieces to stream. Addresses appear only where the run kept them (never for a suppression
+    list or a suppressed address)."""
+    what = f"import {run.pk}"
+    log.info("export started: %s exports the report of %s", exported_by, what)
+    rows = (
+        ImportRowError.objects.filter(run=run)
+        .order_by("line", "pk")
+        .values_list("line", "outcome", "email", "detail")
+        .iterator(chunk_size=EXPORT_CHUNK_ROWS)
+    )
+    return _stream(
+        rows, columns=REPORT_COLUMNS, noun="report rows", exported_by=exported_by, what=what
     )
 
 

@@ -1,6 +1,26 @@
-// The live progress of an import run (admin/subscriptions/import/detail.html): polls the run's
-// progress JSON every second and fills in the page; once the run has finished, reloads the page
-// so it shows the final counts and the report.
+// The console's import pages (templates/admin/subscriptions/import/).
+//
+// The upload form shows only the fields of the chosen mode (all of them without script).
+(function () {
+  "use strict";
+  var form = document.getElementById("import-form");
+  if (!form) {
+    return;
+  }
+  var groups = form.querySelectorAll("[data-import-mode]");
+  function showMode() {
+    var checked = form.querySelector('input[name="mode"]:checked');
+    var mode = checked ? checked.value : "";
+    for (var i = 0; i < groups.length; i++) {
+      groups[i].hidden = groups[i].getAttribute("data-import-mode") !== mode;
+    }
+  }
+  form.addEventListener("change", showMode);
+  showMode();
+})();
+
+// A run's page polls its progress JSON every second and fills in the page; once the run has
+// finished, it reloads the page, which then shows the final counts and the report.
 (function () {
   "use strict";
   var root = document.getElementById("import-progress");
@@ -30,15 +50,19 @@
       if (cell) {
         cell.textContent = data.counts[names[i]].toLocaleString();
       } else {
-        addCount(names[i], data.counts[names[i]]);
+        addCount(names[i], data.count_labels[names[i]], data.counts[names[i]]);
       }
     }
   }
 
-  function addCount(name, value) {
+  function addCount(name, label, value) {
     var list = root.querySelector("[data-counts]");
+    var empty = root.querySelector("[data-empty]");
+    if (empty) {
+      empty.hidden = true;
+    }
     var term = document.createElement("dt");
-    term.textContent = name.replace(/_/g, " ");
+    term.textContent = label;
     var detail = document.createElement("dd");
     detail.setAttribute("data-count", name);
     detail.textContent = value.toLocaleString();
