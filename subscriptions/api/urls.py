@@ -5,7 +5,16 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .errors import not_found
-from .views import campaigns, contacts, exports, privacy, suppressions, topics, transactional
+from .views import (
+    campaigns,
+    contacts,
+    exports,
+    imports,
+    privacy,
+    suppressions,
+    topics,
+    transactional,
+)
 
 # Redoc's bundle inserts two fixed stylesheets (perfect-scrollbar's CSS, and an empty one) before
 # its `nonce` option takes effect: the Content-Security-Policy of its page allows them by hash.
@@ -53,6 +62,8 @@ v1 = [
         suppressions.SuppressionCheckView.as_view(),
         name="api-suppression-check",
     ),
+    path("imports/", imports.ImportsView.as_view(), name="api-imports"),
+    path("imports/<int:pk>/", imports.ImportView.as_view(), name="api-import"),
     path("transactional/", transactional.TransactionalView.as_view(), name="api-transactional"),
     path("campaigns/", campaigns.CampaignsView.as_view(), name="api-campaigns"),
     path("campaigns/<int:pk>/", campaigns.CampaignView.as_view(), name="api-campaign"),

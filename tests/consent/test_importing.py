@@ -8,11 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from subscriptions.addresses import address_hash
-from subscriptions.consent.importing import contacts_import
+from subscriptions.consent.importing import import_run, import_start
 from subscriptions.consent.ledger import Actor
 from subscriptions.consent.subscriptions import contact_unsubscribe_all, subscription_unsubscribe
 from subscriptions.consent.suppression import suppression_add
-from subscriptions.models import ConsentEvent, Contact, Subscription
+from subscriptions.models import ConsentEvent, Contact, Import, Subscription
 from subscriptions.models.choices import ImportRowOutcome
 from tests.factories import ContactFactory, SubscriptionFactory
 
@@ -61,7 +61,8 @@ def test_it_creates_and_subscribes_with_source_and_legal_basis(tmp_path, topic):
     assert (subscription.status, subscription.legal_basis) == ("subscribed", "soft_opt_in")
     event = ConsentEvent.objects.get(contact=contact)
     assert (event.source, event.actor) == ("import", "import:crm-2026")
-    assert event.evidence == "import:crm-2026 legal_basis=soft_opt_in"
+    done = Import.objects.get()
+    assert event.evidence == f"import:crm-2026 legal_basis=soft_opt_in import_id={done.pk}"
 
 
 def test_it_never_subscribes_the_unsubscribed_or_suppressed(tmp_path, topic, other_topic):
@@ -85,13 +86,14 @@ def test_it_never_subscribes_the_unsubscribed_or_suppressed(tmp_path, topic, oth
     assert not Contact.objects.filter(email="bounced@example.com").exists()
     assert status("new@example.com", topic) == "subscribed"
     assert ConsentEvent.objects.count() == ledger + 1  # only the new subscriber's
-    rows = {row["email"]: row["outcome"] for row in csv.DictReader(report.open())}
-    assert rows == {
-        "left@example.com": ImportRowOutcome.KEPT_UNSUBSCRIBED,
-        "allout@example.com": ImportRowOutcome.KEPT_SUPPRESSED,
-        "bounced@example.com": ImportRowOutcome.KEPT_SUPPRESSED,
-        "new@example.com": ImportRowOutcome.SUBSCRIBED,
-    }
+    # The report lists the rows not subscribed; a suppressed (perhaps erased) address is never
+    # written into it, only its line.
+    rows = [(r["line"], r["email"], r["outcome"]) for r in csv.DictReader(report.open())]
+    assert rows == [
+        ("2", "left@example.com", ImportRowOutcome.KEPT_UNSUBSCRIBED),
+        ("3", "", ImportRowOutcome.KEPT_SUPPRESSED),
+        ("4", "", ImportRowOutcome.KEPT_SUPPRESSED),
+    ]
 
 
 def test_it_imports_valid_rows_reports_invalid_ones_and_fails(tmp_path, topic):
@@ -194,16 +196,25 @@ def test_it_reports_an_external_id_taken_by_another_contact(tmp_path, topic):
     assert status("ok@example.com", topic) == "subscribed"
 
 
-def test_it_streams_through_the_service_with_outcomes(topic):
-    seen = []
-    summary = contacts_import(
-        stream=io.BytesIO(b"email\na@example.com\nbad\n"),
+def test_it_runs_through_the_service_with_counts_and_report(topic):
+    run = import_start(
+        file=io.BytesIO(b"email\na@example.com\nbad\n"),
+        filename="list.csv",
+        mode="subscribe",
         topic=topic,
         source="test",
-        on_row=seen.append,
+        actor=Actor(source="import"),
+        run_async=False,
     )
-    assert [r.outcome for r in seen] == [ImportRowOutcome.SUBSCRIBED, ImportRowOutcome.INVALID]
-    assert summary.invalid == 1 and summary.counts["created"] == 1
+    assert run.status == "queued" and run.size_bytes == 24
+    seen = []
+    run = import_run(run.pk, progress=lambda current: seen.append(current.rows))
+    assert (run.status, run.rows, seen) == ("done", 2, [2])
+    assert run.counts["created"] == 1 and run.counts[ImportRowOutcome.SUBSCRIBED] == 1
+    assert list(run.row_errors.values_list("line", "outcome", "email", "detail")) == [
+        (3, ImportRowOutcome.INVALID, "bad", "not an email address")
+    ]
+    assert not run.file_chunks.exists()  # the stored file is gone once the run ends
     assert Contact.objects.get(email="a@example.com").address_hash == address_hash("a@example.com")
 
 

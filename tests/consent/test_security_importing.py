@@ -9,14 +9,12 @@ import pathlib
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DataError
 
 import subscriptions
-from subscriptions.consent import importing
-from subscriptions.consent.importing import contacts_import
+from subscriptions.consent.importing import import_run, import_start, pipeline, sql
+from subscriptions.consent.ledger import Actor
 from subscriptions.csv_safety import csv_cell, csv_writer
 from subscriptions.models import ConsentEvent, Contact, Subscription
-from subscriptions.models.choices import ImportRowOutcome
 
 
 def run(tmp_path, content: bytes, topic) -> tuple[str, list[list[str]]]:
@@ -54,7 +52,7 @@ def test_a_nul_byte_in_a_cell_is_one_invalid_row(tmp_path, topic):
     )
     out, report = run(tmp_path, content, topic)
     assert "4 rows: 2 contacts created" in out and "2 subscribed" in out and "2 invalid" in out
-    invalid = {row[0]: row[4] for row in report[1:] if row[2] == "invalid"}
+    invalid = {row[0]: row[3] for row in report[1:] if row[2] == "invalid"}
     assert invalid == {
         "3": "a NUL byte in column 'first_name'",
         "5": "a NUL byte in column 'email'",
@@ -65,32 +63,39 @@ def test_a_nul_byte_in_a_cell_is_one_invalid_row(tmp_path, topic):
     ]
 
 
-def test_a_row_the_database_refuses_rolls_back_alone_and_is_not_reported_done(topic, monkeypatch):
-    real = importing.subscription_subscribe
+def test_a_chunk_that_fails_mid_way_leaves_nothing_half_written(topic, monkeypatch):
+    """Chunks of two rows; the second fails after its contacts, subscriptions and ledger rows
+    were written: all of that rolls back, the first chunk stays, and the import says so."""
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 2)
+    calls = []
 
-    def refuse_bob(*, contact, **kwargs):
-        if contact.email == "bob@example.com":  # after bob's contact row was written
-            raise DataError("value too long for type character varying(40)")
-        return real(contact=contact, **kwargs)
+    def fail_second_chunk(cursor, run):
+        calls.append(run.pk)
+        if len(calls) == 2:
+            cursor.execute("SELECT 1 / 0")  # the database refuses, mid-chunk
 
-    monkeypatch.setattr(importing, "subscription_subscribe", refuse_bob)
-    outcomes = []
-    summary = contacts_import(
-        stream=io.BytesIO(b"email\nann@example.com\nbob@example.com\ncy@example.com\n"),
+    monkeypatch.setattr(sql, "chunk_events_written", fail_second_chunk)
+    content = b"email\nann@example.com\nbob@example.com\ncy@example.com\ndan@example.com\n"
+    run = import_start(
+        file=io.BytesIO(content),
+        filename="list.csv",
+        mode="subscribe",
         topic=topic,
         source="crm",
-        on_row=outcomes.append,
+        actor=Actor(source="import"),
+        run_async=False,
     )
-    assert [(r.line, r.outcome) for r in outcomes] == [
-        (2, ImportRowOutcome.SUBSCRIBED),
-        (3, ImportRowOutcome.INVALID),
-        (4, ImportRowOutcome.SUBSCRIBED),
+    run = import_run(run.pk)
+    assert run.status == "failed"
+    assert run.committed_through_line == 3 and run.rows == 2
+    assert "nothing from line 4 on was written" in run.error
+    assert run.counts["subscribed"] == 2
+    assert sorted(Contact.objects.values_list("email", flat=True)) == [
+        "ann@example.com",
+        "bob@example.com",
     ]
-    assert "cannot store" in outcomes[1].detail
-    assert (summary.counts["created"], summary.counts[ImportRowOutcome.SUBSCRIBED]) == (2, 2)
-    # Bob's half-done row left nothing behind: no contact, no subscription, no ledger row.
-    assert not Contact.objects.filter(email="bob@example.com").exists()
     assert Subscription.objects.count() == ConsentEvent.objects.count() == 2
+    assert not run.file_chunks.exists()
 
 
 def test_a_header_with_a_nul_byte_is_refused_cleanly(tmp_path, topic):

@@ -8,11 +8,12 @@ modes: subscribe to a topic, add to the suppression list (hashes only), update a
 
 from __future__ import annotations
 
-from .errors import ImportFileError
+from .errors import ImportAlreadyRunning, ImportFileError
 from .rowwise import ImportSummary, RowResult, contacts_import
 from .service import import_run, import_start
 
 __all__ = [
+    "ImportAlreadyRunning",
     "ImportFileError",
     "ImportSummary",
     "RowResult",

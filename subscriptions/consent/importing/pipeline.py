@@ -152,26 +152,31 @@ def _chunk_copy(
 ) -> int:
     """COPY up to CHUNK_ROWS parsed rows into staging; unreadable rows go to `errors`.
 
-    Returns the number of rows taken (0 at the end of the file).
+    Returns the number of rows taken (0 at the end of the file). The chunk is parsed before the
+    COPY starts: the stored file is read through the same connection, busy during a COPY.
     """
+    staged = []
     taken = 0
-    with cursor.copy(sql.STAGING_COPY) as copy:
-        write_row = copy.write_row
-        for item in rows:
-            taken += 1
-            if isinstance(item, BadLine):
-                tracker.last_line = item.line
-                errors.append((item.line, INVALID, "", item.detail))
+    for item in rows:
+        taken += 1
+        if isinstance(item, BadLine):
+            tracker.last_line = item.line
+            errors.append((item.line, INVALID, "", item.detail))
+        else:
+            line, cells = item
+            tracker.last_line = line
+            parsed = _parse(line, cells, columns, keep_address)
+            if len(parsed) == 2:
+                errors.append((line, INVALID, parsed[1], parsed[0]))
             else:
-                line, cells = item
-                tracker.last_line = line
-                parsed = _parse(line, cells, columns, keep_address)
-                if len(parsed) == 2:
-                    errors.append((line, INVALID, parsed[1], parsed[0]))
-                else:
-                    write_row(parsed)
-            if taken >= CHUNK_ROWS:
-                break
+                staged.append(parsed)
+        if taken >= CHUNK_ROWS:
+            break
+    if staged:
+        with cursor.copy(sql.STAGING_COPY) as copy:
+            write_row = copy.write_row
+            for row in staged:
+                write_row(row)
     return taken
 
 

@@ -14,7 +14,7 @@ from ...models import Import, ImportFileChunk, Topic
 from ...models.choices import ImportMode, ImportStatus, LegalBasis, SuppressionReason
 from ...models.imports import ACTIVE_IMPORT_STATUSES
 from ..ledger import Actor
-from .errors import ImportFileError
+from .errors import ImportAlreadyRunning, ImportFileError
 from .pipeline import pipeline_run
 from .reading import MAX_LINE_BYTES, header_check
 
@@ -55,7 +55,7 @@ def _running_check(topic: Topic | None) -> None:
         topic=topic, status__in=ACTIVE_IMPORT_STATUSES, dry_run=False
     ).first()
     if running is not None:
-        raise ImportFileError(
+        raise ImportAlreadyRunning(
             f"Import {running.pk} into topic {topic.slug!r} is still {running.status}; "
             "start this one when it has finished."
         )
