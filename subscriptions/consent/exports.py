@@ -14,6 +14,7 @@ import io
 import logging
 from collections.abc import Iterable, Iterator
 
+from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -85,15 +86,23 @@ def import_report_export(*, run: Import, exported_by: str) -> Iterator[str]:
     list or a suppressed address)."""
     what = f"import {run.pk}"
     log.info("export started: %s exports the report of %s", exported_by, what)
-    rows = (
-        ImportRowError.objects.filter(run=run)
-        .order_by("line", "pk")
-        .values_list("line", "outcome", "email", "detail")
-        .iterator(chunk_size=EXPORT_CHUNK_ROWS)
-    )
     return _stream(
-        rows, columns=REPORT_COLUMNS, noun="report rows", exported_by=exported_by, what=what
+        _report_rows(run),
+        columns=REPORT_COLUMNS,
+        noun="report rows",
+        exported_by=exported_by,
+        what=what,
     )
+
+
+def _report_rows(run: Import) -> Iterator[tuple]:
+    with transaction.atomic():  # no HOLD: rows as PostgreSQL finds them (see _export_rows)
+        yield from (
+            ImportRowError.objects.filter(run=run)
+            .order_by("line", "pk")
+            .values_list("line", "outcome", "email", "detail")
+            .iterator(chunk_size=EXPORT_CHUNK_ROWS)
+        )
 
 
 def export_filename(topic: Topic, *, status: str = SubscriptionStatus.SUBSCRIBED) -> str:
@@ -128,19 +137,29 @@ def _export_rows(subscriptions: QuerySet[Subscription]) -> Iterator[tuple]:
             "frequency",
         )
     )
-    for email, external_id, locale, status, basis, consented_at, source, frequency in rows.iterator(
-        chunk_size=EXPORT_CHUNK_ROWS
-    ):
-        yield (
+    # Inside a transaction the server-side cursor is declared without HOLD, so PostgreSQL hands
+    # rows over as it finds them; outside one it would build the whole result before the first.
+    with transaction.atomic():
+        for (
             email,
-            external_id or "",
+            external_id,
             locale,
             status,
             basis,
-            _iso(consented_at),
-            source or "",
+            consented_at,
+            source,
             frequency,
-        )
+        ) in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
+            yield (
+                email,
+                external_id or "",
+                locale,
+                status,
+                basis,
+                _iso(consented_at),
+                source or "",
+                frequency,
+            )
 
 
 def _iso(moment: datetime.datetime | None) -> str:
