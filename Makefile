@@ -14,7 +14,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 TEST_DATABASE_OWNER_ROLE ?= prefcenter_test_owner
 TEST_DATABASE_APP_ROLE ?= prefcenter_test_app
 
-.PHONY: install run test lint format check clean chromium bench
+.PHONY: install run test lint format check clean chromium bench bench-import
 
 install: $(STAMP)
 
@@ -69,3 +69,7 @@ check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# The import benchmark (bench/import.py): needs PostgreSQL, like `make test`.
+bench-import: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/import.py $(BENCH_IMPORT_ARGS)

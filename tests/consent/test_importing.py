@@ -229,3 +229,30 @@ def test_it_reports_overlong_fields(tmp_path, topic):
             )
         )
     assert list(Contact.objects.values_list("email", flat=True)) == ["c@example.com"]
+
+
+def test_it_imports_a_suppression_list_and_refuses_one_without_a_reason(tmp_path, db):
+    path = write(tmp_path, "email\ngone@example.com\nGONE@example.com\n")
+    with pytest.raises(CommandError, match="needs a reason") as refused:
+        call_command("import_contacts", path, "--suppress", "--source", "esp", "--no-progress")
+    assert refused.value.returncode == 2
+    out = io.StringIO()
+    call_command(
+        "import_contacts",
+        path,
+        "--suppress",
+        "--reason",
+        "hard_bounce",
+        "--source",
+        "esp",
+        "--no-progress",
+        stdout=out,
+    )
+    assert "2 rows: 1 suppressed, 0 already suppressed, 0 invalid, 1 duplicate" in out.getvalue()
+    assert not Contact.objects.exists()
+
+
+def test_a_bad_file_exits_with_status_2(tmp_path, topic):
+    with pytest.raises(CommandError, match="Missing header") as refused:
+        run(write(tmp_path, "name\nAnn\n"))
+    assert refused.value.returncode == 2

@@ -172,6 +172,8 @@ def _chunk_copy(
                 staged.append(parsed)
         if taken >= CHUNK_ROWS:
             break
+    # Emptied at every commit, but a dry run's chunks and an outer transaction never commit.
+    cursor.execute("TRUNCATE import_staging")
     if staged:
         with cursor.copy(sql.STAGING_COPY) as copy:
             write_row = copy.write_row
@@ -188,7 +190,7 @@ def _report_copy(cursor, run: Import, errors: list) -> None:
 
 
 def _chunk(
-    cursor, run: Import, rows: Iterator, columns: _Columns, progress: _Progress
+    cursor, run: Import, rows: Iterator, columns: _Columns, progress: _Progress, first: bool
 ) -> Counter | None:
     """Import one chunk in the current transaction; its counts, or None at the end."""
     keep_address = run.mode != ImportMode.SUPPRESS
@@ -199,11 +201,11 @@ def _chunk(
     counts = Counter()
     if run.dry_run:
         savepoint = transaction.savepoint()
-        counts.update(sql.chunk_apply(cursor, run))
+        counts.update(sql.chunk_apply(cursor, run, first=first))
         errors.extend(sql.staging_report(cursor, run))
         transaction.savepoint_rollback(savepoint)
     else:
-        counts.update(sql.chunk_apply(cursor, run))
+        counts.update(sql.chunk_apply(cursor, run, first=first))
         sql.staging_report_write(cursor, run)
     counts[INVALID] += len(errors)
     _report_copy(cursor, run, errors)
@@ -222,14 +224,19 @@ def pipeline_run(
         return _finish(run, ImportStatus.FAILED, str(error))
     columns = _Columns.of(header)
     rows = rows_read(stream, header, tracker.add)
+    if run.committed_through_line:  # a run taken over from a stopped worker goes on after it
+        done = run.committed_through_line
+        rows = (item for item in rows if _line_of(item) > done)
     totals: Counter = Counter(run.counts)
     with connection.cursor() as cursor:
         sql.staging_create(cursor)
+        first = True
         while True:
             first_line = run.committed_through_line + 1
             try:
                 with transaction.atomic():
-                    counts = _chunk(cursor, run, rows, columns, tracker)
+                    counts = _chunk(cursor, run, rows, columns, tracker, first)
+                    first = False
                     if counts is None:
                         break
                     run.rows += counts.pop("rows")
@@ -252,6 +259,10 @@ def pipeline_run(
             if progress is not None:
                 progress(run)
     return _finish(run, ImportStatus.DONE, "")
+
+
+def _line_of(item) -> int:
+    return item.line if isinstance(item, BadLine) else item[0]
 
 
 def _line_reached(tracker: _Progress, run: Import) -> int:

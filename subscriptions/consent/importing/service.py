@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from celery import current_app
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ...models import Import, ImportFileChunk, Topic
@@ -19,6 +19,9 @@ from .pipeline import pipeline_run
 from .reading import MAX_LINE_BYTES, header_check
 
 TASK_NAME = "subscriptions.tasks.import_run"
+# pg_advisory_lock(key1, import id): held by the session running an import, for its whole run,
+# so a run whose worker died is told from a live one.
+RUN_LOCK = 1_229_804_628
 QUEUE = "marketing"
 # Stored file pieces: big enough to be few rows, small enough to hold one in memory.
 FILE_CHUNK_BYTES = 1024 * 1024
@@ -48,13 +51,45 @@ def _options_check(
         )
 
 
+def _runner_lock(cursor, import_id: int) -> bool:
+    """Take the session lock a live run holds; False when a live run holds it already."""
+    cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK, import_id])
+    return cursor.fetchone()[0]
+
+
+def _runner_unlock(cursor, import_id: int) -> None:
+    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK, import_id])
+
+
+def _stale_fail(run: Import) -> bool:
+    """Mark a `running` import whose runner is gone (its session lock is free) as failed."""
+    if run.status != ImportStatus.RUNNING or connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        if not _runner_lock(cursor, run.pk):
+            return False
+        _runner_unlock(cursor, run.pk)
+    ImportFileChunk.objects.filter(run_id=run.pk).delete()
+    return bool(
+        Import.objects.filter(pk=run.pk, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.FAILED,
+            finished_at=timezone.now(),
+            error=(
+                "The worker running this import stopped. Every row up to line "
+                f"{run.committed_through_line} is imported; import the file again for the rest "
+                "(rows already in change nothing)."
+            ),
+        )
+    )
+
+
 def _running_check(topic: Topic | None) -> None:
     if topic is None:
         return
     running = Import.objects.filter(
         topic=topic, status__in=ACTIVE_IMPORT_STATUSES, dry_run=False
     ).first()
-    if running is not None:
+    if running is not None and not _stale_fail(running):
         raise ImportAlreadyRunning(
             f"Import {running.pk} into topic {topic.slug!r} is still {running.status}; "
             "start this one when it has finished."
@@ -177,7 +212,7 @@ def import_run(import_id: int, *, progress: Callable[[Import], None] | None = No
     if not claimed:
         return run
     try:
-        pipeline_run(run, StoredFile(run), progress=progress)
+        pipeline_run(run, io.BufferedReader(StoredFile(run), FILE_CHUNK_BYTES), progress=progress)
     finally:
         ImportFileChunk.objects.filter(run=run).delete()
     return run

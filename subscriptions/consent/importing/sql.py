@@ -46,6 +46,13 @@ CREATE TEMPORARY TABLE IF NOT EXISTS import_staging (
     event_id bigint
 ) ON COMMIT DELETE ROWS
 """
+# The joins back from each statement's RETURNING rows find their staging row by these; without
+# them the planner, blind to a CTE's size, may loop over the whole chunk once per row.
+STAGING_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS import_staging_contact ON import_staging (contact_id)",
+    "CREATE INDEX IF NOT EXISTS import_staging_hash ON import_staging (hash)",
+    "CREATE INDEX IF NOT EXISTS import_staging_key ON import_staging (email_key)",
+)
 STAGING_COPY = (
     "COPY import_staging (line, email, email_key, hash, legacy_hash, external_id, locale, "
     "attributes) FROM STDIN"
@@ -83,14 +90,15 @@ WHERE s.hash = later.hash AND s.line < later.line
 
 # Any version's hash of the address, or an older spelling its contact keeps: what
 # Suppression.objects.for_address matches. Erasure leaves an `erased` suppression: matched too.
+# (Run after CONTACTS_FIND, which sets the contact of a known address.)
 SUPPRESSED = """
 (EXISTS (SELECT 1 FROM subscriptions_suppression x WHERE x.address_hash = s.hash)
  OR (s.legacy_hash IS NOT NULL
      AND EXISTS (SELECT 1 FROM subscriptions_suppression x WHERE x.address_hash = s.legacy_hash))
- OR EXISTS (SELECT 1 FROM subscriptions_contact c
-            JOIN subscriptions_contactaddresshash a ON a.contact_id = c.id
-            JOIN subscriptions_suppression x ON x.address_hash = a.address_hash
-            WHERE c.email_key = s.email_key AND c.erased_at IS NULL))
+ OR (s.contact_id IS NOT NULL
+     AND EXISTS (SELECT 1 FROM subscriptions_contactaddresshash a
+                 JOIN subscriptions_suppression x ON x.address_hash = a.address_hash
+                 WHERE a.contact_id = s.contact_id)))
 """
 
 KEEP_SUPPRESSED = f"""
@@ -302,6 +310,8 @@ UPDATE import_staging SET outcome = '{Outcome.UNCHANGED}' WHERE outcome IS NULL
 
 def staging_create(cursor) -> None:
     cursor.execute(STAGING_CREATE)
+    for statement in STAGING_INDEXES:
+        cursor.execute(statement)
 
 
 def _params(run: Import) -> dict:
@@ -332,7 +342,6 @@ def ledger_evidence(run: Import) -> str:
 
 def _contacts_place(cursor, params: dict) -> int:
     """Find or create the contact of every undecided row; returns how many were updated."""
-    cursor.execute(CONTACTS_FIND, params)
     cursor.execute(EXTERNAL_ID_TAKEN, params)
     cursor.execute(EXTERNAL_ID_TWICE, params)
     cursor.execute(CONTACTS_CREATE, params)
@@ -352,13 +361,15 @@ def chunk_events_written(cursor, run: Import) -> None:
     """
 
 
-def chunk_apply(cursor, run: Import) -> Counter:
+def chunk_apply(cursor, run: Import, *, first: bool = True) -> Counter:
     """Decide and write every row now in staging; returns the counts by outcome."""
     params = _params(run)
-    cursor.execute("ANALYZE import_staging")
+    if first:  # a chunk looks like the next: the planner's statistics of one serve them all
+        cursor.execute("ANALYZE import_staging")
     cursor.execute(DEDUPE, params)
     counts: Counter = Counter()
     if run.mode == ImportMode.SUBSCRIBE:
+        cursor.execute(CONTACTS_FIND, params)
         cursor.execute(KEEP_SUPPRESSED, params)
         counts["updated"] = _contacts_place(cursor, params)
         cursor.execute(SUBSCRIPTIONS_CLASSIFY, params)
@@ -383,6 +394,8 @@ def chunk_apply(cursor, run: Import) -> Counter:
     for outcome, number, created in cursor.fetchall():
         counts[outcome] += number
         counts["created"] += created
+    if run.mode == ImportMode.ATTRIBUTES:  # settled as one outcome; the updated ones are counted
+        counts[Outcome.UNCHANGED] -= counts["updated"]
     return counts
 
 

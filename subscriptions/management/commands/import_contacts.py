@@ -44,7 +44,7 @@ def summary(run: Import) -> str:
         )
     elif run.mode == ImportMode.ATTRIBUTES:
         body = (
-            f"{c.get('updated', 0)} updated, {c.get(Outcome.UNCHANGED, 0) - c.get('updated', 0)} "
+            f"{c.get('updated', 0)} updated, {c.get(Outcome.UNCHANGED, 0)} "
             f"unchanged, {c.get(Outcome.NOT_FOUND, 0)} not found, {invalid}"
         )
     else:
