@@ -6,6 +6,7 @@ from . import (  # noqa: F401  (registers the admin modules)
     campaigns,
     contacts,
     feedback,
+    imports,
     layouts,
     privacy,
     segments,

@@ -1,5 +1,5 @@
-"""Admin for ESP feedback: suppressions (search, add, bulk add, remove with a reason),
-complaint rates per campaign and per day, and the contact-import upload."""
+"""Admin for ESP feedback: suppressions (search, add, bulk add, remove with a reason) and
+complaint rates per campaign and per day. (Contact imports have their own pages: admin/imports.py.)"""
 
 from __future__ import annotations
 
@@ -16,22 +16,17 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
 from ..addresses import InvalidAddress, address_hash
-from ..consent.importing import ImportFileError, contacts_import
 from ..consent.suppression import suppression_add
 from ..consent.suppression_lists import suppression_add_many, suppression_remove
 from ..feedback.reports import ComplaintRate, complaint_rates_by_day
 from ..models import (
     CampaignComplaints,
-    ContactImport,
     SoftBounce,
     Suppression,
     SuppressionRemoval,
-    Topic,
 )
 from ..models.choices import (
     DeliveryStatus,
-    ImportRowOutcome,
-    LegalBasis,
     SuppressionReason,
     SuppressionScope,
 )
@@ -274,62 +269,3 @@ class CampaignComplaintsAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "daily_rates": complaint_rates_by_day(days=30)}
         return super().changelist_view(request, extra_context)
-
-
-# --- import ----------------------------------------------------------------------------------
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(label=_("CSV file (UTF-8, header with an 'email' column)"))
-    topic = forms.ModelChoiceField(queryset=Topic.objects.all(), to_field_name="slug")
-    source = forms.CharField(max_length=100, help_text=_("Where the list came from."))
-    legal_basis = forms.ChoiceField(choices=LegalBasis.choices)
-    dry_run = forms.BooleanField(required=False, label=_("Dry run (change nothing)"))
-
-
-@admin.register(ContactImport)
-class ContactImportAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    """The changelist of this proxy is the upload page: one service does the import."""
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None)
-        problems, summary = [], None
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-
-            shown = {
-                ImportRowOutcome.INVALID,
-                ImportRowOutcome.KEPT_UNSUBSCRIBED,
-                ImportRowOutcome.KEPT_SUPPRESSED,
-            }
-
-            def keep_problem(result):
-                if result.outcome in shown and len(problems) < 200:
-                    problems.append(result)
-
-            try:
-                summary = contacts_import(
-                    stream=data["file"].file,
-                    topic=data["topic"],
-                    source=data["source"],
-                    legal_basis=data["legal_basis"],
-                    dry_run=data["dry_run"],
-                    on_row=keep_problem,
-                )
-            except ImportFileError as error:
-                form.add_error("file", str(error))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "form": form,
-            "summary": summary,
-            "counts": sorted(summary.counts.items()) if summary else [],
-            "problems": problems,
-            "title": _("Import contacts"),
-        }
-        return render(request, "admin/subscriptions/contactimport/upload.html", context)
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("subscriptions.add_contact")

@@ -11,6 +11,7 @@ from unfold.admin import ModelAdmin
 from ..models import Topic
 from ..models.choices import Frequency
 from ..models.contacts import TOPIC_LANGUAGES, translated_field
+from .exports import SubscribersExportMixin
 
 # One name and one description box per language the pages speak, beside the default ones.
 _TRANSLATIONS = [
@@ -48,7 +49,7 @@ class TopicForm(forms.ModelForm):
 
 
 @admin.register(Topic)
-class TopicAdmin(ModelAdmin):
+class TopicAdmin(SubscribersExportMixin, ModelAdmin):
     form = TopicForm
     list_display = ["name", "slug", "channel", "is_active", "position", "subscriber_count"]
     list_editable = ["position"]

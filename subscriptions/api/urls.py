@@ -9,6 +9,7 @@ from .views import (
     campaigns,
     consent,
     contacts,
+    exports,
     imports,
     preference_links,
     privacy,
@@ -29,6 +30,11 @@ REDOC_STYLE_HASHES = [
 
 v1 = [
     path("topics/", topics.TopicsView.as_view(), name="api-topics"),
+    path(
+        "topics/<str:slug>/subscribers.csv",
+        exports.TopicSubscribersCsvView.as_view(),
+        name="api-topic-subscribers-csv",
+    ),
     path("contacts/", contacts.ContactsView.as_view(), name="api-contacts"),
     path("contacts/<int:pk>/", contacts.ContactView.as_view(), name="api-contact"),
     path(

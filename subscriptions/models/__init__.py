@@ -1,4 +1,4 @@
-from .admin_proxies import CampaignComplaints, ContactImport, DataSubject
+from .admin_proxies import CampaignComplaints, DataSubject
 from .api import ApiKey
 from .campaigns import Campaign, CampaignTestSend, Delivery
 from .confirmations import ConfirmationRequest
@@ -27,7 +27,6 @@ __all__ = [
     "ConsentEvent",
     "Contact",
     "ContactAddressHash",
-    "ContactImport",
     "DataSubject",
     "Delivery",
     "EmailLayout",

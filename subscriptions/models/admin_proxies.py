@@ -20,15 +20,6 @@ class CampaignComplaints(Campaign):
         verbose_name_plural = _("complaint rates")
 
 
-class ContactImport(Contact):
-    """The admin's contact-import upload page hangs off this proxy (admin/feedback.py)."""
-
-    class Meta:
-        proxy = True
-        verbose_name = _("contact import")
-        verbose_name_plural = _("contact imports")
-
-
 class DataSubject(Contact):
     """Contacts seen from the privacy desk: the admin list with export and erasure actions
     (admin/privacy.py)."""

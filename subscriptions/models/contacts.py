@@ -197,6 +197,8 @@ class Subscription(models.Model):
     class Meta:
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
+        # Exports hand over personal data in bulk: a role of its own, apart from viewing.
+        permissions = [("export_subscribers", _("Can export a topic's subscribers as CSV"))]
         constraints = [
             models.UniqueConstraint(fields=["contact", "topic"], name="one_subscription_per_topic"),
         ]

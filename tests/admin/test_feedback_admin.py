@@ -13,9 +13,7 @@ from subscriptions.feedback.reports import ComplaintRate, complaint_rate
 from subscriptions.models import (
     Campaign,
     ConsentEvent,
-    Contact,
     Delivery,
-    Subscription,
     Suppression,
     SuppressionRemoval,
 )
@@ -147,31 +145,3 @@ def test_it_shows_complaint_rates_per_campaign_and_day(staff, topic):
         (0, 1),
         (4, 0),
     ]
-
-
-def test_it_imports_an_uploaded_csv_in_the_admin(staff, topic):
-    suppression_add(email="gone@example.com", reason="unsubscribed_all", by=STAFF)
-    upload = SimpleUploadedFile("c.csv", b"email\nnew@example.com\ngone@example.com\nbad\n")
-    response = staff.post(
-        "/admin/subscriptions/contactimport/",
-        {"file": upload, "topic": topic.slug, "source": "fair", "legal_basis": "consent"},
-    )
-    assert response.status_code == 200
-    summary = response.context["summary"]
-    assert (summary.counts["subscribed"], summary.counts["kept_suppressed"], summary.invalid) == (
-        1,
-        1,
-        1,
-    )
-    assert Subscription.objects.get(contact__email="new@example.com").status == "subscribed"
-    assert not Contact.objects.filter(email="gone@example.com").exists()
-
-
-def test_it_shows_a_clear_error_for_an_upload_without_header(staff, topic):
-    upload = SimpleUploadedFile("c.csv", b"first_name\nAnn\n")
-    response = staff.post(
-        "/admin/subscriptions/contactimport/",
-        {"file": upload, "topic": topic.slug, "source": "fair", "legal_basis": "consent"},
-    )
-    assert response.status_code == 200
-    assert "Missing header" in response.content.decode()

@@ -9,15 +9,11 @@ modes: subscribe to a topic, add to the suppression list (hashes only), update a
 from __future__ import annotations
 
 from .errors import ImportAlreadyRunning, ImportFileError
-from .rowwise import ImportSummary, RowResult, contacts_import
 from .service import import_run, import_start
 
 __all__ = [
     "ImportAlreadyRunning",
     "ImportFileError",
-    "ImportSummary",
-    "RowResult",
-    "contacts_import",
     "import_run",
     "import_start",
 ]
