@@ -1,4 +1,5 @@
-"""The console's "Export subscribers" button, on the topic list (each row) and a topic's page.
+"""The console's "Export subscribers" buttons: on the topic list (each row) and a topic's page,
+and on a segment's page (the subscribers a campaign on its topic would reach now).
 
 It streams the CSV of consent.exports to staff holding the `export_subscribers` permission (the
 export hands over personal data in bulk: a role may view topics without it). Each export is
@@ -7,18 +8,23 @@ logged with the staff member's username.
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.contrib import messages
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action
 
+from ..campaigns.segments import segment_contacts
 from ..consent.exports import (
     EXPORT_STATUSES,
     export_filename,
+    segment_subscriptions,
     subscribers_export,
     topic_subscriptions,
 )
-from ..models import Topic
+from ..csv_safety import csv_download
+from ..models import Segment, Topic
 from ..models.choices import SubscriptionStatus
 
 EXPORT_PERMISSION = "subscriptions.export_subscribers"
@@ -53,7 +59,38 @@ class SubscribersExportMixin:
             exported_by=request.user.get_username(),
             what=f"topic {topic.slug}, {status}",
         )
-        response = StreamingHttpResponse(pieces, content_type="text/csv; charset=utf-8")
-        filename = export_filename(topic, status=status)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_download(pieces, export_filename(topic, status=status))
+
+
+class SegmentSubscribersExportMixin:
+    """For SegmentAdmin: the export of a segment of a topic, as an action of its page."""
+
+    actions_detail = ["export_segment_subscribers"]
+
+    def has_export_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm(EXPORT_PERMISSION)
+
+    @action(
+        description=_("Export subscribers"),
+        url_path="export-subscribers",
+        permissions=["export", "view"],
+        icon="download",
+    )
+    def export_segment_subscribers(self, request: HttpRequest, object_id: str):
+        if not str(object_id).isdigit():
+            raise Http404
+        segment = get_object_or_404(Segment.objects.select_related("topic"), pk=object_id)
+        if segment.topic is None:
+            messages.error(
+                request,
+                _("This segment has no topic: give it one to export the subscribers it selects."),
+            )
+            return redirect(reverse("admin:subscriptions_segment_change", args=[segment.pk]))
+        pieces = subscribers_export(
+            subscriptions=segment_subscriptions(
+                segment_contacts(segment=segment), topic=segment.topic
+            ),
+            exported_by=request.user.get_username(),
+            what=f"segment {segment.pk} on topic {segment.topic.slug}",
+        )
+        return csv_download(pieces, export_filename(segment.topic, segment_name=segment.name))

@@ -27,6 +27,7 @@ from ..campaigns.segments import (
 )
 from ..models import Contact, Segment, Topic
 from ..models.choices import SegmentField, SegmentMatch, SegmentOperator
+from .exports import SegmentSubscribersExportMixin
 
 # How many recent contacts the builder reads to suggest attribute names (a sample, not a scan).
 ATTRIBUTE_SAMPLE = 500
@@ -91,7 +92,7 @@ def builder_vocabulary() -> dict:
 
 
 @admin.register(Segment)
-class SegmentAdmin(ModelAdmin):
+class SegmentAdmin(SegmentSubscribersExportMixin, ModelAdmin):
     form = SegmentForm
     change_form_template = "admin/subscriptions/segment/change_form.html"
     list_display = ["name", "topic", "conditions", "campaign_count", "updated_at"]

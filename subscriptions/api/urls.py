@@ -98,6 +98,11 @@ v1 = [
     path("segments/", segments.SegmentsView.as_view(), name="api-segments"),
     path("segments/<int:pk>/", segments.SegmentView.as_view(), name="api-segment"),
     path("segments/<int:pk>/count/", segments.SegmentCountView.as_view(), name="api-segment-count"),
+    path(
+        "segments/<int:pk>/subscribers.csv",
+        exports.SegmentSubscribersCsvView.as_view(),
+        name="api-segment-subscribers-csv",
+    ),
 ]
 
 urlpatterns = [

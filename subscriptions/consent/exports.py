@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.text import slugify
 
 from ..csv_safety import csv_writer
 from ..models import ConsentEvent, Contact, Import, ImportRowError, Subscription, Topic
@@ -105,10 +106,13 @@ def _report_rows(run: Import) -> Iterator[tuple]:
         )
 
 
-def export_filename(topic: Topic, *, status: str = SubscriptionStatus.SUBSCRIBED) -> str:
+def export_filename(
+    topic: Topic, *, status: str = SubscriptionStatus.SUBSCRIBED, segment_name: str = ""
+) -> str:
     today = timezone.now().strftime("%Y-%m-%d")
     standing = "subscribers" if status == SubscriptionStatus.SUBSCRIBED else status
-    return f"{topic.slug}-{standing}-{today}.csv"
+    narrowed = f"-{slugify(segment_name)[:40]}" if segment_name else ""
+    return f"{topic.slug}{narrowed}-{standing}-{today}.csv"
 
 
 def _export_rows(subscriptions: QuerySet[Subscription]) -> Iterator[tuple]:

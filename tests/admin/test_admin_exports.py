@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from subscriptions.models import Segment
 from tests.factories import ContactFactory, SubscriptionFactory
 
 
@@ -24,7 +25,9 @@ def staff_client(django_user_model, name: str, *codenames: str) -> Client:
 
 @pytest.fixture
 def exporter(django_user_model):
-    return staff_client(django_user_model, "erin", "view_topic", "export_subscribers")
+    return staff_client(
+        django_user_model, "erin", "view_topic", "view_segment", "export_subscribers"
+    )
 
 
 @pytest.fixture
@@ -70,3 +73,22 @@ def test_it_refuses_the_export_to_staff_without_the_permission(viewer, topic):
 
 def test_it_answers_404_for_an_unknown_topic(exporter, db):
     assert exporter.get("/admin/subscriptions/topic/999999/export-subscribers/").status_code == 404
+
+
+def test_it_exports_a_segments_subscribers_only_to_who_may_export(exporter, viewer, topic):
+    SubscriptionFactory(contact=ContactFactory(email="dan@example.com", locale="da"), topic=topic)
+    SubscriptionFactory(contact=ContactFactory(email="eve@example.com", locale="en"), topic=topic)
+    rules = {
+        "match": "all",
+        "groups": [
+            {"match": "any", "conditions": [{"field": "locale", "op": "equals", "value": "da"}]}
+        ],
+    }
+    segment = Segment.objects.create(name="Danes", topic=topic, rules=rules)
+    url = f"/admin/subscriptions/segment/{segment.pk}/export-subscribers/"
+
+    response = exporter.get(url)
+    text = b"".join(response.streaming_content).decode()
+
+    assert [row["email"] for row in csv.DictReader(io.StringIO(text))] == ["dan@example.com"]
+    assert viewer.get(url).status_code == 403

@@ -10,6 +10,7 @@ from django.http import StreamingHttpResponse
 
 from subscriptions.api.keys import api_key_create
 from subscriptions.consent.exports import EXPORT_COLUMNS
+from subscriptions.models import Segment
 from tests.factories import ContactFactory, SubscriptionFactory
 from tests.support.api import ApiClient
 
@@ -96,3 +97,39 @@ def test_it_is_in_the_openapi_schema(api, db):
 
     operation = schema["paths"]["/api/v1/topics/{slug}/subscribers.csv"]["get"]
     assert "text/csv" in operation["responses"]["200"]["content"]
+
+
+DANES = {
+    "match": "all",
+    "groups": [
+        {"match": "any", "conditions": [{"field": "locale", "op": "equals", "value": "da"}]}
+    ],
+}
+
+
+def test_it_exports_only_the_subscribers_a_segment_selects(api, topic):
+    SubscriptionFactory(contact=ContactFactory(email="dan@example.com", locale="da"), topic=topic)
+    SubscriptionFactory(contact=ContactFactory(email="eve@example.com", locale="en"), topic=topic)
+    SubscriptionFactory(
+        contact=ContactFactory(email="dora@example.com", locale="da"),
+        topic=topic,
+        status="unsubscribed",
+    )
+    segment = Segment.objects.create(name="Danes", topic=topic, rules=DANES)
+
+    response = api.get(f"{V1}/segments/{segment.pk}/subscribers.csv")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith(
+        f'attachment; filename="{topic.slug}-danes-subscribers-'
+    )
+    assert [row["email"] for row in rows(response)] == ["dan@example.com"]
+
+
+def test_a_segment_export_of_a_segment_without_topic_asks_for_one(api, topic):
+    segment = Segment.objects.create(name="Danes anywhere", rules=DANES)
+
+    assert api.get(f"{V1}/segments/{segment.pk}/subscribers.csv").json()["error"] == "invalid"
+    named = api.get(f"{V1}/segments/{segment.pk}/subscribers.csv", {"topic": topic.slug})
+    assert named.status_code == 200
+    assert api.get(f"{V1}/segments/999999/subscribers.csv").status_code == 404
