@@ -16,8 +16,8 @@ class CampaignComplaints(Campaign):
 
     class Meta:
         proxy = True
-        verbose_name = _("complaint rate")
-        verbose_name_plural = _("complaint rates")
+        verbose_name = _("campaign report")
+        verbose_name_plural = _("campaign reports")
 
 
 class ContactImport(Contact):
@@ -25,8 +25,8 @@ class ContactImport(Contact):
 
     class Meta:
         proxy = True
-        verbose_name = _("contact import")
-        verbose_name_plural = _("contact imports")
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
 
 
 class DataSubject(Contact):
@@ -35,5 +35,5 @@ class DataSubject(Contact):
 
     class Meta:
         proxy = True
-        verbose_name = _("data subject (export / erase)")
-        verbose_name_plural = _("data subjects (export / erase)")
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
