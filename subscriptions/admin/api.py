@@ -13,7 +13,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from django.views.decorators.cache import never_cache
 from unfold.admin import ModelAdmin
 
 from ..api.keys import api_key_create, api_key_revoke
@@ -77,7 +76,6 @@ class ApiKeyAdmin(ModelAdmin):
 
     # --- create: the secret is shown on the answer to the POST, and nowhere ever again --------
 
-    @never_cache
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context=None
     ) -> HttpResponse:

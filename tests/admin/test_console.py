@@ -227,7 +227,7 @@ def test_the_dashboard_flags_claims_older_than_a_minute(client, staff, topic):
 
 def test_the_dashboard_shows_failed_webhooks_once_the_hook_counts_them(client, staff, monkeypatch):
     client.force_login(staff)
-    assert "webhook" not in client.get(reverse("admin:index")).content.decode()
+    assert "failed webhook deliver" not in client.get(reverse("admin:index")).content.decode()
     monkeypatch.setattr(dashboard, "failed_webhook_count", lambda: 3)
     page = client.get(reverse("admin:index")).content.decode()
     assert "3 failed webhook deliveries" in page
@@ -244,7 +244,7 @@ def test_it_creates_a_key_and_shows_the_secret_only_once(client, staff):
     key = ApiKey.objects.get(name="crm-sync")
     secret = answer.context["secret"]
     assert secret in answer.content.decode()
-    assert answer["Cache-Control"] == "no-store"
+    assert "no-store" in answer["Cache-Control"]
     assert api_key_lookup(secret) == key
     assert key.scopes == ["read", "send"]
     later = [

@@ -9,6 +9,7 @@ var/screenshots/console/<width>/ (gitignored).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,5 +88,7 @@ def test_it_passes_axe_on_every_console_page(width, console_data, site_url, brow
         visited += 1
         problems[name] = check(page, name, width)
 
+    failing = {name: found for name, found in problems.items() if found}
+    (SCREENSHOTS / width / "axe.json").write_text(json.dumps(failing, indent=2))
     assert visited > 20  # the registry walk found the console's pages
-    assert {name: found for name, found in problems.items() if found} == {}
+    assert failing == {}
