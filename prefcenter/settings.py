@@ -423,6 +423,7 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "subscriptions.admin.dashboard.dashboard_callback",
     "STYLES": [lambda request: static("subscriptions/console.css")],
+    "SCRIPTS": [lambda request: static("subscriptions/console.js")],
     "COLORS": {"primary": _brand_palette},
     "SIDEBAR": {
         "show_search": True,
