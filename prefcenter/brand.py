@@ -12,6 +12,8 @@ WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
 # unfold's base-100 (the active sidebar row): brand-coloured text must stay readable on it too.
 LIGHTEST_BACKGROUND = (243, 244, 246)
+# unfold's base-900 (the dark theme's page).
+DARKEST_BACKGROUND = (17, 24, 39)
 # WCAG 2.x AA for normal text, with a little room for rounding in the browser.
 AA_CONTRAST = 4.6
 
@@ -65,17 +67,30 @@ def readable_on_light(rgb: RGB) -> RGB:
     return darker
 
 
+def readable_on_dark(rgb: RGB) -> RGB:
+    """`rgb` lightened just enough to read as text on the dark theme's background, where
+    unfold draws links and the active menu entry in primary-500."""
+    lighter, step = rgb, 0
+    while contrast(lighter, DARKEST_BACKGROUND) < AA_CONTRAST and step < 100:
+        step += 1
+        lighter = mix(rgb, WHITE, step / 100)
+    return lighter
+
+
 def brand_palette(brand: str) -> dict[str, str]:
     """unfold's primary shades 50…950 from one brand colour.
 
     unfold draws buttons in primary-600 with white text and links in primary-600 on white, so
-    600 is the brand made readable (readable_on_light); lighter shades mix it with white, darker
-    ones with black. Any colour works: a pale yellow gives a dark olive 600, a navy stays navy.
+    600 is the brand made readable (readable_on_light); the dark theme's links use 500, made
+    readable on dark (readable_on_dark); lighter shades mix 500 with white, darker ones mix 600
+    with black. Any colour works: a pale yellow gives a dark olive 600, a navy stays navy.
     Raises InvalidColor for a value that is not a hex colour.
     """
     rgb = parse_hex(brand)
     base = readable_on_light(rgb)
-    lighter = rgb if relative_luminance(rgb) > relative_luminance(base) else mix(base, WHITE, 0.15)
+    lighter = readable_on_dark(
+        rgb if relative_luminance(rgb) > relative_luminance(base) else mix(base, WHITE, 0.15)
+    )
     shades = {
         "50": mix(lighter, WHITE, 0.92),
         "100": mix(lighter, WHITE, 0.84),

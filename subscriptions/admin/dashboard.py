@@ -23,6 +23,23 @@ TARGET_COLOR = "#b45309"
 LIMIT_COLOR = "#b91c1c"
 
 
+# Chart.js options for both charts: a legend (colour alone must not carry the meaning), whole
+# numbers on the count axis, bars wide enough to see.
+CHART_OPTIONS = {
+    "aspectRatio": 1.8,
+    "plugins": {"legend": {"display": True, "position": "bottom"}},
+    "scales": {
+        "x": {"grid": {"display": False}},
+        "y": {"beginAtZero": True, "ticks": {"precision": 0}},
+    },
+    "datasets": {"bar": {"maxBarThickness": 36, "borderRadius": 4}},
+}
+COMPLAINT_OPTIONS = {
+    **CHART_OPTIONS,
+    "scales": {"x": {"grid": {"display": False}}, "y": {"beginAtZero": True, "suggestedMax": 0.4}},
+}
+
+
 def audience_chart(board: Dashboard) -> str:
     return json.dumps(
         {
@@ -100,6 +117,8 @@ def dashboard_callback(request: HttpRequest, context: dict) -> dict:
             "board": board,
             "audience_chart": audience_chart(board),
             "complaint_chart": complaint_chart(board),
+            "audience_options": json.dumps(CHART_OPTIONS),
+            "complaint_options": json.dumps(COMPLAINT_OPTIONS),
             "complaint_overall": overall,
             "complaint_level": level,
             "attention_count": attention,

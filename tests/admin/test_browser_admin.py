@@ -57,7 +57,7 @@ def test_it_shows_why_staff_cannot_resubscribe_someone_who_opted_out(
     actions.get_by_label("Evidence").fill("Said yes on the phone")
     actions.get_by_role("button", name="Subscribe (with evidence)").click()
 
-    expect(page.locator(".messagelist .error")).to_contain_text(
+    expect(page.locator(".errornote")).to_contain_text(
         "cannot subscribe alice@example.com to Product news again"
     )
     assert Subscription.objects.get(contact=subscribed_alice).status == "unsubscribed"

@@ -21,6 +21,7 @@ from tests.sending_factories import CampaignFactory
 
 WHITE = (255, 255, 255)
 LIGHT_GREY = (243, 244, 246)
+DARK_PAGE = (17, 24, 39)
 
 
 @pytest.fixture
@@ -68,6 +69,7 @@ def test_it_derives_a_palette_whose_buttons_and_links_read_at_aa(brand):
     button = parse_hex(palette["600"])
     assert contrast(button, WHITE) >= 4.5
     assert contrast(button, LIGHT_GREY) >= 4.5
+    assert contrast(parse_hex(palette["500"]), DARK_PAGE) >= 4.5
 
 
 def test_it_keeps_a_dark_brand_colour_as_it_is():
