@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.urls import reverse
+
 from subscriptions.api.errors import DATABASE_ERRORS
 from subscriptions.views.errors import database_unavailable
 from subscriptions.views.health import healthz
@@ -46,3 +49,20 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, DATABASE_ERRORS):
             return None
         return database_unavailable(request, exception)
+
+
+class ConsolePolicyMiddleware:
+    """Gives the staff console's responses settings.CSP_CONSOLE, every other page keeping the
+    strict policy. A view's own replacement (the email preview's) still wins where it speaks."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith(reverse("admin:index")):
+            response._csp_replace = {
+                **settings.CSP_CONSOLE,
+                **(getattr(response, "_csp_replace", None) or {}),
+            }
+        return response

@@ -24,9 +24,11 @@ import csp.constants as _csp_constants
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
 
+from .brand import InvalidColor, brand_palette
 from .esps import ESP_NAMES, SIGNING_KEYS, default_esp_webhooks
 
 # --- Paths and environment helpers --------------------------------------------------------------
@@ -212,6 +214,15 @@ CSP_EMAIL_PREVIEW = {
     "style-src": ["'self'", "'unsafe-inline'"],
     "img-src": ["'self'", "data:", "https:"],
 }
+# The staff console (django-unfold under /admin/) runs Alpine.js, whose build evaluates its x-*
+# attributes with the Function constructor, and writes the brand palette in an inline <style>:
+# its responses alone allow eval and inline styles (prefcenter.middleware.ConsolePolicyMiddleware).
+# An inline <script> still needs the nonce, and the console's logo may come from anywhere https.
+CSP_CONSOLE = {
+    "script-src": ["'self'", _csp_constants.NONCE, "'unsafe-eval'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "https:"],
+}
 
 # --- Applications and middleware ----------------------------------------------------------------
 INSTALLED_APPS = [
@@ -241,6 +252,8 @@ MIDDLEWARE = [
     "prefcenter.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # After CSPMiddleware, so it marks a console response before the policy header is written.
+    "prefcenter.middleware.ConsolePolicyMiddleware",
     # Static files (admin CSS, page assets) are served by the app itself, so the same gunicorn
     # process works behind any proxy or none.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -422,6 +435,34 @@ if "WEBHOOK_SECRET" not in ANYMAIL:
     _webhook_secret = env_required("ANYMAIL_WEBHOOK_SECRET", "dev:webhook-secret")
     if _webhook_secret:
         ANYMAIL["WEBHOOK_SECRET"] = _webhook_secret
+
+# --- The staff console (django-unfold over the admin) ----------------------------------------------
+# Optional logo shown in the console's sidebar and sign-in page (an https or /static/ URL).
+CONSOLE_LOGO_URL = env_str("CONSOLE_LOGO_URL", "")
+# The console's brand colour; its shades are derived so any colour keeps AA text contrast.
+BRAND_COLOR = env_str("BRAND_COLOR", "#1d4ed8")
+try:
+    _brand_palette = brand_palette(BRAND_COLOR)
+except InvalidColor as exc:
+    raise ImproperlyConfigured(f"BRAND_COLOR: {exc}") from None
+UNFOLD = {
+    "SITE_TITLE": ORGANIZATION_NAME,
+    "SITE_HEADER": ORGANIZATION_NAME,
+    "SITE_SUBHEADER": _("Preference center"),
+    "SITE_SYMBOL": "mark_email_read",
+    "SITE_LOGO": CONSOLE_LOGO_URL or None,
+    "SITE_URL": "/",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "subscriptions.admin.dashboard.dashboard_callback",
+    "STYLES": [lambda request: static("subscriptions/console.css")],
+    "SCRIPTS": [lambda request: static("subscriptions/console.js")],
+    "COLORS": {"primary": _brand_palette},
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "prefcenter.console.sidebar_navigation",
+    },
+}
 
 # --- Consent and tokens -------------------------------------------------------------------------
 # The keyed hash of suppressed addresses must survive SECRET_KEY rotation, so it has its own key.

@@ -48,13 +48,28 @@ def api_key_create(*, name: str, scopes: list[str] | None = None) -> tuple[ApiKe
     return key, secret
 
 
-def api_key_revoke(*, key: ApiKey) -> bool:
-    """Revoke a key at once. Idempotent; returns whether it was active."""
+def api_key_revoke(*, key: ApiKey, by=None) -> bool:
+    """Revoke a key at once, recording when and (`by`, a staff user) who. Idempotent: a key
+    already revoked keeps its first revocation; returns whether it was active."""
     changed = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+        revoked_at=timezone.now(), revoked_by=by
     )
-    key.refresh_from_db(fields=["revoked_at"])
+    key.refresh_from_db(fields=["revoked_at", "revoked_by"])
     return bool(changed)
+
+
+class DuplicateKeyName(ValueError):
+    """An API key with this name exists already (names are unique: the ledger's actor)."""
+
+
+def api_key_name_check(name: str) -> str:
+    """The name stripped; raises DuplicateKeyName if taken, ValueError if empty or too long."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValueError("The name must be 1 to 100 characters.")
+    if ApiKey.objects.filter(name=name).exists():
+        raise DuplicateKeyName(f"An API key named {name!r} already exists.")
+    return name
 
 
 def api_key_lookup(secret: str) -> ApiKey | None:

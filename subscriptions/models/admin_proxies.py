@@ -16,8 +16,8 @@ class CampaignComplaints(Campaign):
 
     class Meta:
         proxy = True
-        verbose_name = _("complaint rate")
-        verbose_name_plural = _("complaint rates")
+        verbose_name = _("campaign report")
+        verbose_name_plural = _("campaign reports")
 
 
 class DataSubject(Contact):
@@ -26,5 +26,5 @@ class DataSubject(Contact):
 
     class Meta:
         proxy = True
-        verbose_name = _("data subject (export / erase)")
-        verbose_name_plural = _("data subjects (export / erase)")
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +19,16 @@ class ApiKey(models.Model):
     prefix = models.CharField(_("prefix"), max_length=16, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # The staff user who revoked the key in the console (none for a key revoked elsewhere).
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
     # ApiScope values. Keys made before scopes existed were given all of them.
     scopes = models.JSONField(_("scopes"), default=all_api_scopes, editable=False)

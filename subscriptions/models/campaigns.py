@@ -155,8 +155,8 @@ class CampaignTestSend(models.Model):
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:
-        verbose_name = _("campaign test send")
-        verbose_name_plural = _("campaign test sends")
+        verbose_name = _("sent test")
+        verbose_name_plural = _("sent tests")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

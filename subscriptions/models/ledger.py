@@ -90,8 +90,9 @@ class ConsentEvent(models.Model):
     hash = models.CharField(max_length=64, db_default="", editable=False)
 
     class Meta:
-        verbose_name = _("consent event")
-        verbose_name_plural = _("consent events")
+        # Marketer words in the console: the ledger is "Consent history".
+        verbose_name = _("consent history entry")
+        verbose_name_plural = _("consent history")
         ordering = ["created_at", "id"]
         indexes = [
             # The insert trigger finds a contact's chain head; verify_ledger walks each chain.

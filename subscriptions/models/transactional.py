@@ -27,8 +27,8 @@ class TransactionalMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = _("transactional message")
-        verbose_name_plural = _("transactional messages")
+        verbose_name = _("system email")
+        verbose_name_plural = _("system emails")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -98,14 +98,6 @@ def test_the_count_view_is_for_staff_only(client, topic):
     assert "/login/" in response["Location"]
 
 
-@pytest.fixture
-def csp_expected() -> list[str]:
-    # The console theme's own scripts (unfold's Alpine.js evaluates its attributes, and it sets
-    # inline styles) meet the strict CSP on every admin page; the console branch owns that.
-    # The builder itself adds no inline script or style.
-    return ["script-src eval", "style-src"]
-
-
 def log_in(page, client, user, site_url: str) -> None:
     """A staff session cookie in the browser (the login page is the console branch's)."""
     client.force_login(user)

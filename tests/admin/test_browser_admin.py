@@ -24,6 +24,9 @@ def log_in(page, site_url: str, next_path: str) -> None:
     page.get_by_label("Username").fill("sam")
     page.get_by_label("Password").fill("pw-sam-staff-123")
     page.get_by_role("button", name="Log in").click()
+    # The console's pages are heavier than the old admin's: wait for the landing page itself
+    # (the page's 15 s timeout), not only the 5 s an expectation waits.
+    page.wait_for_url(f"**{next_path}")
 
 
 def test_it_unsubscribes_a_contact_from_the_admin_as_the_staff_user(
@@ -57,7 +60,7 @@ def test_it_shows_why_staff_cannot_resubscribe_someone_who_opted_out(
     actions.get_by_label("Evidence").fill("Said yes on the phone")
     actions.get_by_role("button", name="Subscribe (with evidence)").click()
 
-    expect(page.locator(".messagelist .error")).to_contain_text(
+    expect(page.locator(".errornote")).to_contain_text(
         "cannot subscribe alice@example.com to Product news again"
     )
     assert Subscription.objects.get(contact=subscribed_alice).status == "unsubscribed"

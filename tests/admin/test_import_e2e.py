@@ -66,15 +66,6 @@ def worker(transactional_db):
     app.control.purge()
 
 
-@pytest.fixture
-def csp_expected() -> list[str]:
-    # unfold's console (Alpine.js) needs eval and inline styles, which our Content-Security-Policy
-    # refuses: already so on main (tests/admin/test_browser_admin.py fails the same way), for the
-    # console branch to settle. Until then its overlay also covers the page, so these tests press
-    # keys rather than click. The import pages' own script and styles need neither.
-    return ["script-src eval", "Applying inline style", "style-src-elem inline"]
-
-
 def press(locator, key: str = "Enter") -> None:
     locator.focus()
     locator.press(key)

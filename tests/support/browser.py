@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+import axe_playwright_python
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -108,3 +109,30 @@ def site_url(live_server, settings) -> str:
     """Links built by subscriptions.consent.tokens point at the live server during the test."""
     settings.SITE_URL = live_server.url
     return live_server.url
+
+
+# axe-core as the axe-playwright-python package installs it (never a copy in this repository).
+AXE_SCRIPT = Path(axe_playwright_python.__file__).with_name("axe.min.js")
+BLOCKING_IMPACTS = ("critical", "serious")
+
+
+def axe(page: Page, *, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:
+    """Run axe-core on the page as it is now; the violations of these impacts.
+
+    Playwright's evaluate runs outside the page's Content-Security-Policy, so the strict policy
+    of our pages stays as it is. Each violation keeps axe's id, impact, help and the offending
+    nodes' selectors, enough to find the element from the test's failure message.
+    """
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT.read_text())
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [", ".join(node["target"]) for node in v["nodes"]][:5],
+        }
+        for v in results["violations"]
+        if v["impact"] in impacts
+    ]

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from subscriptions.api.keys import UnknownScope, api_key_create, api_scopes_parse
-from subscriptions.models import ApiKey
+from subscriptions.api.keys import api_key_create, api_key_name_check, api_scopes_parse
 from subscriptions.models.choices import ApiScope
 
 
@@ -19,15 +18,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name: str, scopes: str, **options):
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise CommandError("The name must be 1 to 100 characters.")
         try:
             wanted = api_scopes_parse(scopes)
-        except UnknownScope as exc:
+            name = api_key_name_check(name)
+        except ValueError as exc:
             raise CommandError(str(exc)) from None
-        if ApiKey.objects.filter(name=name).exists():
-            raise CommandError(f"An API key named {name!r} already exists.")
         key, secret = api_key_create(name=name, scopes=wanted)
         self.stderr.write(
             f"Created API key {key.name!r} ({key.prefix}…) with scopes {','.join(key.scopes)}. "
