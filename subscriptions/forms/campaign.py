@@ -151,7 +151,8 @@ class CampaignForm(forms.ModelForm):
             self.data = self.data.copy()
             self.data["body_source"] = self.data["html_body"]
             self.source_format = BodyFormat.HTML
-        self.fields["body_format"].required = False  # not posted: the format stays
+        if "body_format" in self.fields:  # absent on a started (read-only) campaign's page
+            self.fields["body_format"].required = False  # not posted: the format stays
         self.instance._authoring_source_format = self.source_format
         if "body_source" in self.fields:
             self.fields["body_source"].widget = body_widget(self.source_format)

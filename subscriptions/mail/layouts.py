@@ -74,11 +74,17 @@ def compiled_layout(layout: EmailLayout, language: str) -> CompiledLayout:
     return _compile(branding(layout), language)
 
 
+# mrml links Google Fonts for the font names it knows (Roboto, Open Sans, ...): a message would
+# then tell Google every time someone opens it, and the console's preview policy refuses the
+# stylesheet. Our layouts name system fonts first; no font is ever fetched.
+NO_REMOTE_FONTS = mrml.RenderOptions(fonts={})
+
+
 @functools.lru_cache(maxsize=128)
 def _compile(brand: Branding, language: str) -> CompiledLayout:
     source = _mjml_source(brand, language)
     try:
-        html = mrml.to_html(source).content
+        html = mrml.to_html(source, render_options=NO_REMOTE_FONTS).content
     except Exception as exc:  # mrml raises its own parser errors; all mean the same here
         raise InvalidLayout(f"The layout's MJML does not compile: {exc}") from exc
     if html.count(_BODY_SLOT) != 1 or html.count(_FOOTER_SLOT) != 1:

@@ -295,6 +295,8 @@ def test_a_campaign_in_a_layout_keeps_its_body_footer_and_brand(bilingual, setti
     assert message.html.index("Hello in English") < message.html.index("prefcenter-footer")
     assert "@media" in message.html  # the phone rules stay in the head
     assert settings.POSTAL_ADDRESS in message.html
+    # no web font fetched from anyone (mrml would link Google Fonts for "Roboto")
+    assert "fonts.googleapis.com" not in message.html and "<link" not in message.html
 
 
 def test_the_layout_admin_refuses_mjml_that_does_not_place_the_body(admin_client):

@@ -44,4 +44,18 @@
     var target = last && document.contains(last) ? last : defaultTarget();
     if (target) insert(target, button.getAttribute("data-merge-field"));
   });
+
+  // The editor draws its own contenteditable box, with no name for screen readers: give it the
+  // label of the field it edits (the hidden textarea beside it).
+  function nameEditors() {
+    document.querySelectorAll(".ProseMirror[contenteditable]").forEach(function (editor) {
+      if (editor.hasAttribute("aria-label")) return;
+      var box = editor.closest(".prose-editor") || editor.parentElement;
+      var field = box && box.parentElement && box.parentElement.querySelector("textarea[id]");
+      var label = field && document.querySelector('label[for="' + field.id + '"]');
+      editor.setAttribute("aria-label", label ? label.textContent.replace(/[*:]/g, "").trim() : "Body");
+    });
+  }
+  new MutationObserver(nameEditors).observe(document.documentElement, { childList: true, subtree: true });
+  document.addEventListener("DOMContentLoaded", nameEditors);
 })();
