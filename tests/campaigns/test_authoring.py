@@ -317,7 +317,7 @@ def test_the_layout_admin_refuses_mjml_that_does_not_place_the_body(admin_client
 
 
 def test_the_migration_creates_a_default_layout():
-    step = importlib.import_module("subscriptions.migrations.0017_authoring_layouts")
+    step = importlib.import_module("subscriptions.migrations.0022_authoring_layouts")
     EmailLayout.objects.all().delete()
 
     step.create_default_layout(apps, None)

@@ -326,7 +326,7 @@ def test_the_log_of_test_sends_is_read_only_in_the_admin(admin_client, topic, ou
     )
 
     assert "Spring sale" in listing.text and "qa@example.com" in listing.text
-    assert "View campaign test send" in detail.text  # a view page, not a change form
+    assert "View sent test" in detail.text  # a view page, not a change form
     assert 'name="requested_by"' not in detail.text
     assert add.status_code == 403
     assert edit.status_code == 403

@@ -195,9 +195,9 @@ def test_it_runs_the_whole_stack_and_stops_it_on_ctrl_c(stack):
     status, page = marketer.open(
         "/admin/login/", {"username": "demo", "password": "demo", "next": "/admin/"}
     )
-    assert status == 200 and "Site administration" in page
+    assert status == 200 and "Dashboard" in page and "Django administration" not in page
     status, page = marketer.open("/admin/subscriptions/campaign/")
-    campaign = re.search(r'href="/admin/subscriptions/campaign/(\d+)/preview/"', page).group(1)
+    campaign = re.search(r'href="/admin/subscriptions/campaign/(\d+)/change/', page).group(1)
     status, page = marketer.open(f"/admin/subscriptions/campaign/{campaign}/preview/")
     assert status == 200 and "inert test links" in page
     assert "/unsubscribe/" in page and "What&#x27;s new this month" in page
