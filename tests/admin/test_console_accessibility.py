@@ -3,7 +3,7 @@ width, with no Content-Security-Policy violation (the page fixture fails on thos
 
 The pages are discovered from the admin site's registry: the dashboard, and each registered
 model's list, add page and the change page of its first row, so a page another branch
-registers is checked without touching this test. A full-page screenshot of each is saved under
+registers is checked without touching this test. A screenshot of each is saved under
 var/screenshots/console/<width>/ (gitignored).
 """
 
@@ -61,7 +61,7 @@ def console_pages() -> list[tuple[str, str]]:
 def check(page, name: str, width: str) -> list[dict]:
     folder = SCREENSHOTS / width
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(folder / f"{name}.png"))  # the viewport: what a person sees first
     return axe(page)
 
 
