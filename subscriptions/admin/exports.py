@@ -30,14 +30,18 @@ from ..models.choices import SubscriptionStatus
 EXPORT_PERMISSION = "subscriptions.export_subscribers"
 
 
-class SubscribersExportMixin:
+class _ExportPermission:
+    """unfold's `permissions=["export"]` asks this: the bulk export of personal data."""
+
+    def has_export_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm(EXPORT_PERMISSION)
+
+
+class SubscribersExportMixin(_ExportPermission):
     """For TopicAdmin: the export as a row action of the list and an action of the page."""
 
     actions_row = ["export_subscribers"]
     actions_detail = ["export_subscribers"]
-
-    def has_export_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.has_perm(EXPORT_PERMISSION)
 
     @action(
         description=_("Export subscribers"),
@@ -62,13 +66,10 @@ class SubscribersExportMixin:
         return csv_download(pieces, export_filename(topic, status=status))
 
 
-class SegmentSubscribersExportMixin:
+class SegmentSubscribersExportMixin(_ExportPermission):
     """For SegmentAdmin: the export of a segment of a topic, as an action of its page."""
 
     actions_detail = ["export_segment_subscribers"]
-
-    def has_export_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.has_perm(EXPORT_PERMISSION)
 
     @action(
         description=_("Export subscribers"),

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 
-from ...campaigns.segments import segment_contacts
+from ...campaigns.segments import SegmentTopicMismatch, segment_check_fits, segment_contacts
 from ...consent.exports import (
     EXPORT_COLUMNS,
     EXPORT_STATUSES,
@@ -20,7 +20,7 @@ from ...models.choices import SubscriptionStatus
 from ..errors import ApiError
 from .base import NOT_FOUND, ApiView, responses
 from .lookups import path_topic
-from .segments import path_segment
+from .segments import path_segment, segment_error
 
 
 class TopicSubscribersCsvView(ApiView):
@@ -98,12 +98,10 @@ class SegmentSubscribersCsvView(TopicSubscribersCsvView):
         topic = path_topic(slug) if slug else segment.topic
         if topic is None:
             raise ApiError(400, "invalid", "topic: This segment has no topic: name one (?topic=).")
-        if segment.topic_id not in (None, topic.pk):
-            raise ApiError(
-                400,
-                "segment_topic_mismatch",
-                f"topic: This segment is for topic {segment.topic.slug!r}, not {slug!r}.",
-            )
+        try:
+            segment_check_fits(segment=segment, topic=topic)
+        except SegmentTopicMismatch as exc:
+            raise segment_error(exc) from None
         pieces = subscribers_export(
             subscriptions=segment_subscriptions(
                 segment_contacts(segment=segment, topic=topic), topic=topic
